@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CrmAppConfig(AppConfig):
+    """The CRM application."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "crmApp"
+    verbose_name = "CRM"

@@ -1,0 +1,113 @@
+"""Choices, permission codes, default roles and the default pipeline, each listed once."""
+from django.db import models
+
+
+class MembershipRole(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+
+
+class ProfileType(models.TextChoices):
+    EMPLOYEE = "employee", "Employee"
+    VENDOR = "vendor", "Vendor"
+    CUSTOMER = "customer", "Customer"
+
+
+class ActiveStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+
+
+class CustomerType(models.TextChoices):
+    INDIVIDUAL = "individual", "Individual"
+    BUSINESS = "business", "Business"
+
+
+class CustomerStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+    PROSPECT = "prospect", "Prospect"
+
+
+class LeadSource(models.TextChoices):
+    REFERRAL = "referral", "Referral"
+    PARTNER = "partner", "Partner"
+    WEBSITE = "website", "Website"
+    SOCIAL_MEDIA = "social_media", "Social media"
+    EMAIL_CAMPAIGN = "email_campaign", "Email campaign"
+    EVENT = "event", "Event"
+    COLD_CALL = "cold_call", "Cold call"
+    ADVERTISEMENT = "advertisement", "Advertisement"
+    OTHER = "other", "Other"
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", "New"
+    CONTACTED = "contacted", "Contacted"
+    QUALIFIED = "qualified", "Qualified"
+    UNQUALIFIED = "unqualified", "Unqualified"
+    CONVERTED = "converted", "Converted"
+    LOST = "lost", "Lost"
+
+
+class DealStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+
+
+# --- RBAC -----------------------------------------------------------------------------------------
+CRUD_ACTIONS = ("view", "create", "update", "delete")
+CRM_RESOURCES = ("employees", "vendors", "customers", "leads", "deals", "pipelines")
+ADMIN_RESOURCES = ("roles", "members")
+
+
+def _catalogue() -> dict[str, str]:
+    codes = {f"{resource}:{action}": f"{action.capitalize()} {resource}" for resource in CRM_RESOURCES for action in CRUD_ACTIONS}
+    codes["analytics:view"] = "View analytics"
+    codes["roles:manage"] = "Create, change and assign roles"
+    codes["members:manage"] = "Add, change and remove members"
+    return codes
+
+
+# code -> description; the Permission table is seeded from this by a migration.
+PERMISSIONS: dict[str, str] = _catalogue()
+ALL_PERMISSION_CODES: frozenset[str] = frozenset(PERMISSIONS)
+
+_CRM_CODES = [f"{r}:{a}" for r in CRM_RESOURCES for a in CRUD_ACTIONS]
+DEFAULT_ROLES: dict[str, dict] = {
+    "Sales Manager": {
+        "description": "Every CRM record and analytics.",
+        "permissions": [*_CRM_CODES, "analytics:view"],
+    },
+    "Sales Rep": {
+        "description": "Works customers, leads and deals.",
+        "permissions": [f"{r}:{a}" for r in ("customers", "leads", "deals") for a in ("view", "create", "update")],
+    },
+    "Viewer": {
+        "description": "Reads everything.",
+        "permissions": sorted(code for code in PERMISSIONS if code.endswith(":view")),
+    },
+}
+
+# --- Pipeline -------------------------------------------------------------------------------------
+DEFAULT_PIPELINE_NAME = "Sales Pipeline"
+# (name, probability, is_won, is_lost), in order.
+DEFAULT_PIPELINE_STAGES = (
+    ("Prospecting", 10, False, False),
+    ("Qualification", 25, False, False),
+    ("Proposal", 50, False, False),
+    ("Negotiation", 75, False, False),
+    ("Closed Won", 100, True, False),
+    ("Closed Lost", 0, False, True),
+)
+
+# --- Field limits (API.md › limits) -----------------------------------------------------------------
+NAME_MAX = 100
+LONG_NAME_MAX = 200
+EMAIL_MAX = 254
+PHONE_MAX = 40
+NOTES_MAX = 10_000
+MONEY_DIGITS = 14
+MONEY_PLACES = 2

@@ -1,0 +1,115 @@
+"""Domain errors and the one handler that renders every API error as {detail, code, errors?}."""
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.db.models import ProtectedError, RestrictedError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(exceptions.APIException):
+    """Base of the errors services raise; each subclass fixes a status and a machine code."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+    default_detail = "The request breaks a business rule."
+
+
+class InvalidTransition(DomainError):
+    default_code = "invalid_transition"
+    default_detail = "This status change is not allowed."
+
+
+class BusinessRuleViolation(DomainError):
+    default_code = "business_rule"
+
+
+class Conflict(DomainError):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The request conflicts with the current state."
+
+
+class Protected(Conflict):
+    default_code = "protected"
+    default_detail = "This record is still referenced and cannot be deleted."
+
+
+class TenantError(exceptions.PermissionDenied):
+    default_code = "organization_forbidden"
+    default_detail = "You are not an active member of this organization."
+
+
+def _translate(exc):
+    """Turn Django's own exceptions into their DRF equivalents."""
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(as_serializer_error(exc))
+    if isinstance(exc, (ProtectedError, RestrictedError)):
+        return Protected()
+    if isinstance(exc, IntegrityError):  # a constraint the validators could not see (e.g. a race)
+        return Conflict("The request conflicts with existing data.")
+    if isinstance(exc, RequestDataTooBig):
+        error = exceptions.APIException("Request body is too large (5 MB at most).", code="request_too_large")
+        error.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        return error
+    return exc
+
+
+def exception_handler(exc, context):
+    """Render every error as JSON; unexpected ones become a logged 500 without a traceback."""
+    exc = _translate(exc)
+    if not isinstance(exc, exceptions.APIException):
+        logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
+        set_rollback()
+        return Response({"detail": "Internal server error.", "code": "server_error"}, status=500)
+
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+
+    if isinstance(exc, exceptions.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        body = {"detail": "Invalid input.", "code": "invalid", "errors": errors}
+    else:
+        detail = exc.detail
+        if isinstance(detail, dict):  # e.g. simplejwt's {"detail", "code", "messages"}
+            body = {"detail": str(detail.get("detail", exc.default_detail)), "code": str(detail.get("code", exc.default_code))}
+        else:
+            body = {"detail": str(detail), "code": getattr(detail, "code", None) or exc.default_code}
+    set_rollback()
+    return Response(body, status=exc.status_code, headers=headers)
+
+
+def json_error(status_code: int, detail: str, code: str) -> JsonResponse:
+    return JsonResponse({"detail": detail, "code": code}, status=status_code)
+
+
+def not_found(request, exception=None):
+    """Django's handler404 and the catch-all for unknown /api/ URLs."""
+    return json_error(404, "Not found.", "not_found")
+
+
+def server_error(request):
+    return json_error(500, "Internal server error.", "server_error")
+
+
+def permission_denied(request, exception=None):
+    return json_error(403, "You do not have permission to perform this action.", "permission_denied")
+
+
+def bad_request(request, exception=None):
+    return json_error(400, "Bad request.", "bad_request")

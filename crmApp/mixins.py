@@ -1,0 +1,103 @@
+"""OrganizationScopedViewSet, the base of every CRM viewset: tenancy and RBAC are enforced here once."""
+from typing import ClassVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.http import Http404
+from rest_framework import mixins, viewsets
+from rest_framework.permissions import IsAuthenticated
+
+from crmApp.permissions import HasOrganizationPermission
+from crmApp.tenancy import Tenant, get_tenant, parse_id
+
+SEALED_METHODS = ("get_queryset", "get_object", "get_permissions")
+
+
+class OrganizationScopedViewSet(viewsets.GenericViewSet):
+    """Every query runs inside the active organization and every action needs an RBAC code.
+
+    Subclasses customise the queryset through `scoped_queryset(qs)`; overriding `get_queryset`,
+    `get_object` or `get_permissions` is refused when the class is defined.
+    """
+
+    permission_resource: ClassVar[str] = ""
+    # action -> code (or permissions.ANY_MEMBER), for actions whose code isn't `<resource>:<verb>`.
+    permission_codes: ClassVar[dict[str, str]] = {}
+    # Set per route by @action(permission_code=...).
+    permission_code: str | None = None
+    # ORM path from the record to its portal user (e.g. "user" on customers); None: no portal access.
+    portal_lookup: ClassVar[str | None] = None
+    portal_access = False
+    lookup_value_regex = r"[0-9]+"
+    service_class: ClassVar[type | None] = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in SEALED_METHODS:
+            if name in cls.__dict__:
+                raise ImproperlyConfigured(
+                    f"{cls.__name__} overrides {name}; customise scoped_queryset() instead, so tenancy stays enforced."
+                )
+        for extra in cls.get_extra_actions():
+            if "permission_code" not in extra.kwargs and extra.__name__ not in cls.permission_codes:
+                raise ImproperlyConfigured(f"{cls.__name__}.{extra.__name__} must declare its permission_code.")
+
+    # --- tenancy --------------------------------------------------------------------------------
+    @property
+    def tenant(self) -> Tenant:
+        return get_tenant(self.request)
+
+    @property
+    def organization(self):
+        return self.tenant.organization
+
+    def get_service(self):
+        """The resource's service, bound to the active organization and the caller."""
+        return self.service_class(organization=self.organization, actor=self.request.user)
+
+    def get_permissions(self):
+        return [IsAuthenticated(), HasOrganizationPermission()]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant
+            return self.queryset.none()
+        queryset = self.queryset.filter(organization=self.organization)
+        if self.portal_access:
+            queryset = queryset.filter(**{self.portal_lookup: self.request.user})
+        return self.scoped_queryset(queryset)
+
+    def scoped_queryset(self, queryset):
+        """Hook for select_related, annotations and per-view narrowing; already organization-scoped."""
+        return queryset
+
+    def get_object(self):
+        # A non-numeric or overflowing id is a missing record, never a database error.
+        lookup = self.lookup_url_kwarg or self.lookup_field
+        if parse_id(self.kwargs.get(lookup)) is None:
+            raise Http404
+        return super().get_object()
+
+
+class OrganizationScopedModelViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    OrganizationScopedViewSet,
+):
+    """CRUD on the scoped base; writes go through the resource's service.
+
+    The service must offer `create(**fields)`, `update(instance, **fields)` and `delete(instance)`.
+    """
+
+    http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
+
+    def perform_create(self, serializer):
+        serializer.instance = self.get_service().create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = self.get_service().update(serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        self.get_service().delete(instance)
+

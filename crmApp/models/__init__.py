@@ -1,0 +1,29 @@
+"""Every model of the CRM, importable from `crmApp.models`."""
+from crmApp.models.auth import User
+from crmApp.models.base import CodeSequence, CodedRecord, OrganizationOwned
+from crmApp.models.customer import Customer
+from crmApp.models.deal import Deal, Pipeline, PipelineStage
+from crmApp.models.employee import Employee
+from crmApp.models.lead import Lead
+from crmApp.models.organization import Membership, Organization
+from crmApp.models.rbac import Permission, Role, UserRole
+from crmApp.models.vendor import Vendor
+
+__all__ = [
+    "CodeSequence",
+    "CodedRecord",
+    "Customer",
+    "Deal",
+    "Employee",
+    "Lead",
+    "Membership",
+    "Organization",
+    "OrganizationOwned",
+    "Permission",
+    "Pipeline",
+    "PipelineStage",
+    "Role",
+    "User",
+    "UserRole",
+    "Vendor",
+]

@@ -1,0 +1,84 @@
+"""The abstract bases of every CRM record: tenant, timestamps, author and per-organization code."""
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.db.models import F
+from django.utils import timezone
+
+
+class OrganizationOwned(models.Model):
+    """A record that belongs to one organization and remembers who made it and when."""
+
+    organization = models.ForeignKey("crmApp.Organization", on_delete=models.CASCADE, related_name="+")
+    # A default rather than auto_now_add, so imports and the demo seed can keep historical dates.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+
+class CodeSequenceManager(models.Manager):
+    def allocate(self, *, organization_id: int, prefix: str, count: int = 1) -> int:
+        """Reserve `count` consecutive numbers and return the first; the row lock makes it race-free."""
+        with transaction.atomic():
+            updated = self.filter(organization_id=organization_id, prefix=prefix).update(
+                last_value=F("last_value") + count
+            )
+            if not updated:
+                try:
+                    with transaction.atomic():
+                        self.create(organization_id=organization_id, prefix=prefix, last_value=count)
+                        return 1
+                except IntegrityError:  # another request created the row first; take the lock now
+                    self.filter(organization_id=organization_id, prefix=prefix).update(
+                        last_value=F("last_value") + count
+                    )
+            last = self.filter(organization_id=organization_id, prefix=prefix).values_list("last_value", flat=True).get()
+            return last - count + 1
+
+
+class CodeSequence(models.Model):
+    """The last number handed out for one code prefix in one organization."""
+
+    organization = models.ForeignKey("crmApp.Organization", on_delete=models.CASCADE, related_name="+")
+    prefix = models.CharField(max_length=10)
+    last_value = models.PositiveBigIntegerField(default=0)
+
+    objects = CodeSequenceManager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "prefix"], name="code_sequence_unique")]
+
+    def __str__(self):
+        return f"{self.prefix} #{self.last_value}"
+
+
+def format_code(prefix: str, number: int) -> str:
+    return f"{prefix}-{number:04d}"
+
+
+class CodedRecord(OrganizationOwned):
+    """An organization-owned record with a human code (`CUST-0001`) unique within its organization."""
+
+    CODE_PREFIX: ClassVar[str]
+
+    code = models.CharField(max_length=20, editable=False)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "code"], name="%(class)s_unique_code_per_org"),
+        ]
+
+    def save(self, *args, **kwargs):
+        if not self.code:
+            with transaction.atomic():
+                number = CodeSequence.objects.allocate(organization_id=self.organization_id, prefix=self.CODE_PREFIX)
+                self.code = format_code(self.CODE_PREFIX, number)
+                return super().save(*args, **kwargs)
+        return super().save(*args, **kwargs)

@@ -1,0 +1,63 @@
+"""Customers: individuals and businesses an organization sells to."""
+from django.conf import settings
+from django.db import models
+
+from crmApp.constants import (
+    EMAIL_MAX,
+    LONG_NAME_MAX,
+    NAME_MAX,
+    NOTES_MAX,
+    PHONE_MAX,
+    CustomerStatus,
+    CustomerType,
+)
+from crmApp.models.base import CodedRecord
+
+
+class Customer(CodedRecord):
+    """An individual (first/last name) or a business (company name) customer."""
+
+    CODE_PREFIX = "CUST"
+
+    customer_type = models.CharField(max_length=20, choices=CustomerType.choices, default=CustomerType.INDIVIDUAL)
+    first_name = models.CharField(max_length=NAME_MAX, blank=True)
+    last_name = models.CharField(max_length=NAME_MAX, blank=True)
+    company_name = models.CharField(max_length=LONG_NAME_MAX, blank=True)
+    industry = models.CharField(max_length=LONG_NAME_MAX, blank=True)
+    contact_person = models.CharField(max_length=NAME_MAX, blank=True)
+    email = models.EmailField(max_length=EMAIL_MAX, blank=True)
+    phone = models.CharField(max_length=PHONE_MAX, blank=True)
+    address = models.TextField(max_length=1000, blank=True)
+    city = models.CharField(max_length=NAME_MAX, blank=True)
+    country = models.CharField(max_length=NAME_MAX, blank=True)
+    status = models.CharField(max_length=20, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE)
+    source = models.CharField(max_length=NAME_MAX, blank=True)
+    assigned_to = models.ForeignKey(
+        "crmApp.Employee", null=True, blank=True, on_delete=models.SET_NULL, related_name="customers"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="customer_records"
+    )
+    notes = models.TextField(max_length=NOTES_MAX, blank=True)
+    # One-to-one: the database itself refuses a second customer for the same lead.
+    converted_from_lead = models.OneToOneField(
+        "crmApp.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="converted_customer"
+    )
+
+    class Meta(CodedRecord.Meta):
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "created_at", "id"], name="customer_org_created_idx"),
+            models.Index(fields=["organization", "status"], name="customer_org_status_idx"),
+            models.Index(fields=["organization", "customer_type"], name="customer_org_type_idx"),
+            models.Index(fields=["organization", "assigned_to"], name="customer_org_assignee_idx"),
+        ]
+
+    def __str__(self):
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        if self.customer_type == CustomerType.BUSINESS:
+            return self.company_name
+        return f"{self.first_name} {self.last_name}".strip()

@@ -1,0 +1,65 @@
+"""Leads: prospects that are scored, qualified and converted into customers."""
+from django.db import models
+
+from crmApp.constants import (
+    EMAIL_MAX,
+    LONG_NAME_MAX,
+    MONEY_DIGITS,
+    MONEY_PLACES,
+    NAME_MAX,
+    NOTES_MAX,
+    PHONE_MAX,
+    LeadSource,
+    LeadStatus,
+)
+from crmApp.models.base import CodedRecord
+
+
+class Lead(CodedRecord):
+    """A prospect. `score` and the workflow fields are owned by LeadService."""
+
+    CODE_PREFIX = "LEAD"
+
+    first_name = models.CharField(max_length=NAME_MAX)
+    last_name = models.CharField(max_length=NAME_MAX, blank=True)
+    email = models.EmailField(max_length=EMAIL_MAX, blank=True)
+    phone = models.CharField(max_length=PHONE_MAX, blank=True)
+    company = models.CharField(max_length=LONG_NAME_MAX, blank=True)
+    job_title = models.CharField(max_length=LONG_NAME_MAX, blank=True)
+    source = models.CharField(max_length=20, choices=LeadSource.choices, default=LeadSource.OTHER)
+    estimated_value = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, null=True, blank=True
+    )
+    status = models.CharField(max_length=20, choices=LeadStatus.choices, default=LeadStatus.NEW)
+    score = models.PositiveSmallIntegerField(default=0, editable=False)
+    assigned_to = models.ForeignKey(
+        "crmApp.Employee", null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    notes = models.TextField(max_length=NOTES_MAX, blank=True)
+    qualified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    converted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta(CodedRecord.Meta):
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            *CodedRecord.Meta.constraints,
+            models.CheckConstraint(condition=models.Q(score__lte=100), name="lead_score_at_most_100"),
+            models.CheckConstraint(
+                condition=models.Q(estimated_value__isnull=True) | models.Q(estimated_value__gte=0),
+                name="lead_estimated_value_not_negative",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "created_at", "id"], name="lead_org_created_idx"),
+            models.Index(fields=["organization", "score", "id"], name="lead_org_score_idx"),
+            models.Index(fields=["organization", "status"], name="lead_org_status_idx"),
+            models.Index(fields=["organization", "source"], name="lead_org_source_idx"),
+            models.Index(fields=["organization", "assigned_to"], name="lead_org_assignee_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.full_name}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()

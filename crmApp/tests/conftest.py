@@ -1,0 +1,90 @@
+"""Shared fixtures: two organizations, their owners, members with chosen codes, authenticated clients."""
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from crmApp.constants import MembershipRole, ProfileType
+from crmApp.services.organization_service import create_organization
+from crmApp.tests.factories import MembershipFactory, RoleFactory, UserFactory, UserRoleFactory
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache_and_fast_hashing(settings):
+    """Throttle counters start at zero in every test; hashing uses a fast hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+def make_client(user, organization=None) -> APIClient:
+    """An APIClient authenticated as `user`, acting in `organization` (header) when given."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    if organization is not None:
+        client.credentials(
+            HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}",
+            HTTP_X_ORGANIZATION_ID=str(organization.id),
+        )
+    return client
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory(email="owner@example.com")
+
+
+@pytest.fixture
+def organization(owner):
+    return create_organization(name="Acme", owner=owner)
+
+
+@pytest.fixture
+def other_owner(db):
+    return UserFactory(email="other-owner@example.com")
+
+
+@pytest.fixture
+def other_organization(other_owner):
+    return create_organization(name="Globex", owner=other_owner)
+
+
+@pytest.fixture
+def owner_client(owner, organization):
+    return make_client(owner, organization)
+
+
+@pytest.fixture
+def other_client(other_owner, other_organization):
+    return make_client(other_owner, other_organization)
+
+
+@pytest.fixture
+def make_member(organization):
+    """make_member(codes=[...], role=..., profile_type=..., org=...) -> a member holding exactly those codes."""
+
+    def _make(codes=(), *, role=MembershipRole.MEMBER, profile_type=ProfileType.EMPLOYEE, org=None, user=None):
+        org = org or organization
+        user = user or UserFactory()
+        MembershipFactory(user=user, organization=org, role=role, profile_type=profile_type)
+        if codes:
+            UserRoleFactory(user=user, role=RoleFactory(organization=org, codes=list(codes)))
+        return user
+
+    return _make
+
+
+@pytest.fixture
+def member_client(make_member, organization):
+    """member_client(codes) -> an APIClient for a new member holding exactly `codes`."""
+
+    def _client(codes=(), **kwargs):
+        return make_client(make_member(codes, **kwargs), kwargs.get("org") or organization)
+
+    return _client

@@ -1,0 +1,21 @@
+import pytest
+
+from crmApp.constants import DEFAULT_PIPELINE_STAGES
+from crmApp.models import Membership, PipelineStage, Role
+
+
+@pytest.mark.django_db
+def test_new_organization_gets_owner_default_roles_and_pipeline(organization, owner):
+    assert Membership.objects.get(organization=organization, user=owner).role == "owner"
+    assert set(Role.objects.filter(organization=organization).values_list("name", flat=True)) == {
+        "Sales Manager", "Sales Rep", "Viewer",
+    }
+    stages = PipelineStage.objects.filter(organization=organization).order_by("order")
+    assert [(s.name, s.probability, s.is_won, s.is_lost) for s in stages] == list(DEFAULT_PIPELINE_STAGES)
+
+
+@pytest.mark.django_db
+def test_health_reports_database_ok(api_client):
+    response = api_client.get("/api/health/")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}

@@ -1,0 +1,27 @@
+"""API routes under /api/."""
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from crmApp.viewsets import analytics, auth, customer, deal, employee, health, lead, organization, pipeline, rbac, vendor
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("organizations", organization.OrganizationViewSet, basename="organization")
+router.register("permissions", rbac.PermissionViewSet, basename="permission")
+router.register("roles", rbac.RoleViewSet, basename="role")
+router.register("user-roles", rbac.UserRoleViewSet, basename="user-role")
+router.register("employees", employee.EmployeeViewSet, basename="employee")
+router.register("vendors", vendor.VendorViewSet, basename="vendor")
+router.register("customers", customer.CustomerViewSet, basename="customer")
+router.register("leads", lead.LeadViewSet, basename="lead")
+router.register("pipelines", pipeline.PipelineViewSet, basename="pipeline")
+router.register("pipeline-stages", pipeline.PipelineStageViewSet, basename="pipeline-stage")
+router.register("deals", deal.DealViewSet, basename="deal")
+router.register("analytics", analytics.AnalyticsViewSet, basename="analytics")
+
+urlpatterns = [
+    path("health/", health.HealthView.as_view(), name="health"),
+    path("auth/", include(auth.urlpatterns)),
+    path("users/me/", auth.MeView.as_view(), name="me"),
+    path("", include(router.urls)),
+]
