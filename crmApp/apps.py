@@ -7,3 +7,8 @@ class CrmAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "crmApp"
     verbose_name = "CRM"
+
+    def ready(self):
+        from crmApp import signals
+
+        signals.connect()

@@ -1,0 +1,69 @@
+"""List counts are cached per organization data version, and never stale."""
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from crmApp.constants import LeadStatus
+from crmApp.models import Lead
+from crmApp.pagination import VersionedCountPaginator, invalidate_counts
+from crmApp.tests.factories import EmployeeFactory, LeadFactory
+
+
+def count_of(queryset, organization):
+    return VersionedCountPaginator(queryset, 25, organization_id=organization.id).count
+
+
+def count_queries(queryset, organization) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        count_of(queryset, organization)
+    return len(captured)
+
+
+@pytest.mark.django_db
+def test_repeated_count_of_an_unchanged_list_runs_no_query(organization):
+    LeadFactory.create_batch(3, organization=organization)
+    leads = Lead.objects.filter(organization=organization)
+    assert count_of(leads, organization) == 3
+    assert count_queries(leads, organization) == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "write",
+    [
+        pytest.param(lambda org, lead: LeadFactory(organization=org), id="create"),
+        pytest.param(lambda org, lead: lead.delete(), id="delete"),
+        pytest.param(lambda org, lead: Lead.objects.filter(pk=lead.pk).update(status="lost") and invalidate_counts(org.id), id="update-then-invalidate"),
+    ],
+)
+def test_any_write_in_the_organization_makes_the_next_count_exact(organization, write):
+    lead = LeadFactory(organization=organization)
+    LeadFactory(organization=organization)
+    new_leads = Lead.objects.filter(organization=organization, status=LeadStatus.NEW)
+    before = count_of(new_leads, organization)
+    write(organization, lead)
+    assert count_of(new_leads, organization) == new_leads.count() != before
+
+
+@pytest.mark.django_db
+def test_set_null_cascade_of_another_model_refreshes_a_filtered_count(organization):
+    employee = EmployeeFactory(organization=organization)
+    LeadFactory.create_batch(2, organization=organization, assigned_to=employee)
+    assigned = Lead.objects.filter(organization=organization, assigned_to__isnull=False)
+    assert count_of(assigned, organization) == 2
+    employee.delete()  # Django nulls assigned_to with a plain UPDATE, no Lead signal
+    assert count_of(assigned, organization) == 0
+
+
+@pytest.mark.django_db
+def test_counts_are_cached_per_organization_and_per_filter(organization, other_organization):
+    LeadFactory.create_batch(2, organization=organization)
+    LeadFactory.create_batch(5, organization=other_organization)
+    mine = Lead.objects.filter(organization=organization)
+    theirs = Lead.objects.filter(organization=other_organization)
+    assert count_of(mine, organization) == 2
+    assert count_of(theirs, other_organization) == 5
+    assert count_of(mine.filter(status=LeadStatus.LOST), organization) == 0
+    LeadFactory(organization=other_organization)
+    assert count_queries(mine, organization) == 0  # another tenant's write leaves our cache alone
+    assert count_of(theirs, other_organization) == 6
