@@ -17,8 +17,9 @@ class DateOrDateTimeField(forms.Field):
             return None
         value = str(value).strip()
         try:
-            moment = parse_datetime(value)
-            day = None if moment else parse_date(value)
+            # parse_datetime also accepts a bare date (as midnight); a day must stay a whole day.
+            day = parse_date(value) if len(value) == 10 else None
+            moment = None if day else parse_datetime(value)
         except ValueError:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         if moment is None and day is None:

@@ -1,10 +1,79 @@
-"""Placeholder until this resource lands."""
-from rest_framework import mixins
+"""`/api/leads/`: CRUD, `stats`, `assign` and `convert`."""
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.filters import SearchFilter
+from rest_framework.response import Response
 
-from crmApp.mixins import OrganizationScopedViewSet
-from crmApp.models import *  # noqa
+from crmApp.filters.lead import LeadFilter, TiebreakOrderingFilter
+from crmApp.mixins import OrganizationScopedModelViewSet
+from crmApp.models import Lead
+from crmApp.serializers.lead import (
+    LeadAssignSerializer,
+    LeadConversionSerializer,
+    LeadConvertSerializer,
+    LeadSerializer,
+    LeadStatsSerializer,
+)
+from crmApp.services.lead_service import LeadService
 
 
-class LeadViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
+class LeadViewSet(OrganizationScopedModelViewSet):
+    """Leads of the active organization; status changes go through PATCH, conversion through `convert`."""
+
     queryset = Lead.objects.all()
+    serializer_class = LeadSerializer
+    service_class = LeadService
     permission_resource = "leads"
+    filter_backends = [DjangoFilterBackend, SearchFilter, TiebreakOrderingFilter]
+    filterset_class = LeadFilter
+    search_fields = ["first_name", "last_name", "email", "company", "code"]
+    ordering_fields = ["created_at", "score", "estimated_value", "last_name", "status"]
+    ordering = ["-created_at"]
+
+    def scoped_queryset(self, queryset):
+        # The reverse one-to-one is rendered as an id; joining it keeps the list at a fixed query count.
+        return queryset.select_related("converted_customer")
+
+    @extend_schema(filters=True, responses=LeadStatsSerializer)
+    @action(detail=False, methods=["get"], permission_code="leads:view")
+    def stats(self, request):
+        """Totals by status and source and the average score, over the leads the list filters select."""
+        leads = self.filter_queryset(self.get_queryset())
+        return Response(LeadStatsSerializer(self.get_service().stats(queryset=leads)).data)
+
+    @extend_schema(request=LeadAssignSerializer, responses=LeadSerializer)
+    @action(detail=True, methods=["post"], permission_code="leads:update")
+    def assign(self, request, pk=None):
+        """Assign the lead to an employee of the organization (`null` unassigns it)."""
+        lead = self.get_object()
+        body = LeadAssignSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        lead = self.get_service().assign(lead, body.validated_data["employee"])
+        return Response(self.get_serializer(lead).data)
+
+    @extend_schema(request=LeadConvertSerializer, responses={201: LeadConversionSerializer})
+    @action(detail=True, methods=["post"], permission_code="leads:update")
+    def convert(self, request, pk=None):
+        """Convert a qualified lead into a customer, and a deal when `create_deal` is true.
+
+        Besides `leads:update` the caller needs `customers:create`, and `deals:create` for a deal,
+        since conversion creates those records.
+        """
+        lead = self.get_object()
+        self._require_codes("customers:create")
+        body = LeadConvertSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        if body.validated_data["create_deal"]:
+            self._require_codes("deals:create")
+        customer, deal = self.get_service().convert(lead, **body.validated_data)
+        return Response(
+            LeadConversionSerializer({"customer": customer, "deal": deal}).data, status=status.HTTP_201_CREATED
+        )
+
+    def _require_codes(self, *codes: str) -> None:
+        """403 unless the caller holds every code in the active organization."""
+        if not all(self.tenant.has(code) for code in codes):
+            raise PermissionDenied()

@@ -1,0 +1,194 @@
+"""Lead shapes: the record itself, and the bodies of stats, assign and convert."""
+from decimal import Decimal
+
+from django.db import models
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from crmApp.constants import LONG_NAME_MAX, MONEY_DIGITS, MONEY_PLACES, LeadSource, LeadStatus
+from crmApp.models import Customer, Deal, Employee, Lead, Pipeline
+from crmApp.serializers.fields import ScopedPrimaryKeyRelatedField
+
+ZERO = Decimal("0")
+
+
+class StrictStringMixin:
+    """Refuses numbers and booleans where text is expected (DRF would quietly turn 5 into "5")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(StrictStringMixin, serializers.CharField):
+    """A CharField that accepts only JSON strings."""
+
+
+class StrictEmailField(StrictStringMixin, serializers.EmailField):
+    """An EmailField that accepts only JSON strings."""
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    """A lead; score, workflow dates, conversion and authorship are read-only."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.EmailField: StrictEmailField,
+    }
+
+    assigned_to = ScopedPrimaryKeyRelatedField(queryset=Employee.objects.all(), required=False, allow_null=True)
+    converted_customer = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "code",
+            "organization",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "company",
+            "job_title",
+            "source",
+            "estimated_value",
+            "status",
+            "score",
+            "assigned_to",
+            "notes",
+            "qualified_at",
+            "converted_at",
+            "converted_customer",
+            "created_at",
+            "updated_at",
+            "created_by",
+        ]
+        read_only_fields = [
+            "code",
+            "organization",
+            "score",
+            "qualified_at",
+            "converted_at",
+            "created_at",
+            "updated_at",
+            "created_by",
+        ]
+        extra_kwargs = {"estimated_value": {"min_value": ZERO}}
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_converted_customer(self, lead: Lead) -> int | None:
+        # A missing reverse one-to-one raises RelatedObjectDoesNotExist, an AttributeError.
+        customer = getattr(lead, "converted_customer", None)
+        return customer.id if customer is not None else None
+
+
+class LeadAssignSerializer(serializers.Serializer):
+    """Body of `assign`: an employee of the organization, or null to unassign."""
+
+    employee = ScopedPrimaryKeyRelatedField(queryset=Employee.objects.all(), allow_null=True)
+
+
+class LeadConvertSerializer(serializers.Serializer):
+    """Body of `convert`; the deal fields are used only with `create_deal: true`."""
+
+    create_deal = serializers.BooleanField(default=False)
+    deal_title = StrictCharField(required=False, allow_blank=True, max_length=LONG_NAME_MAX)
+    deal_value = serializers.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, min_value=ZERO, required=False, allow_null=True
+    )
+    pipeline = ScopedPrimaryKeyRelatedField(queryset=Pipeline.objects.all(), required=False, allow_null=True)
+
+
+class LeadConversionCustomerSerializer(serializers.ModelSerializer):
+    """The customer a conversion created, in full."""
+
+    display_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "code",
+            "organization",
+            "customer_type",
+            "first_name",
+            "last_name",
+            "company_name",
+            "industry",
+            "contact_person",
+            "display_name",
+            "email",
+            "phone",
+            "address",
+            "city",
+            "country",
+            "status",
+            "source",
+            "assigned_to",
+            "user",
+            "notes",
+            "converted_from_lead",
+            "created_at",
+            "updated_at",
+            "created_by",
+        ]
+        read_only_fields = fields
+
+
+class LeadConversionDealSerializer(serializers.ModelSerializer):
+    """The deal a conversion created, in full."""
+
+    class Meta:
+        model = Deal
+        fields = [
+            "id",
+            "code",
+            "organization",
+            "title",
+            "customer",
+            "pipeline",
+            "stage",
+            "value",
+            "status",
+            "probability",
+            "expected_revenue",
+            "expected_close_date",
+            "closed_at",
+            "assigned_to",
+            "lead",
+            "lost_reason",
+            "created_at",
+            "updated_at",
+            "created_by",
+        ]
+        read_only_fields = fields
+
+
+class LeadConversionSerializer(serializers.Serializer):
+    """Answer of `convert`: the new customer, and the new deal or null."""
+
+    customer = LeadConversionCustomerSerializer(read_only=True)
+    deal = LeadConversionDealSerializer(read_only=True, allow_null=True)
+
+
+def _counts_serializer(name: str, keys: list[str], doc: str) -> type[serializers.Serializer]:
+    """A serializer with one integer field per key, so the schema lists every key."""
+    attrs = {"__doc__": doc, "__module__": __name__, **{key: serializers.IntegerField() for key in keys}}
+    return type(name, (serializers.Serializer,), attrs)
+
+
+LeadStatusCountsSerializer = _counts_serializer("LeadStatusCountsSerializer", LeadStatus.values, "Leads per status.")
+LeadSourceCountsSerializer = _counts_serializer("LeadSourceCountsSerializer", LeadSource.values, "Leads per source.")
+
+
+class LeadStatsSerializer(serializers.Serializer):
+    """Answer of `stats`."""
+
+    total = serializers.IntegerField()
+    by_status = LeadStatusCountsSerializer()
+    by_source = LeadSourceCountsSerializer()
+    average_score = serializers.FloatField()

@@ -1,0 +1,202 @@
+"""Leads: scoring on every write, the status workflow, assignment, conversion and statistics."""
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import transaction
+from django.db.models import Avg, Count, Q, QuerySet
+from django.utils import timezone
+
+from crmApp.constants import LONG_NAME_MAX, NAME_MAX, CustomerType, LeadSource, LeadStatus
+from crmApp.exceptions import BusinessRuleViolation, InvalidTransition
+from crmApp.models import Customer, Deal, Employee, Lead, Pipeline
+from crmApp.services.base import OrganizationService
+from crmApp.services.deal_service import DealService
+from crmApp.services.lead_scoring import score_lead
+
+# API.md › Business rules › Lead workflow. `converted` is reached only through LeadService.convert.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    LeadStatus.NEW: frozenset({LeadStatus.CONTACTED, LeadStatus.QUALIFIED, LeadStatus.UNQUALIFIED, LeadStatus.LOST}),
+    LeadStatus.CONTACTED: frozenset({LeadStatus.QUALIFIED, LeadStatus.UNQUALIFIED, LeadStatus.LOST}),
+    LeadStatus.QUALIFIED: frozenset({LeadStatus.LOST, LeadStatus.CONVERTED}),
+    LeadStatus.UNQUALIFIED: frozenset({LeadStatus.CONTACTED, LeadStatus.LOST}),
+    LeadStatus.CONVERTED: frozenset(),
+    LeadStatus.LOST: frozenset(),
+}
+# A lead may be created (e.g. imported) in any state that is not final.
+START_STATUSES = frozenset(status for status, targets in TRANSITIONS.items() if targets)
+DEAL_TITLE_SUFFIX = " deal"
+ONE_DECIMAL = Decimal("0.1")
+
+
+def compute_score(lead: Lead) -> int:
+    """The API.md lead score of the lead's current field values."""
+    return score_lead(
+        email=lead.email,
+        phone=lead.phone,
+        company=lead.company,
+        job_title=lead.job_title,
+        source=lead.source,
+        estimated_value=lead.estimated_value,
+    )
+
+
+class LeadService(OrganizationService):
+    """The lead rules of API.md › Business rules › Lead score and Lead workflow."""
+
+    model = Lead
+
+    # --- writes -------------------------------------------------------------------------------------
+    @transaction.atomic
+    def create(self, *, status: str = LeadStatus.NEW, **fields) -> Lead:
+        """Create a scored lead; raises InvalidTransition for a final start status (converted, lost)."""
+        if status not in START_STATUSES:
+            raise InvalidTransition(
+                f"A lead cannot start as '{status}'; it starts as one of: {', '.join(sorted(START_STATUSES))}."
+            )
+        self._check_employee(fields.get("assigned_to"))
+        lead = Lead(organization=self.organization, created_by=self.actor, status=status, **fields)
+        if status == LeadStatus.QUALIFIED:
+            lead.qualified_at = timezone.now()
+        lead.score = compute_score(lead)
+        lead.save()
+        return lead
+
+    @transaction.atomic
+    def update(self, lead: Lead, *, status: str | None = None, **fields) -> Lead:
+        """Apply field changes, move the status when it differs (InvalidTransition if illegal), rescore."""
+        self._check_employee(fields.get("assigned_to"))
+        lead = self._lock(lead)
+        for name, value in fields.items():
+            setattr(lead, name, value)
+        if status is not None and status != lead.status:
+            self._move(lead, status)
+        lead.score = compute_score(lead)
+        lead.save()
+        return lead
+
+    @transaction.atomic
+    def change_status(self, lead: Lead, status: str) -> Lead:
+        """Move the lead along the workflow; the same status is a no-op; raises InvalidTransition."""
+        lead = self._lock(lead)
+        if status != lead.status:
+            self._move(lead, status)
+            lead.save(update_fields=["status", "qualified_at", "updated_at"])
+        return lead
+
+    def assign(self, lead: Lead, employee: Employee | None) -> Lead:
+        """Make `employee` (of this organization) the lead's owner; None unassigns it."""
+        self._check_employee(employee)
+        lead.assigned_to = employee
+        # update_fields keeps a concurrent status change or conversion from being overwritten.
+        lead.save(update_fields=["assigned_to", "updated_at"])
+        return lead
+
+    @transaction.atomic
+    def convert(
+        self,
+        lead: Lead,
+        *,
+        create_deal: bool = False,
+        deal_title: str | None = None,
+        deal_value: Decimal | None = None,
+        pipeline: Pipeline | None = None,
+    ) -> tuple[Customer, Deal | None]:
+        """Turn a qualified lead into a customer (and optionally a deal) exactly once.
+
+        The lead row is locked first, so of two simultaneous conversions the second sees `converted`
+        and fails. Raises InvalidTransition when the lead is not qualified, BusinessRuleViolation when
+        the pipeline is another organization's or has no open stage.
+        """
+        lead = self._lock(lead)
+        if lead.status != LeadStatus.QUALIFIED:
+            if lead.status == LeadStatus.CONVERTED:
+                raise InvalidTransition("This lead has already been converted.")
+            raise InvalidTransition(f"Only a qualified lead can be converted; this one is '{lead.status}'.")
+        if pipeline is not None and pipeline.organization_id != self.organization.id:
+            raise BusinessRuleViolation("The pipeline belongs to another organization.")
+
+        customer = Customer(organization=self.organization, created_by=self.actor, **self._customer_fields(lead))
+        customer.save()
+        deal = None
+        if create_deal:
+            if deal_value is None:
+                deal_value = lead.estimated_value or Decimal("0")
+            deal = DealService(organization=self.organization, actor=self.actor).create(
+                title=deal_title or self._default_deal_title(lead),
+                customer=customer,
+                value=deal_value,
+                pipeline=pipeline,
+                lead=lead,
+                assigned_to=lead.assigned_to,
+            )
+        lead.status = LeadStatus.CONVERTED
+        lead.converted_at = timezone.now()
+        lead.save(update_fields=["status", "converted_at", "updated_at"])
+        return customer, deal
+
+    # --- reads --------------------------------------------------------------------------------------
+    def stats(self, *, queryset: QuerySet | None = None) -> dict:
+        """Totals by status and by source plus the average score, in one query.
+
+        `queryset` narrows the leads counted (e.g. the list filters); it is always cut to this organization.
+        """
+        leads = self.records if queryset is None else queryset.filter(organization=self.organization)
+        aggregates = {f"status_{value}": Count("id", filter=Q(status=value)) for value in LeadStatus.values}
+        aggregates |= {f"source_{value}": Count("id", filter=Q(source=value)) for value in LeadSource.values}
+        row = leads.order_by().aggregate(total=Count("id"), average=Avg("score"), **aggregates)
+        average = row["average"]
+        return {
+            "total": row["total"],
+            "by_status": {value: row[f"status_{value}"] for value in LeadStatus.values},
+            "by_source": {value: row[f"source_{value}"] for value in LeadSource.values},
+            # Through str: SQLite answers a float, PostgreSQL a Decimal; round half-up on both.
+            "average_score": float(Decimal(str(average)).quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP))
+            if average is not None
+            else 0.0,
+        }
+
+    # --- internals ----------------------------------------------------------------------------------
+    def _lock(self, lead: Lead) -> Lead:
+        """The lead's row, re-read under a row lock (no join: FOR UPDATE refuses nullable outer joins)."""
+        return self.records.select_for_update().get(pk=lead.pk)
+
+    @staticmethod
+    def _move(lead: Lead, status: str) -> None:
+        """Set a new status if the workflow allows it; entering `qualified` stamps `qualified_at`."""
+        if status == LeadStatus.CONVERTED:
+            raise InvalidTransition("A lead becomes converted only through the convert action.")
+        if status not in TRANSITIONS.get(lead.status, ()):
+            raise InvalidTransition(f"A lead cannot go from '{lead.status}' to '{status}'.")
+        lead.status = status
+        if status == LeadStatus.QUALIFIED:
+            lead.qualified_at = timezone.now()
+
+    def _check_employee(self, employee: Employee | None) -> None:
+        if employee is not None and employee.organization_id != self.organization.id:
+            raise BusinessRuleViolation("The employee belongs to another organization.")
+
+    @staticmethod
+    def _customer_fields(lead: Lead) -> dict:
+        """The new customer's fields: a business when the lead names a company, else an individual."""
+        common = {
+            "email": lead.email,
+            "phone": lead.phone,
+            "assigned_to": lead.assigned_to,
+            "source": lead.source,
+            "notes": lead.notes,
+            "converted_from_lead": lead,
+        }
+        if lead.company.strip():
+            return {
+                **common,
+                "customer_type": CustomerType.BUSINESS,
+                "company_name": lead.company,
+                # Two 100-character names plus a space would overflow contact_person.
+                "contact_person": lead.full_name[:NAME_MAX],
+            }
+        return {**common, "customer_type": CustomerType.INDIVIDUAL, "first_name": lead.first_name, "last_name": lead.last_name}
+
+    @staticmethod
+    def _default_deal_title(lead: Lead) -> str:
+        """'<company or name> deal', cut so it fits the deal title's 200 characters."""
+        base = lead.company.strip() or lead.full_name
+        return base[: LONG_NAME_MAX - len(DEAL_TITLE_SUFFIX)] + DEAL_TITLE_SUFFIX
