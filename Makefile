@@ -28,11 +28,11 @@ run: seed
 
 # The whole suite; the tests need no .env (a throwaway key is enough).
 test: install
-	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} $(VENV)/bin/pytest $(ARGS)
+	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key-never-used-in-production} $(VENV)/bin/pytest $(ARGS)
 
 # Latency benchmark on PostgreSQL (not part of `make test`); see bench/README.md.
 bench: install
-	SECRET_KEY=$${SECRET_KEY:-bench-only-secret-key} $(PY) bench/run.py $(ARGS)
+	SECRET_KEY=$${SECRET_KEY:-bench-only-secret-key-never-used-in-production} $(PY) bench/run.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm .pytest_cache

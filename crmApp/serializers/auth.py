@@ -1,0 +1,206 @@
+"""Request and response shapes of the auth endpoints and of /api/users/me/."""
+from django.core.validators import RegexValidator
+from django.db.models import Value
+from django.db.models.functions import Lower
+from rest_framework import serializers
+
+from crmApp.constants import EMAIL_MAX, LONG_NAME_MAX, NAME_MAX, MembershipRole, ProfileType
+from crmApp.models import User
+
+# Django stores a hash, so the raw length is ours to bound: long enough for passphrases, short
+# enough that nobody makes the server hash megabytes.
+PASSWORD_MAX = 128
+TOKEN_MAX = 2048
+
+username_characters = RegexValidator(
+    r"^[\w.+-]+\Z",
+    "Use only letters, digits and . + - _ (no @, spaces or other symbols).",
+    code="invalid_username",
+)
+
+
+def password_field(**kwargs) -> serializers.CharField:
+    """A write-only password field that keeps surrounding spaces (they are part of the password)."""
+    return serializers.CharField(
+        write_only=True, max_length=PASSWORD_MAX, trim_whitespace=False, style={"input_type": "password"}, **kwargs
+    )
+
+
+class UsernameField(serializers.CharField):
+    """An optional username; blank means none (stored as NULL) and an `@` is refused (it marks an email)."""
+
+    def __init__(self, **kwargs):
+        kwargs.update(max_length=NAME_MAX, required=False, allow_null=True, allow_blank=True)
+        super().__init__(**kwargs)
+        self.validators.append(username_characters)
+
+    def run_validation(self, data=serializers.empty):
+        if data is not serializers.empty and (data is None or (isinstance(data, str) and not data.strip())):
+            return None
+        return super().run_validation(data)
+
+
+def username_taken(username: str, *, exclude_id: int | None = None) -> bool:
+    """Whether another user holds this username, compared case-insensitively."""
+    # The database lowers both sides, exactly as the case-insensitive unique index does.
+    others = User.objects.annotate(username_lower=Lower("username")).filter(username_lower=Lower(Value(username)))
+    if exclude_id is not None:
+        others = others.exclude(pk=exclude_id)
+    return others.exists()
+
+
+# --- requests -------------------------------------------------------------------------------------
+class RegisterSerializer(serializers.Serializer):
+    """Sign-up: the new user and the organization they will own."""
+
+    email = serializers.EmailField(max_length=EMAIL_MAX)
+    password = password_field()
+    first_name = serializers.CharField(max_length=NAME_MAX)
+    last_name = serializers.CharField(max_length=NAME_MAX)
+    organization_name = serializers.CharField(max_length=LONG_NAME_MAX)
+    username = UsernameField()
+
+    def validate_email(self, value: str) -> str:
+        value = value.lower()
+        if User.objects.filter(email=value).exists():
+            raise serializers.ValidationError("A user with this email already exists.", code="unique")
+        return value
+
+    def validate_username(self, value: str | None) -> str | None:
+        if value is not None and username_taken(value):
+            raise serializers.ValidationError("A user with this username already exists.", code="unique")
+        return value
+
+
+class LoginSerializer(serializers.Serializer):
+    """Credentials: the password and exactly one of email or username."""
+
+    email = serializers.CharField(max_length=EMAIL_MAX, required=False, allow_blank=True)
+    username = serializers.CharField(max_length=EMAIL_MAX, required=False, allow_blank=True)
+    password = password_field()
+
+    def validate(self, attrs: dict) -> dict:
+        email = attrs.get("email", "").strip()
+        username = attrs.get("username", "").strip()
+        if bool(email) == bool(username):
+            raise serializers.ValidationError("Send either an email or a username.", code="credentials_required")
+        return {"email": email or None, "username": username or None, "password": attrs["password"]}
+
+
+class RefreshTokenSerializer(serializers.Serializer):
+    """A refresh token to rotate or revoke."""
+
+    refresh = serializers.CharField(max_length=TOKEN_MAX, write_only=True)
+
+
+class ChangePasswordSerializer(serializers.Serializer):
+    """The current password and the new one."""
+
+    old_password = password_field()
+    new_password = password_field()
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    """The address to mail a reset link to."""
+
+    email = serializers.EmailField(max_length=EMAIL_MAX)
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    """The two halves of a mailed reset link and the new password."""
+
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=TOKEN_MAX)
+    new_password = password_field()
+
+
+class VerifyEmailSerializer(serializers.Serializer):
+    """The token of a mailed verification link."""
+
+    token = serializers.CharField(max_length=TOKEN_MAX)
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    """The fields a user may change on their own account."""
+
+    first_name = serializers.CharField(max_length=NAME_MAX, required=False)
+    last_name = serializers.CharField(max_length=NAME_MAX, required=False)
+    username = UsernameField()
+
+    def validate_username(self, value: str | None) -> str | None:
+        user = self.context["request"].user
+        if value is not None and username_taken(value, exclude_id=user.pk):
+            raise serializers.ValidationError("A user with this username already exists.", code="unique")
+        return value
+
+
+# --- responses ------------------------------------------------------------------------------------
+class UserOrganizationSerializer(serializers.Serializer):
+    """One organization the user is an active member of, with their place in it."""
+
+    id = serializers.IntegerField(source="organization_id")
+    name = serializers.CharField(source="organization.name")
+    role = serializers.ChoiceField(choices=MembershipRole.choices)
+    profile_type = serializers.ChoiceField(choices=ProfileType.choices)
+
+
+class CurrentUserSerializer(serializers.Serializer):
+    """The signed-in user, their organizations and their codes in the active one."""
+
+    id = serializers.IntegerField(source="user.id")
+    email = serializers.EmailField(source="user.email")
+    username = serializers.CharField(source="user.username", allow_null=True)
+    first_name = serializers.CharField(source="user.first_name")
+    last_name = serializers.CharField(source="user.last_name")
+    is_email_verified = serializers.BooleanField(source="user.is_email_verified")
+    active_organization = serializers.IntegerField(source="active_organization_id", allow_null=True)
+    organizations = UserOrganizationSerializer(source="memberships", many=True)
+    permissions = serializers.ListField(child=serializers.CharField())
+
+
+class OrganizationSummarySerializer(serializers.Serializer):
+    """The organization created at sign-up."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class TokenPairSerializer(serializers.Serializer):
+    """A fresh access token and its refresh token."""
+
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class LoginResponseSerializer(TokenPairSerializer):
+    """Tokens and the signed-in user."""
+
+    user = CurrentUserSerializer()
+
+
+class RegisterResponseSerializer(LoginResponseSerializer):
+    """The new user, their organization and their first tokens."""
+
+    organization = OrganizationSummarySerializer()
+
+
+class DetailSerializer(serializers.Serializer):
+    """A human sentence confirming what happened."""
+
+    detail = serializers.CharField()
+
+
+class ChangePasswordResponseSerializer(TokenPairSerializer):
+    """The confirmation and a new token pair, since every older refresh token was revoked."""
+
+    detail = serializers.CharField()
+
+
+class AuthErrorSerializer(serializers.Serializer):
+    """The error body: a sentence, a machine code and, for validation errors, the field messages."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
