@@ -182,6 +182,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/",
+    # Several models share these choices; one named enum each keeps the schema free of collisions.
+    "ENUM_NAME_OVERRIDES": {
+        "DealStatusEnum": "crmApp.constants.DealStatus",
+        "CustomerStatusEnum": "crmApp.constants.CustomerStatus",
+        "ActiveStatusEnum": "crmApp.constants.ActiveStatus",
+    },
 }
 
 LOGGING = {

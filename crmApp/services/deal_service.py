@@ -1,13 +1,19 @@
 """Deals: stage moves, winning, losing and reopening, with status and expected revenue kept in step."""
+from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from crmApp.constants import DealStatus
 from crmApp.exceptions import BusinessRuleViolation
 from crmApp.models import Deal, Pipeline, PipelineStage
+from crmApp.models.deal import CENT
 from crmApp.services.base import OrganizationService
+
+ZERO = Decimal("0.00")
 
 
 def apply_stage(deal: Deal, stage: PipelineStage) -> None:
@@ -26,78 +32,143 @@ def apply_stage(deal: Deal, stage: PipelineStage) -> None:
         deal.lost_reason = ""
 
 
+@dataclass(frozen=True)
+class BoardColumn:
+    """One kanban column: a stage and the count, value and expected revenue of its deals."""
+
+    stage: PipelineStage
+    count: int
+    value: Decimal
+    expected_revenue: Decimal
+
+
 class DealService(OrganizationService):
     """The deal rules of API.md › Business rules › Deals."""
 
     model = Deal
 
+    # --- lookups ----------------------------------------------------------------------------------
     def default_pipeline(self) -> Pipeline:
         """The organization's default pipeline; a 400 if it has none."""
         pipeline = Pipeline.objects.filter(organization=self.organization, is_default=True).first()
         if pipeline is None:
-            raise BusinessRuleViolation("The organization has no default pipeline.")
+            raise BusinessRuleViolation("The organization has no default pipeline.", code="no_default_pipeline")
         return pipeline
 
     def first_stage(self, pipeline: Pipeline) -> PipelineStage:
         """The first open stage of a pipeline (lowest order)."""
         stage = pipeline.stages.filter(is_won=False, is_lost=False).order_by("order", "id").first()
         if stage is None:
-            raise BusinessRuleViolation(f"Pipeline '{pipeline.name}' has no open stage.")
+            raise BusinessRuleViolation(f"Pipeline '{pipeline.name}' has no open stage.", code="no_open_stage")
         return stage
 
     def _closing_stage(self, pipeline: Pipeline, *, won: bool) -> PipelineStage:
         stage = pipeline.stages.filter(**({"is_won": True} if won else {"is_lost": True})).order_by("order", "id").first()
         if stage is None:
             kind = "won" if won else "lost"
-            raise BusinessRuleViolation(f"Pipeline '{pipeline.name}' has no {kind} stage.")
+            raise BusinessRuleViolation(f"Pipeline '{pipeline.name}' has no {kind} stage.", code=f"no_{kind}_stage")
         return stage
 
-    @staticmethod
-    def _check_stage_in_pipeline(stage: PipelineStage, pipeline: Pipeline) -> None:
-        if stage.pipeline_id != pipeline.id:
-            raise BusinessRuleViolation("The stage does not belong to the deal's pipeline.", code="stage_not_in_pipeline")
+    def _check_stage_in_pipeline(self, stage: PipelineStage, pipeline: Pipeline) -> None:
+        """A stage of another pipeline (or organization) is a validation error on `stage`."""
+        if stage.pipeline_id != pipeline.id or stage.organization_id != self.organization.id:
+            raise ValidationError({"stage": "The stage does not belong to the deal's pipeline."}, code="stage_not_in_pipeline")
 
+    @staticmethod
+    def _lock_stage(stage: PipelineStage) -> PipelineStage:
+        # Entering a stage locks it, so a concurrent probability change cannot miss this deal
+        # or leave it with the old probability; the stage is always locked before the deal.
+        return PipelineStage.objects.select_for_update().get(pk=stage.pk)
+
+    # --- writes -----------------------------------------------------------------------------------
     @transaction.atomic
     def create(self, *, pipeline: Pipeline | None = None, stage: PipelineStage | None = None, value=Decimal("0"), **fields) -> Deal:
-        """Create a deal in `stage`, or the pipeline's first stage; the pipeline defaults to the stage's, then the default one."""
+        """Create a deal in `stage`, or the pipeline's first open stage; the pipeline defaults to the stage's, then the default one."""
         if pipeline is None:
             pipeline = stage.pipeline if stage is not None else self.default_pipeline()
         if stage is None:
             stage = self.first_stage(pipeline)
         self._check_stage_in_pipeline(stage, pipeline)
-        deal = Deal(organization=self.organization, created_by=self.actor, pipeline=pipeline, value=value, **fields)
+        stage = self._lock_stage(stage)
+        lost_reason = fields.pop("lost_reason", "") or ""
+        deal = Deal(
+            organization=self.organization,
+            created_by=self.actor,
+            pipeline=pipeline,
+            value=Decimal("0") if value is None else value,
+            **fields,
+        )
         apply_stage(deal, stage)
         if stage.is_lost:
-            deal.lost_reason = fields.get("lost_reason", "")
+            deal.lost_reason = lost_reason
         deal.save()
         return deal
 
     @transaction.atomic
     def update(self, instance: Deal, *, stage: PipelineStage | None = None, pipeline: Pipeline | None = None, **fields) -> Deal:
-        """Apply field changes; a new pipeline needs a stage of it (its first stage when none is given)."""
-        deal = Deal.objects.select_for_update().get(pk=instance.pk)
+        """Apply field changes; a stage change follows the move rules, a new pipeline needs one of its stages.
+
+        Raises ValidationError (`stage`) for a stage outside the deal's pipeline and
+        BusinessRuleViolation when a new pipeline has no open stage to start in.
+        """
+        target_pipeline = pipeline if pipeline is not None and pipeline.id != instance.pipeline_id else None
+        if target_pipeline is not None:
+            stage = stage or self.first_stage(target_pipeline)
+        if stage is not None:
+            self._check_stage_in_pipeline(stage, target_pipeline or instance.pipeline)
+            stage = self._lock_stage(stage)
+        deal = self.records.select_for_update().get(pk=instance.pk)
         for name, value in fields.items():
             setattr(deal, name, value)
-        if pipeline is not None and pipeline.id != deal.pipeline_id:
-            deal.pipeline = pipeline
-            stage = stage or self.first_stage(pipeline)
+        if target_pipeline is not None:
+            deal.pipeline = target_pipeline
         if stage is not None and stage.id != deal.stage_id:
-            self._check_stage_in_pipeline(stage, deal.pipeline)
             lost_reason = deal.lost_reason
             apply_stage(deal, stage)
             if stage.is_lost:
                 deal.lost_reason = lost_reason
+        if deal.status != DealStatus.LOST:
+            deal.lost_reason = ""  # a reason only means something on a lost deal
         deal.save()
         return deal
 
     def move_stage(self, deal: Deal, *, stage: PipelineStage) -> Deal:
-        """Move a deal to another stage of its own pipeline."""
+        """Move a deal to another stage of its own pipeline (ValidationError on `stage` otherwise)."""
         return self.update(deal, stage=stage)
 
     def win(self, deal: Deal) -> Deal:
-        """Move a deal to its pipeline's won stage."""
+        """Move a deal to its pipeline's won stage; BusinessRuleViolation when the pipeline has none."""
         return self.update(deal, stage=self._closing_stage(deal.pipeline, won=True))
 
     def lose(self, deal: Deal, *, lost_reason: str = "") -> Deal:
-        """Move a deal to its pipeline's lost stage, recording why."""
+        """Move a deal to its pipeline's lost stage, recording why; BusinessRuleViolation when it has none."""
         return self.update(deal, stage=self._closing_stage(deal.pipeline, won=False), lost_reason=lost_reason)
+
+    # --- reads ------------------------------------------------------------------------------------
+    def board(self, deals: QuerySet, *, pipeline: Pipeline | None = None) -> list[BoardColumn]:
+        """The kanban of one pipeline (default: the default one): every stage in order, empty ones too.
+
+        `deals` is an already scoped (and possibly filtered) deal queryset; two queries: stages and one grouped aggregate.
+        """
+        pipeline = pipeline or self.default_pipeline()
+        stages = list(pipeline.stages.order_by("order", "id"))
+        totals = {
+            row["stage_id"]: row
+            for row in deals.filter(organization=self.organization, pipeline=pipeline)
+            .order_by()
+            .values("stage_id")
+            .annotate(count=Count("id"), value=Sum("value"), expected=Sum("expected_revenue"))
+        }
+        columns = []
+        for stage in stages:
+            row = totals.get(stage.id, {})
+            columns.append(
+                BoardColumn(
+                    stage=stage,
+                    count=row.get("count", 0),
+                    # SQLite sums decimals in floating point; the cent is the unit of every amount.
+                    value=Decimal(row.get("value") or ZERO).quantize(CENT),
+                    expected_revenue=Decimal(row.get("expected") or ZERO).quantize(CENT),
+                )
+            )
+        return columns

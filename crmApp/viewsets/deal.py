@@ -1,10 +1,75 @@
-"""Placeholder until this resource lands."""
-from rest_framework import mixins
+"""Deals: CRUD, stage moves (`move-stage`, `win`, `lose`) and the kanban `board`."""
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import action
+from rest_framework.filters import SearchFilter
+from rest_framework.response import Response
 
-from crmApp.mixins import OrganizationScopedViewSet
-from crmApp.models import *  # noqa
+from crmApp.filters.deal import DealFilterSet, StableOrderingFilter
+from crmApp.mixins import OrganizationScopedModelViewSet
+from crmApp.models import Deal
+from crmApp.serializers.deal import (
+    BoardColumnSerializer,
+    BoardQuerySerializer,
+    DealSerializer,
+    LoseSerializer,
+    MoveStageSerializer,
+)
+from crmApp.services.deal_service import DealService
 
 
-class DealViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
+class DealViewSet(OrganizationScopedModelViewSet):
+    """Deals of the active organization; customer-portal members read the deals of their own customer record."""
+
     queryset = Deal.objects.all()
+    serializer_class = DealSerializer
     permission_resource = "deals"
+    portal_lookup = "customer__user"
+    service_class = DealService
+    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+    filterset_class = DealFilterSet
+    search_fields = ["title", "code", "customer__first_name", "customer__last_name", "customer__company_name"]
+    ordering_fields = ["created_at", "value", "expected_close_date", "expected_revenue", "closed_at"]
+    ordering = ["-created_at", "-id"]
+
+    def scoped_queryset(self, queryset):
+        """Everything the deal payload names, in the same query."""
+        return queryset.select_related("customer", "stage", "pipeline", "assigned_to")
+
+    def _validated(self, serializer_class, data):
+        """Validate an action's body or query with `serializer_class` (400 when invalid)."""
+        body = serializer_class(data=data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        return body.validated_data
+
+    @extend_schema(request=MoveStageSerializer, responses=DealSerializer)
+    @action(detail=True, methods=["post"], url_path="move-stage", permission_code="deals:update")
+    def move_stage(self, request, pk=None):
+        """Move the deal to another stage of its pipeline; won/lost stages close it, open ones reopen it."""
+        deal = self.get_object()
+        deal = self.get_service().move_stage(deal, **self._validated(MoveStageSerializer, request.data))
+        return Response(self.get_serializer(deal).data)
+
+    @extend_schema(request=None, responses=DealSerializer)
+    @action(detail=True, methods=["post"], permission_code="deals:update")
+    def win(self, request, pk=None):
+        """Move the deal to its pipeline's won stage."""
+        deal = self.get_service().win(self.get_object())
+        return Response(self.get_serializer(deal).data)
+
+    @extend_schema(request=LoseSerializer, responses=DealSerializer)
+    @action(detail=True, methods=["post"], permission_code="deals:update")
+    def lose(self, request, pk=None):
+        """Move the deal to its pipeline's lost stage, recording the reason."""
+        deal = self.get_object()
+        deal = self.get_service().lose(deal, **self._validated(LoseSerializer, request.data))
+        return Response(self.get_serializer(deal).data)
+
+    @extend_schema(parameters=[BoardQuerySerializer], responses=BoardColumnSerializer(many=True))
+    @action(detail=False, methods=["get"], permission_code="deals:view", pagination_class=None)
+    def board(self, request):
+        """The kanban of one pipeline: a column per stage in order, honouring the deal filters."""
+        query = self._validated(BoardQuerySerializer, request.query_params)
+        deals = self.filter_queryset(self.get_queryset())
+        columns = self.get_service().board(deals, pipeline=query.get("pipeline"))
+        return Response(BoardColumnSerializer(columns, many=True).data)

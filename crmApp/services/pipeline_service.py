@@ -1,0 +1,175 @@
+"""Pipelines and their stages: one default per organization, stages that keep their deals' figures right."""
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+
+from crmApp.exceptions import BusinessRuleViolation, Protected
+from crmApp.models import Deal, Organization, Pipeline, PipelineStage
+from crmApp.models.deal import expected_revenue
+from crmApp.pagination import invalidate_counts
+from crmApp.services.base import OrganizationService
+
+RECOMPUTE_BATCH = 1000
+
+
+def check_stage_flags(*, is_won: bool, is_lost: bool) -> None:
+    """A stage closes deals as won or as lost, never both."""
+    if is_won and is_lost:
+        raise ValidationError("A stage cannot be both won and lost.", code="won_and_lost")
+
+
+class PipelineService(OrganizationService):
+    """Pipelines of one organization; switching the default is atomic and there is always one."""
+
+    model = Pipeline
+
+    def _lock_organization(self) -> None:
+        # Serialises default switches of one organization, so two concurrent switches cannot
+        # both clear the old default and then collide on the one-default constraint.
+        Organization.objects.select_for_update().filter(pk=self.organization.pk).first()
+
+    def _check_name(self, name: str, *, exclude_pk: int | None = None) -> None:
+        clash = self.records.filter(name=name)
+        if exclude_pk is not None:
+            clash = clash.exclude(pk=exclude_pk)
+        if clash.exists():
+            raise ValidationError({"name": "A pipeline with this name already exists."}, code="unique")
+
+    def _clear_default(self, *, keep_pk: int | None = None) -> None:
+        """Unset the current default (all but `keep_pk`), inside the caller's transaction."""
+        current = self.records.filter(is_default=True)
+        if keep_pk is not None:
+            current = current.exclude(pk=keep_pk)
+        current.update(is_default=False)
+        invalidate_counts(self.organization.id)  # a queryset update sends no save signal
+
+    @transaction.atomic
+    def create(self, *, stages: list[dict] | None = None, is_default: bool = False, **fields) -> Pipeline:
+        """Create a pipeline, optionally with its stages; it becomes the default when asked or when there is none."""
+        self._lock_organization()
+        self._check_name(fields.get("name", ""))
+        if not is_default and not self.records.filter(is_default=True).exists():
+            is_default = True  # an organization always has a default pipeline
+        if is_default:
+            self._clear_default()
+        pipeline = Pipeline.objects.create(organization=self.organization, created_by=self.actor, is_default=is_default, **fields)
+        if stages:
+            PipelineStage.objects.bulk_create(
+                PipelineStage(
+                    organization=self.organization,
+                    created_by=self.actor,
+                    pipeline=pipeline,
+                    **{"order": position, **stage},
+                )
+                for position, stage in enumerate(stages, start=1)
+            )
+            invalidate_counts(self.organization.id)  # bulk_create sends no save signal
+        return pipeline
+
+    @transaction.atomic
+    def update(self, instance: Pipeline, *, stages=None, **fields) -> Pipeline:
+        """Rename or make default; stages change through their own resource. Unsetting the default is refused."""
+        self._lock_organization()
+        pipeline = self.records.select_for_update().get(pk=instance.pk)
+        if "name" in fields:
+            self._check_name(fields["name"], exclude_pk=pipeline.pk)
+        is_default = fields.pop("is_default", pipeline.is_default)
+        if pipeline.is_default and not is_default:
+            raise ValidationError(
+                {"is_default": "The organization needs a default pipeline; make another pipeline the default instead."},
+                code="default_required",
+            )
+        if is_default and not pipeline.is_default:
+            self._clear_default(keep_pk=pipeline.pk)
+        pipeline.is_default = is_default
+        for name, value in fields.items():
+            setattr(pipeline, name, value)
+        pipeline.save()
+        return pipeline
+
+    @transaction.atomic
+    def delete(self, instance: Pipeline) -> None:
+        """Delete a pipeline and its stages; refused for the default one (400) and while it holds deals (409)."""
+        pipeline = self.records.select_for_update().get(pk=instance.pk)
+        if pipeline.is_default:
+            raise BusinessRuleViolation(
+                "The default pipeline cannot be deleted; make another pipeline the default first.", code="default_pipeline"
+            )
+        if Deal.objects.filter(organization=self.organization, pipeline=pipeline).exists():
+            raise Protected("This pipeline still holds deals; move or delete them first.")
+        pipeline.delete()  # RESTRICT on Deal.pipeline still guards against a deal added meanwhile
+
+
+class PipelineStageService(OrganizationService):
+    """Stages of the organization's pipelines; a probability change is carried to every deal in the stage."""
+
+    model = PipelineStage
+
+    def _check_name(self, pipeline_id: int, name: str, *, exclude_pk: int | None = None) -> None:
+        clash = self.records.filter(pipeline_id=pipeline_id, name=name)
+        if exclude_pk is not None:
+            clash = clash.exclude(pk=exclude_pk)
+        if clash.exists():
+            raise ValidationError({"name": "This pipeline already has a stage with this name."}, code="unique")
+
+    @transaction.atomic
+    def create(self, *, pipeline: Pipeline, order: int | None = None, **fields) -> PipelineStage:
+        """Add a stage to a pipeline; without an order it goes last."""
+        if pipeline.organization_id != self.organization.id:
+            raise ValidationError({"pipeline": "Invalid pipeline."}, code="does_not_exist")
+        check_stage_flags(is_won=fields.get("is_won", False), is_lost=fields.get("is_lost", False))
+        self._check_name(pipeline.id, fields.get("name", ""))
+        if order is None:
+            order = (self.records.filter(pipeline=pipeline).aggregate(top=Max("order"))["top"] or 0) + 1
+        return PipelineStage.objects.create(
+            organization=self.organization, created_by=self.actor, pipeline=pipeline, order=order, **fields
+        )
+
+    @transaction.atomic
+    def update(self, instance: PipelineStage, *, pipeline: Pipeline | None = None, **fields) -> PipelineStage:
+        """Change a stage; its pipeline is fixed, and won/lost can't change while it holds deals.
+
+        A new probability is written to every deal in the stage with its expected revenue.
+        """
+        stage = self.records.select_for_update().get(pk=instance.pk)
+        if pipeline is not None and pipeline.id != stage.pipeline_id:
+            raise ValidationError({"pipeline": "A stage cannot move to another pipeline."}, code="read_only")
+        if "name" in fields:
+            self._check_name(stage.pipeline_id, fields["name"], exclude_pk=stage.pk)
+        is_won = fields.get("is_won", stage.is_won)
+        is_lost = fields.get("is_lost", stage.is_lost)
+        check_stage_flags(is_won=is_won, is_lost=is_lost)
+        holds_deals = Deal.objects.filter(organization=self.organization, stage=stage).exists()
+        if (is_won, is_lost) != (stage.is_won, stage.is_lost) and holds_deals:
+            raise BusinessRuleViolation(
+                "Won/lost can't change while the stage holds deals; move them out first.", code="stage_has_deals"
+            )
+        old_probability = stage.probability
+        for name, value in fields.items():
+            setattr(stage, name, value)
+        stage.save()
+        if holds_deals and stage.probability != old_probability:
+            self._recompute_deals(stage)
+        return stage
+
+    def _recompute_deals(self, stage: PipelineStage) -> None:
+        """Write the stage's probability and the matching expected revenue to each of its deals."""
+        # Computed in Python with the model's Decimal rule (SQLite would round in floating point),
+        # in id-ordered batches so a crowded stage never sits in memory at once.
+        in_stage = Deal.objects.select_for_update().filter(organization=self.organization, stage=stage).order_by("id")
+        last_id = 0
+        while deals := list(in_stage.filter(id__gt=last_id).only("id", "value")[:RECOMPUTE_BATCH]):
+            for deal in deals:
+                deal.probability = stage.probability
+                deal.expected_revenue = expected_revenue(deal.value, stage.probability)
+            Deal.objects.bulk_update(deals, ["probability", "expected_revenue"])
+            last_id = deals[-1].id
+        invalidate_counts(self.organization.id)  # bulk_update sends no save signal
+
+    @transaction.atomic
+    def delete(self, instance: PipelineStage) -> None:
+        """Delete a stage; refused with a 409 while it holds deals."""
+        stage = self.records.select_for_update().get(pk=instance.pk)
+        if Deal.objects.filter(organization=self.organization, stage=stage).exists():
+            raise Protected("This stage still holds deals; move them to another stage first.")
+        stage.delete()
