@@ -58,6 +58,10 @@ class OrganizationScopedViewSet(viewsets.GenericViewSet):
         return [IsAuthenticated(), HasOrganizationPermission()]
 
     def get_queryset(self):
+        if self.queryset is None:
+            # Report views read through their service; they set pagination_class = None and
+            # filter_backends = () so nothing asks them for rows.
+            raise ImproperlyConfigured(f"{type(self).__name__} declares no queryset and has no rows to list.")
         if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant
             return self.queryset.none()
         queryset = self.queryset.filter(organization=self.organization)

@@ -1,0 +1,292 @@
+"""Analytics of one organization (API.md › Analytics), computed in the database.
+
+Conventions shared by every figure:
+- a percentage is `part / whole × 100` rounded half-up to one decimal place, and 0.0 when `whole` is 0;
+- money is a Decimal quantized to the cent, 0.00 when nothing is summed;
+- dates, windows and buckets are in UTC, and weeks start on Monday.
+"""
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, DecimalField, Q, Sum
+from django.db.models.functions import TruncDay, TruncMonth, TruncWeek, TruncYear
+from django.utils import timezone
+
+from crmApp.constants import CustomerStatus, DealStatus, LeadStatus
+from crmApp.models import Customer, Deal, Employee, Lead
+
+CENT = Decimal("0.01")
+TENTH = Decimal("0.1")
+ZERO_MONEY = Decimal("0.00")
+# Sums may pass a single value's 14 digits; a wider output keeps them exact instead of failing.
+SUM_FIELD = DecimalField(max_digits=28, decimal_places=2)
+
+GROWTH_WINDOW = timedelta(days=30)
+PERIODS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth, "year": TruncYear}
+DEFAULT_PERIOD = "month"
+DEFAULT_REVENUE_MONTHS = 12
+# Day buckets over longer ranges stop being a chart; three years (one of them leap) is the most.
+MAX_DAY_RANGE_DAYS = 3 * 365 + 1
+DEFAULT_FORECAST_MONTHS = 6
+MAX_FORECAST_MONTHS = 24
+
+
+def percentage(part, whole) -> Decimal:
+    """part / whole × 100, rounded half-up to 1 decimal place; 0.0 when whole is 0."""
+    if not whole:
+        return Decimal("0.0")
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(TENTH, rounding=ROUND_HALF_UP)
+
+
+def mean(total, count) -> Decimal:
+    """total / count as an exact Decimal rounded half-up to 1 decimal place; 0.0 when count is 0."""
+    if not count:
+        return Decimal("0.0")
+    return (Decimal(total) / Decimal(count)).quantize(TENTH, rounding=ROUND_HALF_UP)
+
+
+def money(value) -> Decimal:
+    """A summed amount as Decimal cents; None (nothing summed) is 0.00."""
+    return ZERO_MONEY if value is None else Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _money_sum(field: str, **condition) -> Sum:
+    return Sum(field, filter=Q(**condition) if condition else None, output_field=SUM_FIELD)
+
+
+def add_months(day: date, months: int) -> date:
+    """The first day of the month `months` after (or before) `day`'s month, kept within date.min..date.max."""
+    index = day.year * 12 + day.month - 1 + months
+    year = index // 12
+    if year < date.min.year:
+        return date.min
+    if year > date.max.year:
+        return date(date.max.year, 12, 1)
+    return date(year, index % 12 + 1, 1)
+
+
+def today_utc() -> date:
+    """Today's date in UTC."""
+    return timezone.now().astimezone(UTC).date()
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+class AnalyticsService:
+    """Read-only figures of one organization; every query is filtered by that organization."""
+
+    def __init__(self, *, organization, actor=None):
+        self.organization = organization
+        self.actor = actor
+
+    # --- scoped querysets ---------------------------------------------------------------------
+    def _customers(self):
+        return Customer.objects.filter(organization=self.organization).order_by()
+
+    def _leads(self):
+        return Lead.objects.filter(organization=self.organization).order_by()
+
+    def _deals(self):
+        return Deal.objects.filter(organization=self.organization).order_by()
+
+    # --- dashboard ----------------------------------------------------------------------------
+    def dashboard(self) -> dict:
+        """Customer, lead, deal and revenue totals (three queries).
+
+        Growth compares customers created in [now − 30 days, now) with [now − 60 days, now − 30 days).
+        """
+        now = timezone.now()
+        recent_from, earlier_from = now - GROWTH_WINDOW, now - 2 * GROWTH_WINDOW
+        customers = self._customers().aggregate(
+            total=Count("id"),
+            active=Count("id", filter=Q(status=CustomerStatus.ACTIVE)),
+            recent=Count("id", filter=Q(created_at__gte=recent_from, created_at__lt=now)),
+            earlier=Count("id", filter=Q(created_at__gte=earlier_from, created_at__lt=recent_from)),
+        )
+        leads = self._leads().aggregate(
+            total=Count("id"),
+            qualified=Count("id", filter=Q(qualified_at__isnull=False)),
+            converted=Count("id", filter=Q(status=LeadStatus.CONVERTED)),
+            score_sum=Sum("score"),
+        )
+        deals = self._deals().aggregate(
+            total=Count("id"),
+            open=Count("id", filter=Q(status=DealStatus.OPEN)),
+            won=Count("id", filter=Q(status=DealStatus.WON)),
+            lost=Count("id", filter=Q(status=DealStatus.LOST)),
+            revenue=_money_sum("value", status=DealStatus.WON),
+            pipeline=_money_sum("value", status=DealStatus.OPEN),
+            expected=_money_sum("expected_revenue", status=DealStatus.OPEN),
+        )
+        return {
+            "customers": {
+                "total": customers["total"],
+                "active": customers["active"],
+                "growth": self._growth(customers["recent"], customers["earlier"]),
+            },
+            "leads": {
+                "total": leads["total"],
+                "qualified": leads["qualified"],
+                "converted": leads["converted"],
+                # Summed in the database, divided here as Decimal, so rounding applies to the exact mean.
+                "average_score": mean(leads["score_sum"] or 0, leads["total"]),
+            },
+            "deals": {
+                "total": deals["total"],
+                "open": deals["open"],
+                "won": deals["won"],
+                "lost": deals["lost"],
+                "win_rate": percentage(deals["won"], deals["won"] + deals["lost"]),
+            },
+            "revenue": {
+                "total": money(deals["revenue"]),
+                "pipeline": money(deals["pipeline"]),
+                "expected": money(deals["expected"]),
+            },
+        }
+
+    @staticmethod
+    def _growth(recent: int, earlier: int) -> Decimal:
+        if earlier == 0:
+            return Decimal("100.0") if recent else Decimal("0.0")
+        return percentage(recent - earlier, earlier)
+
+    # --- sales funnel -------------------------------------------------------------------------
+    def sales_funnel(self) -> dict:
+        """Leads → qualified → deals → won, each as a count and a percentage of all leads (two queries)."""
+        leads = self._leads().aggregate(total=Count("id"), qualified=Count("id", filter=Q(qualified_at__isnull=False)))
+        deals = self._deals().aggregate(total=Count("id"), won=Count("id", filter=Q(status=DealStatus.WON)))
+        total = leads["total"]
+        counts = (("leads", total), ("qualified", leads["qualified"]), ("deals", deals["total"]), ("won", deals["won"]))
+        return {
+            "stages": [{"name": name, "count": count, "percentage": percentage(count, total)} for name, count in counts],
+            "conversion_rate": percentage(deals["won"], total),
+        }
+
+    # --- revenue ------------------------------------------------------------------------------
+    def revenue_range(self, *, period: str, start: date | None = None, end: date | None = None) -> tuple[date, date]:
+        """The inclusive [start, end] dates a revenue report covers; raises ValidationError when unusable.
+
+        `end` defaults to today (UTC); `start` to the first day of the month 11 months before `end`'s,
+        so the default is the last 12 calendar months, the current one included.
+        """
+        if period not in PERIODS:
+            raise ValidationError({"period": [f"Must be one of: {', '.join(PERIODS)}."]})
+        end = end or today_utc()
+        start = start or add_months(end, 1 - DEFAULT_REVENUE_MONTHS)
+        if start > end:
+            raise ValidationError({"start": ["Must not be after end."]})
+        if period == "day" and (end - start).days + 1 > MAX_DAY_RANGE_DAYS:
+            raise ValidationError(
+                {"period": [f"Day buckets cover at most {MAX_DAY_RANGE_DAYS} days; use week, month or year."]}
+            )
+        return start, end
+
+    def revenue(self, *, period: str = DEFAULT_PERIOD, start: date | None = None, end: date | None = None) -> dict:
+        """Won deals closed within [start, end], summed per bucket, oldest first, empty buckets left out (one query).
+
+        A bucket is labelled by its first day (a Monday for weeks), even when the range begins inside it.
+        """
+        start, end = self.revenue_range(period=period, start=start, end=end)
+        deals = self._deals().filter(status=DealStatus.WON, closed_at__gte=_midnight(start))
+        if end < date.max:  # the last representable day has no next midnight to stop before
+            deals = deals.filter(closed_at__lt=_midnight(end + timedelta(days=1)))
+        rows = (
+            deals.annotate(bucket=PERIODS[period]("closed_at", tzinfo=UTC))
+            .values("bucket")
+            .annotate(revenue=_money_sum("value"), deals=Count("id"))
+            .order_by("bucket")
+        )
+        return {
+            "period": period,
+            "results": [
+                {"period": row["bucket"].astimezone(UTC).date(), "revenue": money(row["revenue"]), "deals": row["deals"]}
+                for row in rows
+            ],
+        }
+
+    # --- employee performance -----------------------------------------------------------------
+    def employee_performance(self) -> dict:
+        """Every employee (active or not) with lead and deal figures, highest revenue first, ties by id.
+
+        Leads and deals are grouped in separate queries merged by employee id, so neither multiplies
+        the other's counts (three queries whatever the number of employees).
+        """
+        employees = Employee.objects.filter(organization=self.organization).order_by().values_list(
+            "id", "first_name", "last_name"
+        )
+        leads = {
+            row["assigned_to"]: row
+            for row in self._leads()
+            .filter(assigned_to__isnull=False)
+            .values("assigned_to")
+            .annotate(assigned=Count("id"), converted=Count("id", filter=Q(status=LeadStatus.CONVERTED)))
+        }
+        deals = {
+            row["assigned_to"]: row
+            for row in self._deals()
+            .filter(assigned_to__isnull=False)
+            .values("assigned_to")
+            .annotate(
+                won=Count("id", filter=Q(status=DealStatus.WON)),
+                lost=Count("id", filter=Q(status=DealStatus.LOST)),
+                revenue=_money_sum("value", status=DealStatus.WON),
+                pipeline=_money_sum("value", status=DealStatus.OPEN),
+            )
+        }
+        results = []
+        for employee_id, first_name, last_name in employees:
+            lead_row = leads.get(employee_id, {})
+            deal_row = deals.get(employee_id, {})
+            won, lost = deal_row.get("won", 0), deal_row.get("lost", 0)
+            results.append(
+                {
+                    "employee": {"id": employee_id, "name": f"{first_name} {last_name}".strip()},
+                    "leads_assigned": lead_row.get("assigned", 0),
+                    "leads_converted": lead_row.get("converted", 0),
+                    "deals_won": won,
+                    "deals_lost": lost,
+                    "win_rate": percentage(won, won + lost),
+                    "revenue": money(deal_row.get("revenue")),
+                    "pipeline": money(deal_row.get("pipeline")),
+                }
+            )
+        results.sort(key=lambda row: (-row["revenue"], row["employee"]["id"]))
+        return {"results": results}
+
+    # --- forecast -----------------------------------------------------------------------------
+    def forecast(self, *, months: int = DEFAULT_FORECAST_MONTHS) -> dict:
+        """Open deals by the month of `expected_close_date`, from the current month (whole) on (one query).
+
+        Every one of the `months` months is listed, empty ones as zeros; deals expected before the
+        current month, or without a date, are left out.
+        """
+        if not 1 <= months <= MAX_FORECAST_MONTHS:
+            raise ValidationError({"months": [f"Must be between 1 and {MAX_FORECAST_MONTHS}."]})
+        first = add_months(today_utc(), 0)
+        after = add_months(first, months)
+        rows = (
+            self._deals()
+            .filter(status=DealStatus.OPEN, expected_close_date__gte=first, expected_close_date__lt=after)
+            .annotate(month=TruncMonth("expected_close_date"))
+            .values("month")
+            .annotate(deals=Count("id"), pipeline=_money_sum("value"), expected=_money_sum("expected_revenue"))
+        )
+        by_month = {row["month"].strftime("%Y-%m"): row for row in rows}
+        results = []
+        for offset in range(months):
+            key = add_months(first, offset).strftime("%Y-%m")
+            row = by_month.get(key, {})
+            results.append(
+                {
+                    "month": key,
+                    "deals": row.get("deals", 0),
+                    "pipeline": money(row.get("pipeline")),
+                    "expected_revenue": money(row.get("expected")),
+                }
+            )
+        return {"results": results}
+
