@@ -1,8 +1,215 @@
-"""Placeholder until the organization endpoints land."""
-from rest_framework import mixins, viewsets
+"""Organizations the caller belongs to, and their members."""
+from functools import cached_property
 
-from crmApp.models import Organization
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import F, FilteredRelation, Q
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+
+from crmApp.constants import MembershipRole
+from crmApp.models import Membership, Organization
+from crmApp.permissions import ANY_MEMBER
+from crmApp.serializers.organization import (
+    MemberCreateSerializer,
+    MemberSerializer,
+    MemberUpdateSerializer,
+    OrganizationSerializer,
+)
+from crmApp.services.organization_service import (
+    MemberService,
+    create_organization,
+    delete_organization,
+    update_organization,
+)
+from crmApp.tenancy import Tenant, parse_id, resolve_membership
+
+SIGNED_IN = "signed-in"
+OWNER = "owner"
+OWNER_OR_ADMIN = "owner-or-admin"
+MEMBERS_MANAGE = "members:manage"
+# members:manage, or the caller removing their own membership (leaving).
+MEMBERS_MANAGE_OR_SELF = "members:manage-or-self"
 
 
-class OrganizationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    queryset = Organization.objects.none()
+class OrganizationAccess(BasePermission):
+    """Checks the caller's membership in the organization named by the URL (not X-Organization-ID).
+
+    Not being an active member of it is a 404, so other organizations' ids reveal nothing.
+    """
+
+    message = "You do not have permission to perform this action."
+
+    def has_permission(self, request, view):
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if view.action is None:  # a method the route doesn't offer: DRF answers 405 next
+            return True
+        try:
+            rule = view.access_rules[view.action]
+        except KeyError:
+            raise ImproperlyConfigured(f"{type(view).__name__}.{view.action} declares no access rule.")
+        if rule == SIGNED_IN:
+            return True
+        membership = view.url_membership
+        if rule == ANY_MEMBER:
+            return True
+        if rule == OWNER:
+            return membership.role == MembershipRole.OWNER
+        if rule == OWNER_OR_ADMIN:
+            return membership.holds_every_code
+        if rule == MEMBERS_MANAGE_OR_SELF:
+            if parse_id(view.kwargs.get("user_id")) == request.user.pk:
+                return True
+            rule = MEMBERS_MANAGE
+        return Tenant(membership).has(rule)
+
+
+USER_ID_PARAMETER = OpenApiParameter("user_id", int, OpenApiParameter.PATH, description="The member's user id.")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="The organizations the caller is an active member of"),
+    create=extend_schema(summary="Create an organization owned by the caller, with default roles and pipeline"),
+    retrieve=extend_schema(summary="One organization (any active member)"),
+    partial_update=extend_schema(summary="Rename an organization (owner or admin)"),
+    destroy=extend_schema(summary="Delete an organization and all its records (owner only)"),
+)
+class OrganizationViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """`/api/organizations/`: the tenants themselves, scoped to the caller's active memberships."""
+
+    # Organizations are the tenants, not records owned by one, so the organization-scoped base doesn't
+    # apply: the queryset is the caller's memberships and every detail route checks membership itself.
+    dangerously_unscoped = "Organizations are the tenants; scoped to the caller's active memberships."
+    queryset = Organization.objects.all()
+    serializer_class = OrganizationSerializer
+    permission_classes = [OrganizationAccess]
+    lookup_value_regex = r"[0-9]+"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    search_fields = ["name"]
+    ordering_fields = ["name", "created_at"]
+    access_rules = {
+        "list": SIGNED_IN,
+        "create": SIGNED_IN,
+        "metadata": SIGNED_IN,
+        "retrieve": ANY_MEMBER,
+        "update": OWNER_OR_ADMIN,
+        "partial_update": OWNER_OR_ADMIN,
+        "destroy": OWNER,
+        "members": ANY_MEMBER,
+        "add_member": MEMBERS_MANAGE,
+        "member": MEMBERS_MANAGE,
+        "remove_member": MEMBERS_MANAGE_OR_SELF,
+    }
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Organization.objects.none()
+        mine = FilteredRelation("memberships", condition=Q(memberships__user=self.request.user, memberships__is_active=True))
+        return (
+            Organization.objects.filter(is_active=True)
+            .annotate(mine=mine)
+            .filter(mine__isnull=False)
+            .annotate(role=F("mine__role"), profile_type=F("mine__profile_type"))
+            .order_by("name", "id")
+        )
+
+    @cached_property
+    def url_membership(self) -> Membership:
+        """The caller's active membership in the organization of the URL; 404 without one."""
+        organization_id = parse_id(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field))
+        membership = resolve_membership(self.request.user, organization_id) if organization_id else None
+        if membership is None:
+            raise NotFound()
+        return membership
+
+    def get_object(self):
+        membership = self.url_membership
+        organization = membership.organization
+        organization.role, organization.profile_type = membership.role, membership.profile_type
+        return organization
+
+    def member_service(self) -> MemberService:
+        return MemberService(organization=self.url_membership.organization, actor=self.request.user)
+
+    def _organization_response(self, organization, status_code=status.HTTP_200_OK) -> Response:
+        # Re-read through the caller's memberships so `role`/`profile_type` are current.
+        organization = self.get_queryset().get(pk=organization.pk)
+        return Response(self.get_serializer(organization).data, status=status_code)
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        organization = create_organization(name=serializer.validated_data["name"], owner=request.user)
+        return self._organization_response(organization, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        organization = update_organization(serializer.instance, **serializer.validated_data)
+        return self._organization_response(organization)
+
+    def perform_destroy(self, instance):
+        delete_organization(instance)
+
+    # --- members ---------------------------------------------------------------------------------
+    @extend_schema(summary="The organization's active members (any active member)", responses=MemberSerializer(many=True))
+    @action(detail=True, methods=["get"], serializer_class=MemberSerializer, filter_backends=[])
+    def members(self, request, pk=None):
+        page = self.paginate_queryset(self.member_service().members())
+        return self.get_paginated_response(MemberSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Add a member by email (members:manage); an unknown email is invited",
+        request=MemberCreateSerializer,
+        responses={201: MemberSerializer},
+    )
+    @members.mapping.post
+    def add_member(self, request, pk=None):
+        serializer = MemberCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = self.member_service().add_member(**serializer.validated_data)
+        return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Change a member's role or profile type (members:manage)",
+        parameters=[USER_ID_PARAMETER],
+        request=MemberUpdateSerializer,
+        responses={200: MemberSerializer},
+    )
+    @action(detail=True, methods=["patch"], url_path=r"members/(?P<user_id>[0-9]+)", serializer_class=MemberSerializer)
+    def member(self, request, pk=None, user_id=None):
+        serializer = MemberUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        service = self.member_service()
+        membership = service.change_member(self._member(service, user_id), **serializer.validated_data)
+        return Response(MemberSerializer(membership).data)
+
+    @extend_schema(
+        summary="Remove a member (members:manage, or the member themselves); their roles here are dropped",
+        parameters=[USER_ID_PARAMETER],
+        request=None,
+        responses={204: OpenApiResponse(description="Removed.")},
+    )
+    @member.mapping.delete
+    def remove_member(self, request, pk=None, user_id=None):
+        service = self.member_service()
+        service.remove_member(self._member(service, user_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @staticmethod
+    def _member(service: MemberService, user_id) -> Membership:
+        user_id = parse_id(user_id)
+        if user_id is None:
+            raise NotFound()
+        return service.get_member(user_id)

@@ -1,20 +1,101 @@
-"""Placeholder until this resource lands."""
-from rest_framework import mixins
+"""The permission catalogue, roles, and role assignments of the active organization."""
+import django_filters
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.permissions import IsAuthenticated
 
-from crmApp.mixins import OrganizationScopedViewSet
-from crmApp.models import *  # noqa
+from crmApp.mixins import OrganizationScopedModelViewSet, OrganizationScopedViewSet
+from crmApp.models import Permission, Role, UserRole
+from crmApp.pagination import StandardPagination
+from crmApp.permissions import ANY_MEMBER, HasOrganizationPermission
+from crmApp.serializers.rbac import PermissionSerializer, RoleSerializer, UserRoleSerializer
+from crmApp.services.rbac_service import RoleService, UserRoleService
+from crmApp.tenancy import parse_id
+
+READ_ANY_MEMBER = {"list": ANY_MEMBER, "retrieve": ANY_MEMBER, "metadata": ANY_MEMBER}
+WRITE_ROLES_MANAGE = {action: "roles:manage" for action in ("create", "update", "partial_update", "destroy")}
 
 
-class RoleViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
+class CataloguePagination(StandardPagination):
+    """The whole catalogue fits one default page; the envelope stays the standard one."""
+
+    page_size = 100
+
+
+@extend_schema_view(list=extend_schema(summary="Every permission code and what it allows"))
+class PermissionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """`/api/permissions/`: the global catalogue of codes, for any active member of the active organization."""
+
+    # The catalogue is global data without an organization; only the membership check applies.
+    dangerously_unscoped = "The permission catalogue is the same for every organization."
+    queryset = Permission.objects.order_by("code")
+    serializer_class = PermissionSerializer
+    pagination_class = CataloguePagination
+    filter_backends = []
+    permission_classes = [IsAuthenticated, HasOrganizationPermission]
+    permission_resource = ""
+    permission_codes = READ_ANY_MEMBER
+    permission_code = None
+    portal_lookup = None
+
+
+class RoleViewSet(OrganizationScopedModelViewSet):
+    """`/api/roles/`: the active organization's roles; any member reads, `roles:manage` writes."""
+
     queryset = Role.objects.all()
-    permission_resource = "roles"
+    serializer_class = RoleSerializer
+    service_class = RoleService
+    permission_codes = {**READ_ANY_MEMBER, **WRITE_ROLES_MANAGE}
+    filter_backends = [SearchFilter, OrderingFilter]
+    search_fields = ["name"]
+    # Names are unique per organization, so every offered ordering is stable across pages.
+    ordering_fields = ["name", "id"]
+    ordering = ["name", "id"]
+
+    def scoped_queryset(self, queryset):
+        return queryset.prefetch_related("permissions")
 
 
-class UserRoleViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
+class UserRoleFilter(django_filters.FilterSet):
+    """`?user=<id>` and `?role=<id>`; a value that can't be an id is a 400, never a database error."""
+
+    user = django_filters.CharFilter(method="filter_id")
+    role = django_filters.CharFilter(method="filter_id")
+
+    class Meta:
+        model = UserRole
+        fields = ["user", "role"]
+
+    def filter_id(self, queryset, name, value):
+        record_id = parse_id(value)
+        if record_id is None:
+            raise serializers.ValidationError({name: ["Enter a valid id."]})
+        return queryset.filter(**{f"{name}_id": record_id})
+
+
+class UserRoleViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    OrganizationScopedViewSet,
+):
+    """`/api/user-roles/`: which member holds which role; any member reads, `roles:manage` writes."""
+
     queryset = UserRole.objects.all()
-    permission_resource = "roles"
+    serializer_class = UserRoleSerializer
+    service_class = UserRoleService
+    permission_codes = {**READ_ANY_MEMBER, **WRITE_ROLES_MANAGE}
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = UserRoleFilter
+    ordering_fields = ["id"]
+    ordering = ["id"]
 
+    def perform_create(self, serializer):
+        serializer.instance = self.get_service().create(**serializer.validated_data)
 
-class PermissionViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
-    queryset = Role.objects.all()
-    permission_resource = "roles"
+    def perform_destroy(self, instance):
+        self.get_service().delete(instance)
+

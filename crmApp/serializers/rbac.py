@@ -1,0 +1,94 @@
+"""The permission catalogue, roles and role assignments: input and output shapes."""
+from rest_framework import serializers
+
+from crmApp.constants import ALL_PERMISSION_CODES, NAME_MAX
+from crmApp.models import Permission, Role, User, UserRole
+from crmApp.serializers.fields import ScopedPrimaryKeyRelatedField
+from crmApp.tenancy import get_tenant
+
+
+class PermissionSerializer(serializers.ModelSerializer):
+    """One code of the catalogue."""
+
+    class Meta:
+        model = Permission
+        fields = ["code", "description"]
+        read_only_fields = fields
+
+
+class PermissionCodesField(serializers.ListField):
+    """A list of permission codes; renders a role's (prefetched) permissions as sorted codes."""
+
+    child = serializers.CharField(max_length=64)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", len(ALL_PERMISSION_CODES))
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return sorted(permission.code for permission in value.all())
+
+    def to_internal_value(self, data):
+        codes = super().to_internal_value(data)
+        unknown = sorted(set(codes) - ALL_PERMISSION_CODES)
+        if unknown:
+            raise serializers.ValidationError(f"Unknown permission codes: {', '.join(unknown)}.")
+        return sorted(set(codes))
+
+
+class RoleSerializer(serializers.ModelSerializer):
+    """A role of the active organization and the codes it grants."""
+
+    name = serializers.CharField(max_length=NAME_MAX)
+    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    permissions = PermissionCodesField(required=False)
+
+    class Meta:
+        model = Role
+        fields = ["id", "name", "description", "permissions"]
+        read_only_fields = ["id"]
+
+    def validate_name(self, value):
+        """Role names are unique per organization, ignoring case."""
+        roles = Role.objects.filter(organization=get_tenant(self.context["request"]).organization, name__iexact=value)
+        if self.instance is not None:
+            roles = roles.exclude(pk=self.instance.pk)
+        if roles.exists():
+            raise serializers.ValidationError("This organization already has a role with this name.")
+        return value
+
+
+class ActiveMemberField(ScopedPrimaryKeyRelatedField):
+    """A user id that must be an active member of the active organization."""
+
+    default_error_messages = {"does_not_exist": "User {pk_value} is not an active member of this organization."}
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=User.objects.all(), **kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None or getattr(self.parent, "swagger_fake_view", False):
+            return User.objects.none()
+        # One filter() call, so both conditions apply to the same membership row.
+        return User.objects.filter(
+            memberships__organization=get_tenant(request).organization, memberships__is_active=True
+        )
+
+
+class UserRoleSerializer(serializers.ModelSerializer):
+    """Assigns a role of the active organization to one of its active members."""
+
+    user = ActiveMemberField()
+    role = ScopedPrimaryKeyRelatedField(queryset=Role.objects.all())
+
+    class Meta:
+        model = UserRole
+        fields = ["id", "user", "role"]
+        read_only_fields = ["id"]
+        validators = []  # the pair check below gives a clearer message than the generated one
+
+    def validate(self, attrs):
+        if UserRole.objects.filter(user=attrs["user"], role=attrs["role"]).exists():
+            raise serializers.ValidationError("This member already has this role.")
+        return attrs

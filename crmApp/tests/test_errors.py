@@ -1,0 +1,237 @@
+"""Every error is JSON `{detail, code, errors?}`: 400, 401, 403, 404, 405, 409, 413 and 500."""
+import re
+
+import pytest
+from django.db.models import ProtectedError
+from django.urls import URLResolver, get_resolver, path
+from rest_framework.test import APIClient
+
+from crmApp.models import Role
+from crmApp.serializers.rbac import RoleSerializer
+from crmApp.services.rbac_service import RoleService
+from crmApp.tests.conftest import make_client
+from crmApp.tests.test_tenancy import api_views
+from crmApp.viewsets.rbac import RoleViewSet
+
+pytestmark = pytest.mark.django_db
+
+HUGE_ID = "99999999999999999999999"
+
+
+def assert_error(response, status: int, code: str, *, errors: bool = False) -> dict:
+    """The response is JSON of exactly {detail, code} (plus `errors` for validation) with this status and code."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == ({"detail", "code", "errors"} if errors else {"detail", "code"})
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert body["code"] == code
+    return body
+
+
+def boom(request):
+    raise RuntimeError("secret internals")
+
+
+# A Django (non-DRF) route, so the test below reaches the project's handler500.
+urlpatterns = [path("api/boom/", boom)]
+handler500 = "crmApp.exceptions.server_error"
+
+
+@pytest.fixture(params=[False, True], ids=["debug off", "debug on"])
+def debug(request, settings):
+    settings.DEBUG = request.param
+    return request.param
+
+
+def test_400_lists_the_field_errors(owner_client):
+    body = assert_error(owner_client.post("/api/roles/", {"name": "", "permissions": ["nope"]}, format="json"), 400, "invalid", errors=True)
+
+    assert set(body["errors"]) == {"name", "permissions"}
+    assert all(isinstance(message, str) for message in body["errors"]["name"])
+
+
+def test_400_for_a_malformed_json_body(owner_client):
+    response = owner_client.generic("POST", "/api/roles/", '{"name": ', content_type="application/json")
+
+    assert_error(response, 400, "parse_error")
+
+
+def test_400_for_a_business_rule_keeps_the_shape(owner, owner_client, organization):
+    body = assert_error(owner_client.delete(f"/api/organizations/{organization.id}/members/{owner.id}/"), 400, "last_owner")
+
+    assert "owner" in body["detail"]
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-token", "Basic dXNlcjpwYXNz"])
+def test_401_without_valid_credentials(api_client, organization, authorization):
+    if authorization:
+        api_client.credentials(HTTP_AUTHORIZATION=authorization)
+
+    response = api_client.get("/api/roles/")
+
+    assert response.status_code == 401
+    assert set(response.json()) == {"detail", "code"}
+    assert response.json()["code"] in {"not_authenticated", "token_not_valid"}
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_403_for_a_missing_code(member_client):
+    assert_error(member_client().post("/api/roles/", {"name": "X"}, format="json"), 403, "permission_denied")
+
+
+def test_403_for_a_foreign_organization_header(owner, other_organization):
+    assert_error(make_client(owner, other_organization).get("/api/roles/"), 403, "organization_forbidden")
+
+
+def test_404_for_a_record_of_another_organization(owner_client, other_organization):
+    foreign = Role.objects.filter(organization=other_organization).first()
+
+    assert_error(owner_client.get(f"/api/roles/{foreign.id}/"), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/no-such-resource/",
+        "/api/roles/abc/",
+        "/api/roles/1/extra/",
+        f"/api/roles/{HUGE_ID}/",
+        "/api/organizations/abc/members/",
+        f"/api/organizations/{HUGE_ID}/members/",
+        "/api/organizations/1/members/abc/",
+        "/api/",
+    ],
+)
+def test_404_is_json_for_unknown_and_impossible_urls(owner_client, debug, url):
+    assert_error(owner_client.get(url), 404, "not_found")
+
+
+def test_404_for_an_anonymous_unknown_url(api_client, debug):
+    assert_error(api_client.get("/api/nothing/here/"), 404, "not_found")
+
+
+def test_404_for_a_page_past_the_end(owner_client):
+    assert_error(owner_client.get("/api/roles/", {"page": 99}), 404, "not_found")
+
+
+def detail_routes():
+    """Every router detail route under /api/ as a URL template with `{id}` for the record id."""
+    routes = []
+    for route, _view in api_views(get_resolver().url_patterns):
+        match = re.fullmatch(r"\^?api/\^?([\w-]+)/\(\?P<pk>\[0-9\]\+\)/\$", route)
+        if match:
+            routes.append(f"/api/{match.group(1)}/{{id}}/")
+    return sorted(set(routes))
+
+
+@pytest.mark.parametrize("url", detail_routes())
+@pytest.mark.parametrize("record_id", [HUGE_ID, str(2**63), "0"])
+def test_an_impossible_id_is_404_on_every_detail_route(owner_client, url, record_id):
+    assert_error(owner_client.get(url.format(id=record_id)), 404, "not_found")
+
+
+def test_the_detail_route_walk_found_the_resources():
+    assert {"/api/roles/{id}/", "/api/user-roles/{id}/", "/api/organizations/{id}/"} <= set(detail_routes())
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [("delete", "/api/roles/"), ("put", "/api/permissions/"), ("patch", "/api/user-roles/{ur}/"),
+     ("put", "/api/organizations/{org}/"), ("delete", "/api/organizations/")],
+)
+def test_405_for_a_method_the_route_does_not_offer(owner_client, organization, method, url):
+    url = url.format(org=organization.id, ur=1)
+
+    assert_error(getattr(owner_client, method)(url, {}, format="json"), 405, "method_not_allowed")
+
+
+def viewset_routes(patterns, prefix=""):
+    """(route, {method: action}) for every router route under /api/."""
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from viewset_routes(pattern.url_patterns, route)
+        elif route.startswith("api/") and "<format>" not in route and getattr(pattern.callback, "actions", None):
+            yield route, pattern.callback.actions
+
+
+def routes_with_an_unoffered_method():
+    """(method, url) per router route: the first of PUT/PATCH/DELETE/POST that the route doesn't offer."""
+    cases = set()
+    for route, actions in viewset_routes(get_resolver().url_patterns):
+        url = "/" + re.sub(r"\(\?P<\w+>[^)]*\)", "1", route).replace("^", "").replace("$", "")
+        method = next((m for m in ("put", "patch", "delete", "post") if m not in actions), None)
+        if method:
+            cases.add((method, url))
+    return sorted(cases, key=lambda case: case[1])
+
+
+@pytest.mark.parametrize(("method", "url"), routes_with_an_unoffered_method())
+def test_405_on_every_route_for_a_method_it_does_not_offer(owner_client, method, url):
+    assert_error(getattr(owner_client, method)(url, {}, format="json"), 405, "method_not_allowed")
+
+
+def test_409_when_a_record_is_still_referenced(owner_client, organization, monkeypatch):
+    role = Role.objects.filter(organization=organization).first()
+
+    def refuse(self, instance):
+        raise ProtectedError("referenced", {role})
+
+    monkeypatch.setattr(RoleService, "delete", refuse)
+
+    assert_error(owner_client.delete(f"/api/roles/{role.id}/"), 409, "protected")
+    assert Role.objects.filter(pk=role.pk).exists()
+
+
+def test_409_when_a_constraint_fails_in_a_race(owner_client, organization, monkeypatch):
+    # As if a concurrent request took the name between validation and the insert.
+    monkeypatch.setattr(RoleSerializer, "validate_name", lambda self, value: value)
+
+    assert_error(owner_client.post("/api/roles/", {"name": "Viewer"}, format="json"), 409, "conflict")
+    assert Role.objects.filter(organization=organization, name="Viewer").count() == 1
+
+
+@pytest.mark.parametrize("url", ["/api/roles/", "/api/organizations/", "/api/organizations/{org}/members/"])
+def test_413_for_a_body_over_5_mb_stores_nothing(owner_client, organization, url):
+    roles, memberships = Role.objects.count(), organization.memberships.count()
+    body = '{"name": "Big", "email": "big@example.com", "description": "' + "x" * (5 * 1024 * 1024) + '"}'
+
+    response = owner_client.generic("POST", url.format(org=organization.id), body, content_type="application/json")
+
+    assert_error(response, 413, "request_too_large")
+    assert (Role.objects.count(), organization.memberships.count()) == (roles, memberships)
+
+
+def test_a_body_just_under_the_limit_is_read(owner_client):
+    body = '{"name": "Fits", "description": "' + "x" * (4 * 1024 * 1024) + '"}'
+
+    response = owner_client.generic("POST", "/api/roles/", body, content_type="application/json")
+
+    assert response.status_code == 400  # parsed and validated (description is too long), not refused
+    assert list(response.json()["errors"]) == ["description"]
+
+
+def test_500_from_a_view_is_json_without_a_traceback(owner_client, monkeypatch, debug):
+    def explode(self, request, *args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(RoleViewSet, "list", explode)
+
+    response = owner_client.get("/api/roles/")
+
+    body = assert_error(response, 500, "server_error")
+    assert "secret internals" not in response.content.decode()
+    assert "Traceback" not in response.content.decode()
+    assert body["detail"] == "Internal server error."
+
+
+@pytest.mark.urls("crmApp.tests.test_errors")
+def test_500_outside_the_api_framework_is_json_too(settings):
+    settings.DEBUG = False
+    client = APIClient(raise_request_exception=False)
+
+    response = client.get("/api/boom/")
+
+    assert_error(response, 500, "server_error")
+    assert "secret internals" not in response.content.decode()

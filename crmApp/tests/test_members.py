@@ -1,0 +1,410 @@
+"""`/api/organizations/{id}/members/`: listing, inviting, changing and removing members."""
+import threading
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.auth.tokens import default_token_generator
+from django.db import close_old_connections, connection
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
+
+from crmApp.constants import MembershipRole, ProfileType
+from crmApp.models import Membership, User, UserRole
+from crmApp.services.organization_service import MemberService
+from crmApp.tests.conftest import make_client
+from crmApp.tests.factories import MembershipFactory, RoleFactory, UserFactory, UserRoleFactory
+
+pytestmark = pytest.mark.django_db
+
+OWNER, ADMIN, MEMBER = MembershipRole.OWNER, MembershipRole.ADMIN, MembershipRole.MEMBER
+
+
+def members_url(organization) -> str:
+    return f"/api/organizations/{organization.id}/members/"
+
+
+def member_url(organization, user_id) -> str:
+    return f"{members_url(organization)}{user_id}/"
+
+
+def membership(user, organization) -> Membership:
+    return Membership.objects.get(user=user, organization=organization)
+
+
+# --- list -----------------------------------------------------------------------------------------
+def test_any_member_lists_the_active_members_with_their_details(owner, organization, make_member):
+    member = make_member(profile_type=ProfileType.CUSTOMER)
+    gone = make_member()
+    Membership.objects.filter(user=gone).update(is_active=False)
+
+    response = make_client(member).get(members_url(organization))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 2
+    first = body["results"][0]
+    assert set(first) == {"user_id", "email", "first_name", "last_name", "role", "profile_type", "is_active", "joined_at"}
+    assert (first["user_id"], first["email"], first["first_name"], first["role"], first["is_active"]) == (
+        owner.id, "owner@example.com", owner.first_name, "owner", True,
+    )
+    assert [(m["user_id"], m["role"], m["profile_type"]) for m in body["results"]] == [
+        (owner.id, "owner", "employee"),
+        (member.id, "member", "customer"),
+    ]
+
+
+def test_members_of_an_organization_the_caller_is_not_in_are_404(owner_client, other_organization):
+    assert owner_client.get(members_url(other_organization)).status_code == 404
+    response = owner_client.post(members_url(other_organization), {"email": "x@example.com"}, format="json")
+    assert response.status_code == 404
+    assert not User.objects.filter(email="x@example.com").exists()
+
+
+@pytest.mark.parametrize("page_size", [1, 100])
+def test_member_list_runs_a_constant_number_of_queries(owner_client, organization, make_member, page_size, django_assert_max_num_queries):
+    for _ in range(4):
+        make_member()
+    # user, membership, count, page
+    with django_assert_max_num_queries(4):
+        response = owner_client.get(members_url(organization), {"page_size": page_size})
+    assert len(response.json()["results"]) == min(page_size, 5)
+
+
+# --- add ------------------------------------------------------------------------------------------
+def test_unknown_email_gets_an_account_without_password_and_a_set_password_mail(
+    owner_client, organization, mailoutbox, django_capture_on_commit_callbacks, settings
+):
+    settings.FRONTEND_URL = "https://app.example.com"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            members_url(organization),
+            {"email": "New.Person@Example.com", "role": "admin", "profile_type": "vendor", "first_name": "New"},
+            format="json",
+        )
+
+    assert response.status_code == 201
+    user = User.objects.get(email="new.person@example.com")
+    assert not user.has_usable_password()
+    assert user.first_name == "New"
+    assert user.default_organization_id == organization.id
+    assert response.json()["user_id"] == user.id
+    assert (response.json()["role"], response.json()["profile_type"]) == ("admin", "vendor")
+    assert (membership(user, organization).role, membership(user, organization).profile_type) == (ADMIN, "vendor")
+
+    assert len(mailoutbox) == 1
+    mail = mailoutbox[0]
+    assert mail.to == ["new.person@example.com"]
+    assert "Acme" in mail.subject
+    link = next(word for word in mail.body.split() if word.startswith("https://"))
+    parts = urlsplit(link)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://app.example.com/reset-password"
+    query = parse_qs(parts.query)
+    assert set(query) == {"uid", "token"}
+    assert "=" not in query["uid"][0]  # URL-safe and unpadded
+    assert int(force_str(urlsafe_base64_decode(query["uid"][0]))) == user.id
+    assert default_token_generator.check_token(user, query["token"][0])
+
+
+def test_the_invitation_is_sent_only_after_the_commit(owner_client, organization, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        owner_client.post(members_url(organization), {"email": "later@example.com"}, format="json")
+
+    assert mailoutbox == []
+    for callback in callbacks:
+        callback()
+    assert [mail.to for mail in mailoutbox] == [["later@example.com"]]
+
+
+def test_a_known_email_becomes_a_member_without_a_mail(owner_client, organization, mailoutbox, django_capture_on_commit_callbacks):
+    known = UserFactory(email="known@example.com")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(members_url(organization), {"email": "KNOWN@example.com", "role": "member"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["user_id"] == known.id
+    assert (response.json()["role"], response.json()["profile_type"]) == ("member", "employee")
+    assert User.objects.filter(email__iexact="known@example.com").count() == 1
+    assert known.check_password("Str0ng-enough-pass!")
+    assert mailoutbox == []
+
+
+def test_an_active_member_cannot_be_added_twice(owner_client, organization, make_member):
+    member = make_member()
+
+    response = owner_client.post(members_url(organization), {"email": member.email.upper()}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "already_member"
+    assert Membership.objects.filter(user=member).count() == 1
+
+
+def test_a_removed_member_is_reactivated_with_the_new_role(owner_client, organization, make_member):
+    member = make_member(role=ADMIN)
+    Membership.objects.filter(user=member).update(is_active=False)
+
+    response = owner_client.post(
+        members_url(organization), {"email": member.email, "role": "member", "profile_type": "customer"}, format="json"
+    )
+
+    assert response.status_code == 201
+    restored = membership(member, organization)
+    assert (restored.is_active, restored.role, restored.profile_type) == (True, MEMBER, "customer")
+    assert Membership.objects.filter(user=member).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, "email"),
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "a" * 250 + "@example.com"}, "email"),
+        ({"email": "x@example.com", "role": "superuser"}, "role"),
+        ({"email": "x@example.com", "profile_type": "partner"}, "profile_type"),
+        ({"email": "x@example.com", "first_name": "x" * 101}, "first_name"),
+        ({"email": ["x@example.com"]}, "email"),
+    ],
+)
+def test_invalid_member_input_is_400_on_the_field(owner_client, organization, payload, field):
+    response = owner_client.post(members_url(organization), payload, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    assert Membership.objects.filter(organization=organization).count() == 1
+
+
+# Who may give which role when adding a member: (caller role, caller codes, role given, status).
+ADD_MATRIX = [
+    (OWNER, (), OWNER, 201),
+    (OWNER, (), ADMIN, 201),
+    (ADMIN, (), OWNER, 403),
+    (ADMIN, (), ADMIN, 201),
+    (ADMIN, (), MEMBER, 201),
+    (MEMBER, ("members:manage",), MEMBER, 201),
+    (MEMBER, ("members:manage",), ADMIN, 403),
+    (MEMBER, ("members:manage",), OWNER, 403),
+    (MEMBER, ("roles:manage",), MEMBER, 403),
+    (MEMBER, (), MEMBER, 403),
+]
+
+
+@pytest.mark.parametrize(("caller_role", "codes", "given", "expected"), ADD_MATRIX)
+def test_who_may_add_a_member_with_which_role(make_member, organization, caller_role, codes, given, expected):
+    caller = make_member(codes, role=caller_role)
+
+    response = make_client(caller).post(members_url(organization), {"email": "new@example.com", "role": given}, format="json")
+
+    assert response.status_code == expected
+    assert Membership.objects.filter(organization=organization, user__email="new@example.com").exists() == (expected == 201)
+
+
+def test_membership_rights_come_from_the_url_organization_not_the_header(make_member, organization, other_organization):
+    manager_elsewhere = make_member(("members:manage",), org=other_organization)
+    MembershipFactory(user=manager_elsewhere, organization=organization)
+
+    response = make_client(manager_elsewhere, other_organization).post(
+        members_url(organization), {"email": "new@example.com"}, format="json"
+    )
+
+    assert response.status_code == 403
+
+
+# --- change ---------------------------------------------------------------------------------------
+def test_owner_changes_a_members_role_and_profile_type(owner_client, organization, make_member):
+    member = make_member()
+
+    response = owner_client.patch(member_url(organization, member.id), {"role": "admin", "profile_type": "vendor"}, format="json")
+
+    assert response.status_code == 200
+    assert (response.json()["user_id"], response.json()["role"], response.json()["profile_type"]) == (member.id, "admin", "vendor")
+    assert (membership(member, organization).role, membership(member, organization).profile_type) == (ADMIN, "vendor")
+
+
+def test_the_last_owner_cannot_be_demoted(owner, owner_client, organization):
+    response = owner_client.patch(member_url(organization, owner.id), {"role": "admin"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "last_owner"
+    assert membership(owner, organization).role == OWNER
+
+
+def test_the_last_owner_may_still_change_profile_type(owner, owner_client, organization):
+    response = owner_client.patch(member_url(organization, owner.id), {"role": "owner", "profile_type": "vendor"}, format="json")
+
+    assert response.status_code == 200
+    assert membership(owner, organization).profile_type == "vendor"
+
+
+def test_an_owner_can_be_demoted_while_another_owner_remains(owner, owner_client, organization, make_member):
+    make_member(role=OWNER)
+
+    response = owner_client.patch(member_url(organization, owner.id), {"role": "member"}, format="json")
+
+    assert response.status_code == 200
+    assert membership(owner, organization).role == MEMBER
+
+
+# (caller role, caller codes, target role, new role, status)
+CHANGE_MATRIX = [
+    (ADMIN, (), OWNER, MEMBER, 403),
+    (ADMIN, (), MEMBER, OWNER, 403),
+    (ADMIN, (), MEMBER, ADMIN, 200),
+    (ADMIN, (), ADMIN, MEMBER, 200),
+    (MEMBER, ("members:manage",), ADMIN, MEMBER, 403),
+    (MEMBER, ("members:manage",), MEMBER, ADMIN, 403),
+    (MEMBER, (), MEMBER, MEMBER, 403),
+]
+
+
+@pytest.mark.parametrize(("caller_role", "codes", "target_role", "new_role", "expected"), CHANGE_MATRIX)
+def test_who_may_change_which_role(make_member, organization, caller_role, codes, target_role, new_role, expected):
+    make_member(role=OWNER)  # so the last-owner rule never decides here
+    caller = make_member(codes, role=caller_role)
+    target = make_member(role=target_role)
+
+    response = make_client(caller).patch(member_url(organization, target.id), {"role": new_role}, format="json")
+
+    assert response.status_code == expected
+    assert membership(target, organization).role == (new_role if expected == 200 else target_role)
+
+
+def test_member_with_members_manage_changes_a_plain_members_profile(member_client, organization, make_member):
+    target = make_member()
+
+    response = member_client(["members:manage"]).patch(member_url(organization, target.id), {"profile_type": "customer"}, format="json")
+
+    assert response.status_code == 200
+    assert membership(target, organization).profile_type == "customer"
+
+
+@pytest.mark.parametrize("which", ["foreign", "removed", "missing", "huge"])
+def test_changing_someone_who_is_not_an_active_member_is_404(owner_client, organization, other_owner, make_member, which):
+    removed = make_member()
+    Membership.objects.filter(user=removed).update(is_active=False)
+    user_id = {"foreign": other_owner.id, "removed": removed.id, "missing": 10**6, "huge": 10**25}[which]
+
+    for method in ("patch", "delete"):
+        response = getattr(owner_client, method)(member_url(organization, user_id), {"role": "admin"}, format="json")
+        assert response.status_code == 404, method
+    assert membership(removed, organization).role == MEMBER
+
+
+def test_invalid_role_on_change_is_400(owner_client, organization, make_member):
+    target = make_member()
+
+    response = owner_client.patch(member_url(organization, target.id), {"role": "god"}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["role"]
+
+
+# --- remove ---------------------------------------------------------------------------------------
+def test_removing_a_member_deactivates_it_and_drops_their_roles_here_only(
+    owner_client, organization, other_organization, make_member
+):
+    member = make_member(["leads:view"])
+    MembershipFactory(user=member, organization=other_organization)
+    foreign_role = UserRoleFactory(user=member, role=RoleFactory(organization=other_organization))
+
+    response = owner_client.delete(member_url(organization, member.id))
+
+    assert response.status_code == 204
+    assert membership(member, organization).is_active is False
+    assert not UserRole.objects.filter(user=member, organization=organization).exists()
+    assert UserRole.objects.filter(pk=foreign_role.pk).exists()
+    assert make_client(member, organization).get("/api/roles/").status_code == 403
+
+
+def test_a_removed_member_disappears_from_the_list(owner, owner_client, organization, make_member):
+    member = make_member()
+
+    owner_client.delete(member_url(organization, member.id))
+
+    assert [m["user_id"] for m in owner_client.get(members_url(organization)).json()["results"]] == [owner.id]
+
+
+def test_the_last_owner_cannot_be_removed(owner, owner_client, organization):
+    response = owner_client.delete(member_url(organization, owner.id))
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "last_owner"
+    assert membership(owner, organization).is_active
+
+
+def test_removal_moves_the_default_organization_to_another_one(owner_client, organization, other_organization, make_member):
+    member = make_member()
+    MembershipFactory(user=member, organization=other_organization)
+    User.objects.filter(pk=member.pk).update(default_organization=organization)
+
+    assert owner_client.delete(member_url(organization, member.id)).status_code == 204
+
+    assert User.objects.get(pk=member.pk).default_organization_id == other_organization.id
+
+
+@pytest.mark.parametrize("role", [MEMBER, ADMIN])
+def test_a_member_may_leave_without_members_manage(make_member, organization, role):
+    member = make_member(role=role)
+
+    response = make_client(member).delete(member_url(organization, member.id))
+
+    assert response.status_code == 204
+    assert membership(member, organization).is_active is False
+
+
+def test_a_member_without_members_manage_cannot_remove_others(make_member, organization):
+    caller, target = make_member(), make_member()
+
+    assert make_client(caller).delete(member_url(organization, target.id)).status_code == 403
+    assert membership(target, organization).is_active
+
+
+# (caller role, caller codes, target role, status)
+REMOVE_MATRIX = [
+    (ADMIN, (), OWNER, 403),
+    (ADMIN, (), ADMIN, 204),
+    (MEMBER, ("members:manage",), ADMIN, 403),
+    (MEMBER, ("members:manage",), MEMBER, 204),
+    (OWNER, (), OWNER, 204),
+]
+
+
+@pytest.mark.parametrize(("caller_role", "codes", "target_role", "expected"), REMOVE_MATRIX)
+def test_who_may_remove_whom(make_member, organization, caller_role, codes, target_role, expected):
+    caller = make_member(codes, role=caller_role)
+    target = make_member(role=target_role)
+
+    response = make_client(caller).delete(member_url(organization, target.id))
+
+    assert response.status_code == expected
+    assert membership(target, organization).is_active == (expected != 204)
+
+
+# --- concurrency ----------------------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_two_owners_demoting_each_other_at_once_leave_one_owner(organization, owner):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    second = UserFactory()
+    MembershipFactory(user=second, organization=organization, role=OWNER)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def demote(actor, target):
+        try:
+            barrier.wait()
+            service = MemberService(organization=organization, actor=actor)
+            service.change_member(service.get_member(target.id), role=MEMBER)
+            outcomes.append("ok")
+        except Exception as error:  # noqa: BLE001 - the outcome is what the test checks
+            outcomes.append(error.get_codes() if hasattr(error, "get_codes") else repr(error))
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=demote, args=pair) for pair in ((owner, owner), (second, second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["last_owner", "ok"]
+    assert Membership.objects.filter(organization=organization, role=OWNER, is_active=True).count() == 1
