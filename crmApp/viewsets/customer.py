@@ -1,10 +1,86 @@
-"""Placeholder until this resource lands."""
-from rest_framework import mixins
+"""/api/customers/: CRUD, statistics, the top customers and bulk changes."""
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework.decorators import action
+from rest_framework.filters import SearchFilter
+from rest_framework.response import Response
 
-from crmApp.mixins import OrganizationScopedViewSet
-from crmApp.models import *  # noqa
+from crmApp.filters.customer import CustomerFilter
+from crmApp.filters.ordering import StableOrderingFilter
+from crmApp.mixins import OrganizationScopedModelViewSet
+from crmApp.models import Customer
+from crmApp.serializers.customer import (
+    CustomerBulkDeleteResultSerializer,
+    CustomerBulkDeleteSerializer,
+    CustomerBulkUpdateResultSerializer,
+    CustomerBulkUpdateSerializer,
+    CustomerProtectedErrorSerializer,
+    CustomerSerializer,
+    CustomerStatsSerializer,
+    TopCustomerSerializer,
+    TopCustomersQuerySerializer,
+)
+from crmApp.services.customer_service import CustomerService
+
+PROTECTED_RESPONSE = OpenApiResponse(
+    response=CustomerProtectedErrorSerializer,
+    description="The customer has deals (`code: protected`); nothing was deleted.",
+)
+# The list actions return one object or a plain array: no pagination, no list filters.
+PLAIN = {"detail": False, "pagination_class": None, "filter_backends": []}
 
 
-class CustomerViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
+@extend_schema_view(destroy=extend_schema(responses={204: None, 409: PROTECTED_RESPONSE}))
+class CustomerViewSet(OrganizationScopedModelViewSet):
+    """Customers; a customer-portal member may read the customer records linked to them."""
+
     queryset = Customer.objects.all()
+    serializer_class = CustomerSerializer
+    service_class = CustomerService
     permission_resource = "customers"
+    portal_lookup = "user"
+    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+    filterset_class = CustomerFilter
+    search_fields = ["first_name", "last_name", "company_name", "contact_person", "email", "code"]
+    ordering_fields = [
+        "created_at", "updated_at", "code", "first_name", "last_name", "company_name", "customer_type", "status",
+    ]
+    ordering = ["-created_at", "-id"]
+
+    def _validated(self, serializer_class, data):
+        """Validate `data` with `serializer_class` in this request's context (400 when invalid)."""
+        serializer = serializer_class(data=data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @extend_schema(responses=CustomerStatsSerializer)
+    @action(methods=["get"], permission_code="customers:view", **PLAIN)
+    def stats(self, request):
+        """Counts of the organization's customers by status and type, and the new ones this month."""
+        return Response(CustomerStatsSerializer(self.get_service().stats()).data)
+
+    @extend_schema(parameters=[TopCustomersQuerySerializer], responses=TopCustomerSerializer(many=True))
+    @action(methods=["get"], permission_code="customers:view", **PLAIN)
+    def top(self, request):
+        """The customers with the most won-deal revenue, highest first."""
+        query = self._validated(TopCustomersQuerySerializer, request.query_params)
+        return Response(TopCustomerSerializer(self.get_service().top(limit=query["limit"]), many=True).data)
+
+    @extend_schema(
+        request=CustomerBulkDeleteSerializer,
+        responses={200: CustomerBulkDeleteResultSerializer, 409: PROTECTED_RESPONSE},
+    )
+    @action(methods=["post"], url_path="bulk-delete", permission_code="customers:delete", **PLAIN)
+    def bulk_delete(self, request):
+        """Delete the listed customers of the organization; refused whole if any has deals."""
+        body = self._validated(CustomerBulkDeleteSerializer, request.data)
+        deleted = self.get_service().bulk_delete(ids=body["ids"])
+        return Response(CustomerBulkDeleteResultSerializer({"deleted": deleted}).data)
+
+    @extend_schema(request=CustomerBulkUpdateSerializer, responses=CustomerBulkUpdateResultSerializer)
+    @action(methods=["post"], url_path="bulk-update", permission_code="customers:update", **PLAIN)
+    def bulk_update(self, request):
+        """Set the status and/or assignee of the listed customers of the organization."""
+        body = self._validated(CustomerBulkUpdateSerializer, request.data)
+        updated = self.get_service().bulk_update(ids=body["ids"], **body["data"])
+        return Response(CustomerBulkUpdateResultSerializer({"updated": updated}).data)

@@ -1,10 +1,26 @@
-"""Placeholder until this resource lands."""
-from rest_framework import mixins
+"""/api/employees/: CRUD on the organization's employees."""
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.filters import SearchFilter
 
-from crmApp.mixins import OrganizationScopedViewSet
-from crmApp.models import *  # noqa
+from crmApp.filters.employee import EmployeeFilter
+from crmApp.filters.ordering import StableOrderingFilter
+from crmApp.mixins import OrganizationScopedModelViewSet
+from crmApp.models import Employee
+from crmApp.serializers.employee import EmployeeSerializer
+from crmApp.services.employee_service import EmployeeService
 
 
-class EmployeeViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
+class EmployeeViewSet(OrganizationScopedModelViewSet):
+    """Employees; deleting one leaves the customers, leads and deals they held unassigned."""
+
     queryset = Employee.objects.all()
+    serializer_class = EmployeeSerializer
+    service_class = EmployeeService
     permission_resource = "employees"
+    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+    filterset_class = EmployeeFilter
+    search_fields = ["first_name", "last_name", "email", "code", "department", "job_title"]
+    ordering_fields = [
+        "created_at", "updated_at", "code", "first_name", "last_name", "department", "hire_date", "status",
+    ]
+    ordering = ["last_name", "first_name", "id"]

@@ -1,10 +1,24 @@
-"""Placeholder until this resource lands."""
-from rest_framework import mixins
+"""/api/vendors/: CRUD on the organization's vendors."""
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.filters import SearchFilter
 
-from crmApp.mixins import OrganizationScopedViewSet
-from crmApp.models import *  # noqa
+from crmApp.filters.ordering import StableOrderingFilter
+from crmApp.filters.vendor import VendorFilter
+from crmApp.mixins import OrganizationScopedModelViewSet
+from crmApp.models import Vendor
+from crmApp.serializers.vendor import VendorSerializer
+from crmApp.services.vendor_service import VendorService
 
 
-class VendorViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
+class VendorViewSet(OrganizationScopedModelViewSet):
+    """Vendors of the active organization."""
+
     queryset = Vendor.objects.all()
+    serializer_class = VendorSerializer
+    service_class = VendorService
     permission_resource = "vendors"
+    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+    filterset_class = VendorFilter
+    search_fields = ["name", "email", "contact_person", "code"]
+    ordering_fields = ["created_at", "updated_at", "code", "name", "vendor_type", "status"]
+    ordering = ["name", "id"]

@@ -1,0 +1,117 @@
+"""Customers: the names each type needs, protected deletion, statistics, ranking and bulk changes."""
+from collections.abc import Iterable
+from datetime import UTC
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from crmApp.constants import CustomerStatus, CustomerType, DealStatus
+from crmApp.exceptions import BusinessRuleViolation, Protected
+from crmApp.models import Customer, Employee
+from crmApp.pagination import invalidate_counts
+from crmApp.services.base import OrganizationService
+
+# The names a customer of each type cannot do without (blank strings count as missing).
+REQUIRED_NAMES = {
+    CustomerType.INDIVIDUAL: ("first_name", "last_name"),
+    CustomerType.BUSINESS: ("company_name",),
+}
+NAME_FIELDS = ("customer_type", "first_name", "last_name", "company_name")
+# The only fields a bulk update may set.
+BULK_UPDATE_FIELDS = frozenset({"status", "assigned_to"})
+
+
+def month_start_utc():
+    """Midnight UTC on the first day of the current month."""
+    return timezone.now().astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+class CustomerService(OrganizationService):
+    """The customer rules of API.md › CRM records."""
+
+    model = Customer
+
+    @staticmethod
+    def _check_names(current: Customer, changes: dict) -> None:
+        """Raise a validation error naming each name field the resulting customer type lacks."""
+        values = {name: changes.get(name, getattr(current, name)) for name in NAME_FIELDS}
+        customer_type = values["customer_type"]
+        missing = [name for name in REQUIRED_NAMES.get(customer_type, ()) if not (values[name] or "").strip()]
+        if missing:
+            raise DjangoValidationError(
+                {name: f"This field is required for a {customer_type} customer." for name in missing}
+            )
+
+    @transaction.atomic
+    def create(self, **fields) -> Customer:
+        """Create a customer; raises ValidationError when its type's names are missing."""
+        self._check_names(Customer(), fields)
+        return super().create(**fields)
+
+    @transaction.atomic
+    def update(self, instance: Customer, **fields) -> Customer:
+        """Change a customer; the names are checked against the record as it will be after the change."""
+        self._check_names(instance, fields)
+        return super().update(instance, **fields)
+
+    def delete(self, instance: Customer) -> None:
+        """Delete a customer; raises Protected (409) while deals point at it."""
+        if instance.deals.exists():
+            raise Protected("This customer has deals and cannot be deleted.")
+        # Deal.customer is RESTRICT, so a deal added meanwhile still stops the delete (also a 409).
+        instance.delete()
+
+    def stats(self) -> dict[str, int]:
+        """Counts by status and type, and how many were created this month (UTC): one query."""
+        return self.records.aggregate(
+            total=Count("id"),
+            active=Count("id", filter=Q(status=CustomerStatus.ACTIVE)),
+            inactive=Count("id", filter=Q(status=CustomerStatus.INACTIVE)),
+            prospect=Count("id", filter=Q(status=CustomerStatus.PROSPECT)),
+            individual=Count("id", filter=Q(customer_type=CustomerType.INDIVIDUAL)),
+            business=Count("id", filter=Q(customer_type=CustomerType.BUSINESS)),
+            new_this_month=Count("id", filter=Q(created_at__gte=month_start_utc())),
+        )
+
+    def top(self, *, limit: int = 10) -> list[Customer]:
+        """The `limit` customers with the most won-deal revenue, highest first (ties by id): one query.
+
+        Each carries `revenue` (sum of its won deals' values) and `deals_won`; customers without a
+        won deal are left out because the filter on the deal join comes before the annotation.
+        """
+        return list(
+            self.records.filter(deals__status=DealStatus.WON, deals__organization=self.organization)
+            .annotate(revenue=Sum("deals__value"), deals_won=Count("deals"))
+            .only(*NAME_FIELDS, "code")
+            .order_by("-revenue", "id")[:limit]
+        )
+
+    @transaction.atomic
+    def bulk_delete(self, *, ids: Iterable[int]) -> int:
+        """Delete the organization's customers among `ids` and return how many.
+
+        Ids of other organizations or of missing rows are skipped. If any of the customers has
+        deals, raises Protected naming them and deletes nothing.
+        """
+        targets = self.records.filter(id__in=list(ids))
+        protected = list(targets.filter(deals__isnull=False).order_by("id").values_list("id", flat=True).distinct())
+        if protected:
+            listed = ", ".join(str(pk) for pk in protected)
+            raise Protected(f"Customers with deals cannot be deleted (ids: {listed}); nothing was deleted.")
+        _, per_model = targets.delete()
+        return per_model.get(Customer._meta.label, 0)
+
+    def bulk_update(self, *, ids: Iterable[int], **changes) -> int:
+        """Set `status` and/or `assigned_to` on the organization's customers among `ids` in one UPDATE."""
+        unknown = set(changes) - BULK_UPDATE_FIELDS
+        if unknown:
+            raise BusinessRuleViolation(f"These fields cannot be set in bulk: {', '.join(sorted(unknown))}.")
+        assignee: Employee | None = changes.get("assigned_to")
+        if assignee is not None and assignee.organization_id != self.organization.id:
+            raise BusinessRuleViolation("The employee belongs to another organization.")
+        updated = self.records.filter(id__in=list(ids)).update(**changes, updated_at=timezone.now())
+        if updated:
+            invalidate_counts(self.organization.id)  # a queryset update sends no save signal
+        return updated
