@@ -1,7 +1,7 @@
 """Pieces shared by the people-and-company records: employees, vendors and customers."""
 from rest_framework import serializers
 
-from crmApp.serializers.rbac import ActiveMemberField
+from crmApp.serializers.fields import ActiveMemberField, StrictModelSerializer
 from crmApp.tenancy import MAX_ID
 
 # Set by the server on every record; a value sent for them is ignored.
@@ -16,7 +16,7 @@ def linked_user_field() -> ActiveMemberField:
     return ActiveMemberField(allow_null=True, required=False)
 
 
-class RecordSerializer(serializers.ModelSerializer):
+class RecordSerializer(StrictModelSerializer):
     """A CRM record: the server owns its id, code, organization, timestamps and author."""
 
     class Meta:

@@ -3,11 +3,10 @@ from rest_framework import serializers
 
 from crmApp.constants import MONEY_DIGITS, MONEY_PLACES, NOTES_MAX
 from crmApp.models import Customer, Deal, Employee, Lead, Pipeline, PipelineStage
-from crmApp.serializers.fields import ScopedPrimaryKeyRelatedField
-from crmApp.serializers.pipeline import StrictTextField, StrictTextModelSerializer
+from crmApp.serializers.fields import ScopedPrimaryKeyRelatedField, StrictCharField, StrictModelSerializer
 
 
-class DealSerializer(StrictTextModelSerializer):
+class DealSerializer(StrictModelSerializer):
     """A deal; status, probability, expected revenue and closing are owned by the stage workflow."""
 
     customer = ScopedPrimaryKeyRelatedField(queryset=Customer.objects.all())
@@ -18,7 +17,7 @@ class DealSerializer(StrictTextModelSerializer):
     value = serializers.DecimalField(
         max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, min_value=0, required=False
     )
-    lost_reason = StrictTextField(max_length=NOTES_MAX, required=False, allow_blank=True)
+    lost_reason = StrictCharField(max_length=NOTES_MAX, required=False, allow_blank=True)
     customer_name = serializers.CharField(source="customer.display_name", read_only=True)
     pipeline_name = serializers.CharField(source="pipeline.name", read_only=True)
     stage_name = serializers.CharField(source="stage.name", read_only=True)
@@ -48,7 +47,7 @@ class MoveStageSerializer(serializers.Serializer):
 class LoseSerializer(serializers.Serializer):
     """`{lost_reason}`: why the deal was lost (optional)."""
 
-    lost_reason = StrictTextField(max_length=NOTES_MAX, required=False, allow_blank=True, default="")
+    lost_reason = StrictCharField(max_length=NOTES_MAX, required=False, allow_blank=True, default="")
 
 
 class BoardQuerySerializer(serializers.Serializer):

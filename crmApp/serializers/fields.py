@@ -1,7 +1,37 @@
-"""Serializer fields shared by the resources."""
+"""Serializer fields and the model-serializer base shared by the resources."""
+from django.db import models
 from rest_framework import serializers
 
+from crmApp.models import User
 from crmApp.tenancy import get_tenant, parse_id
+
+
+class StrictStringMixin:
+    """Refuses numbers, booleans, lists and objects where text is expected (DRF would turn 5 into "5")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(StrictStringMixin, serializers.CharField):
+    """A CharField that accepts only JSON strings."""
+
+
+class StrictEmailField(StrictStringMixin, serializers.EmailField):
+    """An EmailField that accepts only JSON strings."""
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    """A ModelSerializer whose text columns take JSON strings only."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.EmailField: StrictEmailField,
+    }
 
 
 class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
@@ -27,3 +57,21 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         if parse_id(data) is None:
             self.fail("incorrect_type", data_type=type(data).__name__)
         return super().to_internal_value(data)
+
+
+class ActiveMemberField(ScopedPrimaryKeyRelatedField):
+    """A user id that must be an active member of the active organization."""
+
+    default_error_messages = {"does_not_exist": "User {pk_value} is not an active member of this organization."}
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=User.objects.all(), **kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None or getattr(self.parent, "swagger_fake_view", False):
+            return User.objects.none()
+        # One filter() call, so both conditions apply to the same membership row.
+        return User.objects.filter(
+            memberships__organization=get_tenant(request).organization, memberships__is_active=True
+        )

@@ -1,43 +1,20 @@
 """Lead shapes: the record itself, and the bodies of stats, assign and convert."""
 from decimal import Decimal
 
-from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crmApp.constants import LONG_NAME_MAX, MONEY_DIGITS, MONEY_PLACES, LeadSource, LeadStatus
-from crmApp.models import Customer, Deal, Employee, Lead, Pipeline
-from crmApp.serializers.fields import ScopedPrimaryKeyRelatedField
+from crmApp.models import Employee, Lead, Pipeline
+from crmApp.serializers.customer import CustomerSerializer
+from crmApp.serializers.deal import DealSerializer
+from crmApp.serializers.fields import ScopedPrimaryKeyRelatedField, StrictCharField, StrictModelSerializer
 
 ZERO = Decimal("0")
 
 
-class StrictStringMixin:
-    """Refuses numbers and booleans where text is expected (DRF would quietly turn 5 into "5")."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictCharField(StrictStringMixin, serializers.CharField):
-    """A CharField that accepts only JSON strings."""
-
-
-class StrictEmailField(StrictStringMixin, serializers.EmailField):
-    """An EmailField that accepts only JSON strings."""
-
-
-class LeadSerializer(serializers.ModelSerializer):
+class LeadSerializer(StrictModelSerializer):
     """A lead; score, workflow dates, conversion and authorship are read-only."""
-
-    serializer_field_mapping = {
-        **serializers.ModelSerializer.serializer_field_mapping,
-        models.CharField: StrictCharField,
-        models.TextField: StrictCharField,
-        models.EmailField: StrictEmailField,
-    }
 
     assigned_to = ScopedPrimaryKeyRelatedField(queryset=Employee.objects.all(), required=False, allow_null=True)
     converted_customer = serializers.SerializerMethodField()
@@ -103,76 +80,11 @@ class LeadConvertSerializer(serializers.Serializer):
     pipeline = ScopedPrimaryKeyRelatedField(queryset=Pipeline.objects.all(), required=False, allow_null=True)
 
 
-class LeadConversionCustomerSerializer(serializers.ModelSerializer):
-    """The customer a conversion created, in full."""
-
-    display_name = serializers.CharField(read_only=True)
-
-    class Meta:
-        model = Customer
-        fields = [
-            "id",
-            "code",
-            "organization",
-            "customer_type",
-            "first_name",
-            "last_name",
-            "company_name",
-            "industry",
-            "contact_person",
-            "display_name",
-            "email",
-            "phone",
-            "address",
-            "city",
-            "country",
-            "status",
-            "source",
-            "assigned_to",
-            "user",
-            "notes",
-            "converted_from_lead",
-            "created_at",
-            "updated_at",
-            "created_by",
-        ]
-        read_only_fields = fields
-
-
-class LeadConversionDealSerializer(serializers.ModelSerializer):
-    """The deal a conversion created, in full."""
-
-    class Meta:
-        model = Deal
-        fields = [
-            "id",
-            "code",
-            "organization",
-            "title",
-            "customer",
-            "pipeline",
-            "stage",
-            "value",
-            "status",
-            "probability",
-            "expected_revenue",
-            "expected_close_date",
-            "closed_at",
-            "assigned_to",
-            "lead",
-            "lost_reason",
-            "created_at",
-            "updated_at",
-            "created_by",
-        ]
-        read_only_fields = fields
-
-
 class LeadConversionSerializer(serializers.Serializer):
     """Answer of `convert`: the new customer, and the new deal or null."""
 
-    customer = LeadConversionCustomerSerializer(read_only=True)
-    deal = LeadConversionDealSerializer(read_only=True, allow_null=True)
+    customer = CustomerSerializer(read_only=True)
+    deal = DealSerializer(read_only=True, allow_null=True)
 
 
 def _counts_serializer(name: str, keys: list[str], doc: str) -> type[serializers.Serializer]:

@@ -1,34 +1,14 @@
 """Pipelines (with their stages nested) and pipeline stages."""
-from django.db import models
 from rest_framework import serializers
 
 from crmApp.models import Pipeline, PipelineStage
-from crmApp.serializers.fields import ScopedPrimaryKeyRelatedField
+from crmApp.serializers.fields import ScopedPrimaryKeyRelatedField, StrictModelSerializer
 
 MAX_STAGES = 50
 ORDER_MAX = 32767  # PositiveSmallIntegerField
 
 
-class StrictTextField(serializers.CharField):
-    """A CharField that takes JSON strings only (DRF would quietly turn 5 into "5")."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictTextModelSerializer(serializers.ModelSerializer):
-    """A ModelSerializer whose text columns refuse numbers, booleans, lists and objects."""
-
-    serializer_field_mapping = {
-        **serializers.ModelSerializer.serializer_field_mapping,
-        models.CharField: StrictTextField,
-        models.TextField: StrictTextField,
-    }
-
-
-class PipelineStageSummarySerializer(StrictTextModelSerializer):
+class PipelineStageSummarySerializer(StrictModelSerializer):
     """A stage inside a pipeline's `stages`; also the shape of each stage sent when creating a pipeline."""
 
     order = serializers.IntegerField(min_value=0, max_value=ORDER_MAX, required=False)
@@ -46,7 +26,7 @@ class PipelineStageSummarySerializer(StrictTextModelSerializer):
         return attrs
 
 
-class PipelineSerializer(StrictTextModelSerializer):
+class PipelineSerializer(StrictModelSerializer):
     """`{id, name, is_default, stages}`; `stages` may be sent on create to build them in one go."""
 
     stages = PipelineStageSummarySerializer(many=True, required=False, max_length=MAX_STAGES)
@@ -71,7 +51,7 @@ class PipelineSerializer(StrictTextModelSerializer):
         return attrs
 
 
-class PipelineStageSerializer(StrictTextModelSerializer):
+class PipelineStageSerializer(StrictModelSerializer):
     """A stage as its own resource: `{pipeline, name, order, probability, is_won, is_lost}`."""
 
     pipeline = ScopedPrimaryKeyRelatedField(queryset=Pipeline.objects.all())

@@ -2,8 +2,8 @@
 from rest_framework import serializers
 
 from crmApp.constants import ALL_PERMISSION_CODES, NAME_MAX
-from crmApp.models import Permission, Role, User, UserRole
-from crmApp.serializers.fields import ScopedPrimaryKeyRelatedField
+from crmApp.models import Permission, Role, UserRole
+from crmApp.serializers.fields import ActiveMemberField, ScopedPrimaryKeyRelatedField
 from crmApp.tenancy import get_tenant
 
 
@@ -56,24 +56,6 @@ class RoleSerializer(serializers.ModelSerializer):
         if roles.exists():
             raise serializers.ValidationError("This organization already has a role with this name.")
         return value
-
-
-class ActiveMemberField(ScopedPrimaryKeyRelatedField):
-    """A user id that must be an active member of the active organization."""
-
-    default_error_messages = {"does_not_exist": "User {pk_value} is not an active member of this organization."}
-
-    def __init__(self, **kwargs):
-        super().__init__(queryset=User.objects.all(), **kwargs)
-
-    def get_queryset(self):
-        request = self.context.get("request")
-        if request is None or getattr(self.parent, "swagger_fake_view", False):
-            return User.objects.none()
-        # One filter() call, so both conditions apply to the same membership row.
-        return User.objects.filter(
-            memberships__organization=get_tenant(request).organization, memberships__is_active=True
-        )
 
 
 class UserRoleSerializer(serializers.ModelSerializer):

@@ -1,6 +1,7 @@
 """Leads: scoring on every write, the status workflow, assignment, conversion and statistics."""
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Avg, Count, Q, QuerySet
 from django.utils import timezone
@@ -9,6 +10,7 @@ from crmApp.constants import LONG_NAME_MAX, NAME_MAX, CustomerType, LeadSource, 
 from crmApp.exceptions import BusinessRuleViolation, InvalidTransition
 from crmApp.models import Customer, Deal, Employee, Lead, Pipeline
 from crmApp.services.base import OrganizationService
+from crmApp.services.customer_service import CustomerService
 from crmApp.services.deal_service import DealService
 from crmApp.services.lead_scoring import score_lead
 
@@ -114,8 +116,7 @@ class LeadService(OrganizationService):
         if pipeline is not None and pipeline.organization_id != self.organization.id:
             raise BusinessRuleViolation("The pipeline belongs to another organization.")
 
-        customer = Customer(organization=self.organization, created_by=self.actor, **self._customer_fields(lead))
-        customer.save()
+        customer = self._create_customer(lead)
         deal = None
         if create_deal:
             if deal_value is None:
@@ -173,6 +174,17 @@ class LeadService(OrganizationService):
     def _check_employee(self, employee: Employee | None) -> None:
         if employee is not None and employee.organization_id != self.organization.id:
             raise BusinessRuleViolation("The employee belongs to another organization.")
+
+    def _create_customer(self, lead: Lead) -> Customer:
+        """The customer a lead becomes; its names must satisfy the customer rules like any other."""
+        try:
+            return CustomerService(organization=self.organization, actor=self.actor).create(**self._customer_fields(lead))
+        except DjangoValidationError:
+            raise BusinessRuleViolation(
+                "A lead without a company becomes an individual customer, which needs a first and a last name; "
+                "add the lead's last name (or company) and convert again.",
+                code="incomplete_lead",
+            )
 
     @staticmethod
     def _customer_fields(lead: Lead) -> dict:

@@ -154,6 +154,23 @@ def test_pipeline_without_open_stage_rolls_the_whole_conversion_back(owner_clien
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("last_name", "company", "converts"),
+    [("", "", False), ("   ", "", False), ("Doe", "", True), ("", "Initech", True)],
+)
+def test_a_lead_needs_a_last_name_or_a_company_to_become_a_valid_customer(
+    owner_client, organization, last_name, company, converts
+):
+    lead = LeadFactory(organization=organization, status="qualified", first_name="Jo", last_name=last_name, company=company)
+    response = owner_client.post(convert_url(lead), {}, format="json")
+    assert response.status_code == (201 if converts else 400), response.json()
+    assert Customer.objects.count() == (1 if converts else 0)
+    if not converts:
+        assert response.json()["code"] == "incomplete_lead"
+        assert Lead.objects.get(pk=lead.pk).status == "qualified"
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("status", ["new", "contacted", "unqualified", "lost", "converted"])
 def test_only_a_qualified_lead_converts(owner_client, organization, status):
     lead = LeadFactory(organization=organization, status=status)

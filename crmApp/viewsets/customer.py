@@ -1,12 +1,9 @@
 """/api/customers/: CRUD, statistics, the top customers and bulk changes."""
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.decorators import action
-from rest_framework.filters import SearchFilter
 from rest_framework.response import Response
 
 from crmApp.filters.customer import CustomerFilter
-from crmApp.filters.ordering import StableOrderingFilter
 from crmApp.mixins import OrganizationScopedModelViewSet
 from crmApp.models import Customer
 from crmApp.serializers.customer import (
@@ -39,7 +36,6 @@ class CustomerViewSet(OrganizationScopedModelViewSet):
     service_class = CustomerService
     permission_resource = "customers"
     portal_lookup = "user"
-    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
     filterset_class = CustomerFilter
     search_fields = ["first_name", "last_name", "company_name", "contact_person", "email", "code"]
     ordering_fields = [

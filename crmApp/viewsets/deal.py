@@ -1,11 +1,9 @@
 """Deals: CRUD, stage moves (`move-stage`, `win`, `lose`) and the kanban `board`."""
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
-from rest_framework.filters import SearchFilter
 from rest_framework.response import Response
 
-from crmApp.filters.deal import DealFilterSet, StableOrderingFilter
+from crmApp.filters.deal import DealFilterSet
 from crmApp.mixins import OrganizationScopedModelViewSet
 from crmApp.models import Deal
 from crmApp.serializers.deal import (
@@ -26,7 +24,6 @@ class DealViewSet(OrganizationScopedModelViewSet):
     permission_resource = "deals"
     portal_lookup = "customer__user"
     service_class = DealService
-    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
     filterset_class = DealFilterSet
     search_fields = ["title", "code", "customer__first_name", "customer__last_name", "customer__company_name"]
     ordering_fields = ["created_at", "value", "expected_close_date", "expected_revenue", "closed_at"]

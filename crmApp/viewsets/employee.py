@@ -1,9 +1,6 @@
 """/api/employees/: CRUD on the organization's employees."""
-from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework.filters import SearchFilter
 
 from crmApp.filters.employee import EmployeeFilter
-from crmApp.filters.ordering import StableOrderingFilter
 from crmApp.mixins import OrganizationScopedModelViewSet
 from crmApp.models import Employee
 from crmApp.serializers.employee import EmployeeSerializer
@@ -17,7 +14,6 @@ class EmployeeViewSet(OrganizationScopedModelViewSet):
     serializer_class = EmployeeSerializer
     service_class = EmployeeService
     permission_resource = "employees"
-    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
     filterset_class = EmployeeFilter
     search_fields = ["first_name", "last_name", "email", "code", "department", "job_title"]
     ordering_fields = [

@@ -1,13 +1,11 @@
 """`/api/leads/`: CRUD, `stats`, `assign` and `convert`."""
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.filters import SearchFilter
 from rest_framework.response import Response
 
-from crmApp.filters.lead import LeadFilter, TiebreakOrderingFilter
+from crmApp.filters.lead import LeadFilter
 from crmApp.mixins import OrganizationScopedModelViewSet
 from crmApp.models import Lead
 from crmApp.serializers.lead import (
@@ -27,7 +25,6 @@ class LeadViewSet(OrganizationScopedModelViewSet):
     serializer_class = LeadSerializer
     service_class = LeadService
     permission_resource = "leads"
-    filter_backends = [DjangoFilterBackend, SearchFilter, TiebreakOrderingFilter]
     filterset_class = LeadFilter
     search_fields = ["first_name", "last_name", "email", "company", "code"]
     ordering_fields = ["created_at", "score", "estimated_value", "last_name", "status"]

@@ -3,7 +3,8 @@ from django.db.models import Prefetch
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 
-from crmApp.filters.deal import PipelineStageFilterSet, StableOrderingFilter
+from crmApp.filters import StableOrderingFilter
+from crmApp.filters.deal import PipelineStageFilterSet
 from crmApp.mixins import OrganizationScopedModelViewSet
 from crmApp.models import Pipeline, PipelineStage
 from crmApp.serializers.pipeline import PipelineSerializer, PipelineStageSerializer

@@ -1,18 +1,18 @@
 """The permission catalogue, roles, and role assignments of the active organization."""
-import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import mixins, serializers, viewsets
-from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework import mixins, viewsets
+from rest_framework.filters import SearchFilter
 from rest_framework.permissions import IsAuthenticated
 
+from crmApp.filters import StableOrderingFilter
+from crmApp.filters.rbac import UserRoleFilter
 from crmApp.mixins import OrganizationScopedModelViewSet, OrganizationScopedViewSet
 from crmApp.models import Permission, Role, UserRole
 from crmApp.pagination import StandardPagination
 from crmApp.permissions import ANY_MEMBER, HasOrganizationPermission
 from crmApp.serializers.rbac import PermissionSerializer, RoleSerializer, UserRoleSerializer
 from crmApp.services.rbac_service import RoleService, UserRoleService
-from crmApp.tenancy import parse_id
 
 READ_ANY_MEMBER = {"list": ANY_MEMBER, "retrieve": ANY_MEMBER, "metadata": ANY_MEMBER}
 WRITE_ROLES_MANAGE = {action: "roles:manage" for action in ("create", "update", "partial_update", "destroy")}
@@ -48,7 +48,7 @@ class RoleViewSet(OrganizationScopedModelViewSet):
     serializer_class = RoleSerializer
     service_class = RoleService
     permission_codes = {**READ_ANY_MEMBER, **WRITE_ROLES_MANAGE}
-    filter_backends = [SearchFilter, OrderingFilter]
+    filter_backends = [SearchFilter, StableOrderingFilter]
     search_fields = ["name"]
     # Names are unique per organization, so every offered ordering is stable across pages.
     ordering_fields = ["name", "id"]
@@ -56,23 +56,6 @@ class RoleViewSet(OrganizationScopedModelViewSet):
 
     def scoped_queryset(self, queryset):
         return queryset.prefetch_related("permissions")
-
-
-class UserRoleFilter(django_filters.FilterSet):
-    """`?user=<id>` and `?role=<id>`; a value that can't be an id is a 400, never a database error."""
-
-    user = django_filters.CharFilter(method="filter_id")
-    role = django_filters.CharFilter(method="filter_id")
-
-    class Meta:
-        model = UserRole
-        fields = ["user", "role"]
-
-    def filter_id(self, queryset, name, value):
-        record_id = parse_id(value)
-        if record_id is None:
-            raise serializers.ValidationError({name: ["Enter a valid id."]})
-        return queryset.filter(**{f"{name}_id": record_id})
 
 
 class UserRoleViewSet(
@@ -88,7 +71,7 @@ class UserRoleViewSet(
     serializer_class = UserRoleSerializer
     service_class = UserRoleService
     permission_codes = {**READ_ANY_MEMBER, **WRITE_ROLES_MANAGE}
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
     filterset_class = UserRoleFilter
     ordering_fields = ["id"]
     ordering = ["id"]

@@ -1,8 +1,5 @@
 """/api/vendors/: CRUD on the organization's vendors."""
-from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework.filters import SearchFilter
 
-from crmApp.filters.ordering import StableOrderingFilter
 from crmApp.filters.vendor import VendorFilter
 from crmApp.mixins import OrganizationScopedModelViewSet
 from crmApp.models import Vendor
@@ -17,7 +14,6 @@ class VendorViewSet(OrganizationScopedModelViewSet):
     serializer_class = VendorSerializer
     service_class = VendorService
     permission_resource = "vendors"
-    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
     filterset_class = VendorFilter
     search_fields = ["name", "email", "contact_person", "code"]
     ordering_fields = ["created_at", "updated_at", "code", "name", "vendor_type", "status"]
