@@ -4,6 +4,7 @@ from typing import ClassVar
 from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404
 from rest_framework import mixins, viewsets
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 
 from crmApp.permissions import HasOrganizationPermission
@@ -53,6 +54,17 @@ class OrganizationScopedViewSet(viewsets.GenericViewSet):
     def get_service(self):
         """The resource's service, bound to the active organization and the caller."""
         return self.service_class(organization=self.organization, actor=self.request.user)
+
+    def validated(self, serializer_class, data) -> dict:
+        """An action's body or query validated by `serializer_class` in this request's context (400 when invalid)."""
+        serializer = serializer_class(data=data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def require_codes(self, *codes: str) -> None:
+        """403 unless the caller also holds every one of `codes` (for actions that write more than one resource)."""
+        if not all(self.tenant.has(code) for code in codes):
+            raise PermissionDenied()
 
     def get_permissions(self):
         return [IsAuthenticated(), HasOrganizationPermission()]

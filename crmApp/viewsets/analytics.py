@@ -74,9 +74,8 @@ class AnalyticsViewSet(OrganizationScopedViewSet):
     @action(detail=False, methods=["get"], permission_code=ANALYTICS_VIEW)
     def revenue(self, request):
         """Won revenue per day, week, month or year of `closed_at`."""
-        params = RevenueQuerySerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        return Response(RevenueSerializer(self.get_service().revenue(**params.validated_data)).data)
+        params = self.validated(RevenueQuerySerializer, request.query_params)
+        return Response(RevenueSerializer(self.get_service().revenue(**params)).data)
 
     @extend_schema(
         request=None, description=PERFORMANCE, responses={200: EmployeePerformanceSerializer, 403: FORBIDDEN}
@@ -95,6 +94,5 @@ class AnalyticsViewSet(OrganizationScopedViewSet):
     @action(detail=False, methods=["get"], permission_code=ANALYTICS_VIEW)
     def forecast(self, request):
         """Open deals by expected close month, from the current month on."""
-        params = ForecastQuerySerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        return Response(ForecastSerializer(self.get_service().forecast(**params.validated_data)).data)
+        params = self.validated(ForecastQuerySerializer, request.query_params)
+        return Response(ForecastSerializer(self.get_service().forecast(**params)).data)

@@ -43,12 +43,6 @@ class CustomerViewSet(OrganizationScopedModelViewSet):
     ]
     ordering = ["-created_at", "-id"]
 
-    def _validated(self, serializer_class, data):
-        """Validate `data` with `serializer_class` in this request's context (400 when invalid)."""
-        serializer = serializer_class(data=data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
-
     @extend_schema(responses=CustomerStatsSerializer)
     @action(methods=["get"], permission_code="customers:view", **PLAIN)
     def stats(self, request):
@@ -59,7 +53,7 @@ class CustomerViewSet(OrganizationScopedModelViewSet):
     @action(methods=["get"], permission_code="customers:view", **PLAIN)
     def top(self, request):
         """The customers with the most won-deal revenue, highest first."""
-        query = self._validated(TopCustomersQuerySerializer, request.query_params)
+        query = self.validated(TopCustomersQuerySerializer, request.query_params)
         return Response(TopCustomerSerializer(self.get_service().top(limit=query["limit"]), many=True).data)
 
     @extend_schema(
@@ -69,7 +63,7 @@ class CustomerViewSet(OrganizationScopedModelViewSet):
     @action(methods=["post"], url_path="bulk-delete", permission_code="customers:delete", **PLAIN)
     def bulk_delete(self, request):
         """Delete the listed customers of the organization; refused whole if any has deals."""
-        body = self._validated(CustomerBulkDeleteSerializer, request.data)
+        body = self.validated(CustomerBulkDeleteSerializer, request.data)
         deleted = self.get_service().bulk_delete(ids=body["ids"])
         return Response(CustomerBulkDeleteResultSerializer({"deleted": deleted}).data)
 
@@ -77,6 +71,6 @@ class CustomerViewSet(OrganizationScopedModelViewSet):
     @action(methods=["post"], url_path="bulk-update", permission_code="customers:update", **PLAIN)
     def bulk_update(self, request):
         """Set the status and/or assignee of the listed customers of the organization."""
-        body = self._validated(CustomerBulkUpdateSerializer, request.data)
+        body = self.validated(CustomerBulkUpdateSerializer, request.data)
         updated = self.get_service().bulk_update(ids=body["ids"], **body["data"])
         return Response(CustomerBulkUpdateResultSerializer({"updated": updated}).data)

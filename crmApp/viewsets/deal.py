@@ -33,18 +33,12 @@ class DealViewSet(OrganizationScopedModelViewSet):
         """Everything the deal payload names, in the same query."""
         return queryset.select_related("customer", "stage", "pipeline", "assigned_to")
 
-    def _validated(self, serializer_class, data):
-        """Validate an action's body or query with `serializer_class` (400 when invalid)."""
-        body = serializer_class(data=data, context=self.get_serializer_context())
-        body.is_valid(raise_exception=True)
-        return body.validated_data
-
     @extend_schema(request=MoveStageSerializer, responses=DealSerializer)
     @action(detail=True, methods=["post"], url_path="move-stage", permission_code="deals:update")
     def move_stage(self, request, pk=None):
         """Move the deal to another stage of its pipeline; won/lost stages close it, open ones reopen it."""
         deal = self.get_object()
-        deal = self.get_service().move_stage(deal, **self._validated(MoveStageSerializer, request.data))
+        deal = self.get_service().move_stage(deal, **self.validated(MoveStageSerializer, request.data))
         return Response(self.get_serializer(deal).data)
 
     @extend_schema(request=None, responses=DealSerializer)
@@ -59,14 +53,14 @@ class DealViewSet(OrganizationScopedModelViewSet):
     def lose(self, request, pk=None):
         """Move the deal to its pipeline's lost stage, recording the reason."""
         deal = self.get_object()
-        deal = self.get_service().lose(deal, **self._validated(LoseSerializer, request.data))
+        deal = self.get_service().lose(deal, **self.validated(LoseSerializer, request.data))
         return Response(self.get_serializer(deal).data)
 
     @extend_schema(parameters=[BoardQuerySerializer], responses=BoardColumnSerializer(many=True))
     @action(detail=False, methods=["get"], permission_code="deals:view", pagination_class=None)
     def board(self, request):
         """The kanban of one pipeline: a column per stage in order, honouring the deal filters."""
-        query = self._validated(BoardQuerySerializer, request.query_params)
+        query = self.validated(BoardQuerySerializer, request.query_params)
         deals = self.filter_queryset(self.get_queryset())
         columns = self.get_service().board(deals, pipeline=query.get("pipeline"))
         return Response(BoardColumnSerializer(columns, many=True).data)

@@ -2,7 +2,6 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from crmApp.filters.lead import LeadFilter
@@ -46,9 +45,8 @@ class LeadViewSet(OrganizationScopedModelViewSet):
     def assign(self, request, pk=None):
         """Assign the lead to an employee of the organization (`null` unassigns it)."""
         lead = self.get_object()
-        body = LeadAssignSerializer(data=request.data, context=self.get_serializer_context())
-        body.is_valid(raise_exception=True)
-        lead = self.get_service().assign(lead, body.validated_data["employee"])
+        body = self.validated(LeadAssignSerializer, request.data)
+        lead = self.get_service().assign(lead, body["employee"])
         return Response(self.get_serializer(lead).data)
 
     @extend_schema(request=LeadConvertSerializer, responses={201: LeadConversionSerializer})
@@ -60,17 +58,11 @@ class LeadViewSet(OrganizationScopedModelViewSet):
         since conversion creates those records.
         """
         lead = self.get_object()
-        self._require_codes("customers:create")
-        body = LeadConvertSerializer(data=request.data, context=self.get_serializer_context())
-        body.is_valid(raise_exception=True)
-        if body.validated_data["create_deal"]:
-            self._require_codes("deals:create")
-        customer, deal = self.get_service().convert(lead, **body.validated_data)
+        self.require_codes("customers:create")
+        body = self.validated(LeadConvertSerializer, request.data)
+        if body["create_deal"]:
+            self.require_codes("deals:create")
+        customer, deal = self.get_service().convert(lead, **body)
         return Response(
             LeadConversionSerializer({"customer": customer, "deal": deal}).data, status=status.HTTP_201_CREATED
         )
-
-    def _require_codes(self, *codes: str) -> None:
-        """403 unless the caller holds every code in the active organization."""
-        if not all(self.tenant.has(code) for code in codes):
-            raise PermissionDenied()
