@@ -19,3 +19,21 @@ def test_health_reports_database_ok(api_client):
     response = api_client.get("/api/health/")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok"}
+
+
+@pytest.mark.django_db
+def test_health_is_503_when_the_database_does_not_answer(api_client, monkeypatch):
+    from django.db import DatabaseError, connection
+
+    def unreachable():
+        raise DatabaseError("connection refused")
+
+    monkeypatch.setattr(connection, "cursor", unreachable)
+    response = api_client.get("/api/health/")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "database": "unreachable",
+        "detail": "The database is unreachable.",
+        "code": "database_unavailable",
+    }

@@ -23,5 +23,13 @@ class HealthView(APIView):
                 cursor.execute("SELECT 1")
                 cursor.fetchone()
         except DatabaseError:
-            return Response({"status": "unavailable", "database": "unreachable"}, status=503)
+            return Response(
+                {
+                    "status": "unavailable",
+                    "database": "unreachable",
+                    "detail": "The database is unreachable.",
+                    "code": "database_unavailable",
+                },
+                status=503,
+            )
         return Response({"status": "ok", "database": "ok"})
