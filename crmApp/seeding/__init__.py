@@ -1,0 +1,1 @@
+"""Demo and volume data for the CRM: the `seed_data` command is a thin shell over this package."""
