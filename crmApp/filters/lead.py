@@ -20,8 +20,9 @@ class ScoreFilter(django_filters.NumberFilter):
 class LeadFilter(CreatedRangeFilterSet):
     """`status`, `source` (repeatable), `assigned_to`, `score_min`/`score_max`, `created_after`/`created_before`."""
 
-    status = django_filters.MultipleChoiceFilter(choices=LeadStatus.choices)
-    source = django_filters.MultipleChoiceFilter(choices=LeadSource.choices)
+    # distinct=False: these filter plain columns (no join to repeat rows), and DISTINCT would force a full sort.
+    status = django_filters.MultipleChoiceFilter(choices=LeadStatus.choices, distinct=False)
+    source = django_filters.MultipleChoiceFilter(choices=LeadSource.choices, distinct=False)
     assigned_to = AssigneeFilter()
     score_min = ScoreFilter(lookup_expr="gte")
     score_max = ScoreFilter(lookup_expr="lte")

@@ -7,6 +7,7 @@ from django.utils.text import slugify
 from tqdm import tqdm
 
 from crmApp.models import CodeSequence, Customer, Deal, Employee, Lead, Pipeline, PipelineStage, Vendor
+from crmApp.pagination import invalidate_counts
 from crmApp.seeding import rows, writer
 from crmApp.seeding.pools import Clock
 from crmApp.services.organization_service import provision_organization
@@ -140,6 +141,8 @@ def fill_organization(organization, *, targets: Counts, rng, author=None, progre
                 report.linked_conversions = _link_conversions(org_id, floors["customers"])
                 report.link_seconds = time.perf_counter() - linking
         if any(step.added for step in report.steps):
+            # COPY sends no signals: cached list counts of this organization must be recounted.
+            invalidate_counts(org_id)
             # Statistics for the planner: the API's queries and the checks below want the new row counts.
             analyzing = time.perf_counter()
             analyze()
@@ -155,6 +158,11 @@ def fill_organization(organization, *, targets: Counts, rng, author=None, progre
             writer.restore_row_reference_checks()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def vacuum() -> None:
+    """After the fill commits: mark the new pages all-visible, so aggregates can be index-only scans."""
+    writer.vacuum([model for model, _, _ in KINDS.values()])
 
 
 def analyze() -> None:

@@ -116,6 +116,15 @@ def analyze(models) -> None:
             cursor.execute(f"ANALYZE {_table(model)}")
 
 
+def vacuum(models) -> None:
+    """VACUUM (ANALYZE) the tables (PostgreSQL only; a no-op elsewhere and inside a transaction, where it can't run)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"VACUUM (ANALYZE) {_table(model)}")
+
+
 def skip_row_reference_checks() -> bool:
     """On PostgreSQL, stop firing the per-row foreign-key triggers until the transaction ends, if the role may.
 

@@ -22,6 +22,7 @@ from crmApp.models import (
     Vendor,
 )
 from crmApp.models.deal import expected_revenue
+from crmApp.pagination import VersionedCountPaginator
 from crmApp.seeding.writer import check_references, insert_rows
 from crmApp.services.lead_scoring import score_lead
 
@@ -207,6 +208,15 @@ def test_a_lead_created_after_a_fill_gets_the_next_code(db):
     lead = Lead(organization=organization, first_name="Next")
     lead.save()
     assert lead.code == "LEAD-0301"
+
+
+def test_a_fill_refreshes_the_cached_list_count_of_its_organization(db):
+    seed("--organization", "Initech", "--leads", "10")
+    organization = Organization.objects.get(name="Initech")
+    leads = Lead.objects.filter(organization=organization)
+    assert VersionedCountPaginator(leads, 25, organization_id=organization.id).count == 10
+    seed("--organization", "Initech", "--leads", "30")  # COPY sends no signals
+    assert VersionedCountPaginator(leads, 25, organization_id=organization.id).count == 30
 
 
 def test_size_options_top_up_instead_of_duplicating(db):

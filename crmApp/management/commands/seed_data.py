@@ -9,7 +9,7 @@ from django.db import transaction
 from crmApp.constants import MembershipRole
 from crmApp.models import Membership, Organization
 from crmApp.seeding import demo
-from crmApp.seeding.fill import Counts, FillReport, fill_organization
+from crmApp.seeding.fill import Counts, FillReport, fill_organization, vacuum
 from crmApp.services.organization_service import create_organization
 
 DEFAULT_SEED = 20_240_601
@@ -81,6 +81,10 @@ class Command(BaseCommand):
                                            progress=progress)
             except ValueError as error:
                 raise CommandError(str(error)) from error
+        if any(step.added for step in report.steps):
+            vacuuming = time.perf_counter()
+            vacuum()
+            self.stdout.write(f"  VACUUM {time.perf_counter() - vacuuming:.1f} s")
         self._write_fill(report)
         self.stdout.write(self.style.SUCCESS(f"Done in {time.perf_counter() - started:.1f} s."))
 
