@@ -1,14 +1,14 @@
-"""Keeps cached list counts exact: every saved or deleted tenant row moves its organization's data version."""
+"""Keeps cached reads exact: every saved or deleted tenant row moves its organization's data version."""
 from django.apps import apps
 from django.db.models.signals import post_delete, post_save
 
-from crmApp.pagination import invalidate_counts
+from crmApp.caching import mark_organization_changed
 
 
 def _invalidate(sender, instance, **kwargs):
     organization_id = getattr(instance, "organization_id", None)
     if organization_id is not None:
-        invalidate_counts(organization_id)
+        mark_organization_changed(organization_id)
 
 
 def connect() -> None:

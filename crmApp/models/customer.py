@@ -50,7 +50,7 @@ class Customer(CodedRecord):
             models.Index(fields=["organization", "created_at", "id"], name="customer_org_created_idx"),
             # Covering (PostgreSQL): customer stats and the dashboard read only this index.
             models.Index(
-                fields=["organization", "status"], include=["customer_type", "created_at"], name="customer_org_status_cover_idx"
+                fields=["organization", "status"], include=["id", "customer_type", "created_at"], name="customer_org_status_cover_idx"
             ),
             models.Index(fields=["organization", "customer_type"], name="customer_org_type_idx"),
             models.Index(fields=["organization", "assigned_to"], name="customer_org_assignee_idx"),

@@ -95,7 +95,7 @@ class Deal(CodedRecord):
             # Covering (PostgreSQL): the dashboard, revenue and per-employee sums read only this index.
             models.Index(
                 fields=["organization", "status", "closed_at"],
-                include=["value", "expected_revenue", "assigned_to"],
+                include=["id", "value", "expected_revenue", "assigned_to"],
                 name="deal_org_status_cover_idx",
             ),
             models.Index(fields=["organization", "status", "expected_close_date"], name="deal_org_status_close_idx"),

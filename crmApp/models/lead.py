@@ -52,10 +52,11 @@ class Lead(CodedRecord):
         indexes = [
             models.Index(fields=["organization", "created_at", "id"], name="lead_org_created_idx"),
             models.Index(fields=["organization", "score", "id"], name="lead_org_score_idx"),
-            # Covering (PostgreSQL): stats, dashboard, funnel and per-employee figures read only this index.
+            # Covering (PostgreSQL): stats, dashboard, funnel and per-employee figures read only this index
+            # (`id` too, since the aggregates are COUNT(id)).
             models.Index(
                 fields=["organization", "status"],
-                include=["source", "score", "qualified_at", "assigned_to"],
+                include=["id", "source", "score", "qualified_at", "assigned_to"],
                 name="lead_org_status_cover_idx",
             ),
             models.Index(fields=["organization", "source"], name="lead_org_source_idx"),

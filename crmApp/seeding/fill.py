@@ -6,8 +6,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 from tqdm import tqdm
 
+from crmApp.caching import mark_organization_changed
 from crmApp.models import CodeSequence, Customer, Deal, Employee, Lead, Pipeline, PipelineStage, Vendor
-from crmApp.pagination import invalidate_counts
 from crmApp.seeding import rows, writer
 from crmApp.seeding.pools import Clock
 from crmApp.services.organization_service import provision_organization
@@ -141,8 +141,8 @@ def fill_organization(organization, *, targets: Counts, rng, author=None, progre
                 report.linked_conversions = _link_conversions(org_id, floors["customers"])
                 report.link_seconds = time.perf_counter() - linking
         if any(step.added for step in report.steps):
-            # COPY sends no signals: cached list counts of this organization must be recounted.
-            invalidate_counts(org_id)
+            # COPY sends no signals: cached reads of this organization must be recomputed.
+            mark_organization_changed(org_id)
             # Statistics for the planner: the API's queries and the checks below want the new row counts.
             analyzing = time.perf_counter()
             analyze()

@@ -13,6 +13,7 @@ from django.db.models import Count, DecimalField, Q, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek, TruncYear
 from django.utils import timezone
 
+from crmApp.caching import cached_for_organization
 from crmApp.constants import CustomerStatus, DealStatus, LeadStatus
 from crmApp.models import Customer, Deal, Employee, Lead
 
@@ -92,6 +93,10 @@ class AnalyticsService:
     def _deals(self):
         return Deal.objects.filter(organization=self.organization).order_by()
 
+    def _cached(self, name: str, compute):
+        """A figure that depends only on the organization's data, kept until that data changes."""
+        return cached_for_organization(self.organization.id, f"analytics-{name}", compute)
+
     # --- dashboard ----------------------------------------------------------------------------
     def dashboard(self) -> dict:
         """Customer, lead, deal and revenue totals (three queries).
@@ -106,20 +111,27 @@ class AnalyticsService:
             recent=Count("id", filter=Q(created_at__gte=recent_from, created_at__lt=now)),
             earlier=Count("id", filter=Q(created_at__gte=earlier_from, created_at__lt=recent_from)),
         )
-        leads = self._leads().aggregate(
-            total=Count("id"),
-            qualified=Count("id", filter=Q(qualified_at__isnull=False)),
-            converted=Count("id", filter=Q(status=LeadStatus.CONVERTED)),
-            score_sum=Sum("score"),
+        # Lead and deal totals don't depend on the clock, so they are kept until the data changes.
+        leads = self._cached(
+            "dashboard-leads",
+            lambda: self._leads().aggregate(
+                total=Count("id"),
+                qualified=Count("id", filter=Q(qualified_at__isnull=False)),
+                converted=Count("id", filter=Q(status=LeadStatus.CONVERTED)),
+                score_sum=Sum("score"),
+            ),
         )
-        deals = self._deals().aggregate(
-            total=Count("id"),
-            open=Count("id", filter=Q(status=DealStatus.OPEN)),
-            won=Count("id", filter=Q(status=DealStatus.WON)),
-            lost=Count("id", filter=Q(status=DealStatus.LOST)),
-            revenue=_money_sum("value", status=DealStatus.WON),
-            pipeline=_money_sum("value", status=DealStatus.OPEN),
-            expected=_money_sum("expected_revenue", status=DealStatus.OPEN),
+        deals = self._cached(
+            "dashboard-deals",
+            lambda: self._deals().aggregate(
+                total=Count("id"),
+                open=Count("id", filter=Q(status=DealStatus.OPEN)),
+                won=Count("id", filter=Q(status=DealStatus.WON)),
+                lost=Count("id", filter=Q(status=DealStatus.LOST)),
+                revenue=_money_sum("value", status=DealStatus.WON),
+                pipeline=_money_sum("value", status=DealStatus.OPEN),
+                expected=_money_sum("expected_revenue", status=DealStatus.OPEN),
+            ),
         )
         return {
             "customers": {
@@ -157,6 +169,9 @@ class AnalyticsService:
     # --- sales funnel -------------------------------------------------------------------------
     def sales_funnel(self) -> dict:
         """Leads → qualified → deals → won, each as a count and a percentage of all leads (two queries)."""
+        return self._cached("sales-funnel", self._compute_sales_funnel)
+
+    def _compute_sales_funnel(self) -> dict:
         leads = self._leads().aggregate(total=Count("id"), qualified=Count("id", filter=Q(qualified_at__isnull=False)))
         deals = self._deals().aggregate(total=Count("id"), won=Count("id", filter=Q(status=DealStatus.WON)))
         total = leads["total"]
@@ -215,6 +230,9 @@ class AnalyticsService:
         Leads and deals are grouped in separate queries merged by employee id, so neither multiplies
         the other's counts (three queries whatever the number of employees).
         """
+        return self._cached("employee-performance", self._compute_employee_performance)
+
+    def _compute_employee_performance(self) -> dict:
         employees = Employee.objects.filter(organization=self.organization).order_by().values_list(
             "id", "first_name", "last_name"
         )

@@ -7,10 +7,10 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from crmApp.caching import mark_organization_changed
 from crmApp.constants import CustomerStatus, CustomerType, DealStatus
 from crmApp.exceptions import BusinessRuleViolation, Protected
 from crmApp.models import Customer, Employee
-from crmApp.pagination import invalidate_counts
 from crmApp.services.base import OrganizationService
 
 # The names a customer of each type cannot do without (blank strings count as missing).
@@ -113,5 +113,5 @@ class CustomerService(OrganizationService):
             raise BusinessRuleViolation("The employee belongs to another organization.")
         updated = self.records.filter(id__in=list(ids)).update(**changes, updated_at=timezone.now())
         if updated:
-            invalidate_counts(self.organization.id)  # a queryset update sends no save signal
+            mark_organization_changed(self.organization.id)  # a queryset update sends no save signal
         return updated

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
+from crmApp.caching import cached_for_organization, query_fingerprint
 from crmApp.constants import DealStatus
 from crmApp.exceptions import BusinessRuleViolation
 from crmApp.models import Deal, Pipeline, PipelineStage
@@ -152,13 +153,15 @@ class DealService(OrganizationService):
         """
         pipeline = pipeline or self.default_pipeline()
         stages = list(pipeline.stages.order_by("order", "id"))
-        totals = {
-            row["stage_id"]: row
-            for row in deals.filter(organization=self.organization, pipeline=pipeline)
+        grouped = (
+            deals.filter(organization=self.organization, pipeline=pipeline)
             .order_by()
             .values("stage_id")
             .annotate(count=Count("id"), value=Sum("value"), expected=Sum("expected_revenue"))
-        }
+        )
+        # Kept until the organization's data changes; the key carries the pipeline and every filter.
+        rows = cached_for_organization(self.organization.id, "deal-board", lambda: list(grouped), query_fingerprint(grouped))
+        totals = {row["stage_id"]: row for row in rows}
         columns = []
         for stage in stages:
             row = totals.get(stage.id, {})

@@ -3,9 +3,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
+from crmApp.caching import cached_for_organization, query_fingerprint
 from crmApp.constants import LONG_NAME_MAX, NAME_MAX, CustomerType, LeadSource, LeadStatus
 from crmApp.exceptions import BusinessRuleViolation, InvalidTransition
 from crmApp.models import Customer, Deal, Employee, Lead, Pipeline
@@ -136,24 +137,28 @@ class LeadService(OrganizationService):
 
     # --- reads --------------------------------------------------------------------------------------
     def stats(self, *, queryset: QuerySet | None = None) -> dict:
-        """Totals by status and by source plus the average score, in one query.
+        """Totals by status and by source plus the average score, from one grouped query.
 
         `queryset` narrows the leads counted (e.g. the list filters); it is always cut to this organization.
+        The result is kept until the organization's data changes.
         """
-        leads = self.records if queryset is None else queryset.filter(organization=self.organization)
-        aggregates = {f"status_{value}": Count("id", filter=Q(status=value)) for value in LeadStatus.values}
-        aggregates |= {f"source_{value}": Count("id", filter=Q(source=value)) for value in LeadSource.values}
-        row = leads.order_by().aggregate(total=Count("id"), average=Avg("score"), **aggregates)
-        average = row["average"]
-        return {
-            "total": row["total"],
-            "by_status": {value: row[f"status_{value}"] for value in LeadStatus.values},
-            "by_source": {value: row[f"source_{value}"] for value in LeadSource.values},
-            # Through str: SQLite answers a float, PostgreSQL a Decimal; round half-up on both.
-            "average_score": float(Decimal(str(average)).quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP))
-            if average is not None
-            else 0.0,
-        }
+        leads = (self.records if queryset is None else queryset.filter(organization=self.organization)).order_by()
+        groups = cached_for_organization(
+            self.organization.id,
+            "lead-stats",
+            # At most |statuses| × |sources| rows, whatever the number of leads.
+            lambda: list(leads.values("status", "source").annotate(leads=Count("id"), score_sum=Sum("score"))),
+            query_fingerprint(leads),
+        )
+        by_status = dict.fromkeys(LeadStatus.values, 0)
+        by_source = dict.fromkeys(LeadSource.values, 0)
+        for group in groups:
+            by_status[group["status"]] += group["leads"]
+            by_source[group["source"]] += group["leads"]
+        total = sum(by_status.values())
+        score_sum = sum(group["score_sum"] or 0 for group in groups)
+        average = (Decimal(score_sum) / total).quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP) if total else Decimal(0)
+        return {"total": total, "by_status": by_status, "by_source": by_source, "average_score": float(average)}
 
     # --- internals ----------------------------------------------------------------------------------
     def _lock(self, lead: Lead) -> Lead:

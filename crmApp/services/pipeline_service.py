@@ -3,10 +3,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
+from crmApp.caching import mark_organization_changed
 from crmApp.exceptions import BusinessRuleViolation, Protected
 from crmApp.models import Deal, Organization, Pipeline, PipelineStage
 from crmApp.models.deal import expected_revenue
-from crmApp.pagination import invalidate_counts
 from crmApp.services.base import OrganizationService
 
 RECOMPUTE_BATCH = 1000
@@ -41,7 +41,7 @@ class PipelineService(OrganizationService):
         if keep_pk is not None:
             current = current.exclude(pk=keep_pk)
         current.update(is_default=False)
-        invalidate_counts(self.organization.id)  # a queryset update sends no save signal
+        mark_organization_changed(self.organization.id)  # a queryset update sends no save signal
 
     @transaction.atomic
     def create(self, *, stages: list[dict] | None = None, is_default: bool = False, **fields) -> Pipeline:
@@ -63,7 +63,7 @@ class PipelineService(OrganizationService):
                 )
                 for position, stage in enumerate(stages, start=1)
             )
-            invalidate_counts(self.organization.id)  # bulk_create sends no save signal
+            mark_organization_changed(self.organization.id)  # bulk_create sends no save signal
         return pipeline
 
     @transaction.atomic
@@ -164,7 +164,7 @@ class PipelineStageService(OrganizationService):
                 deal.expected_revenue = expected_revenue(deal.value, stage.probability)
             Deal.objects.bulk_update(deals, ["probability", "expected_revenue"])
             last_id = deals[-1].id
-        invalidate_counts(self.organization.id)  # bulk_update sends no save signal
+        mark_organization_changed(self.organization.id)  # bulk_update sends no save signal
 
     @transaction.atomic
     def delete(self, instance: PipelineStage) -> None:

@@ -1,0 +1,60 @@
+"""Per-organization data versions: cached reads that any write to an organization's rows makes stale.
+
+Every save or delete of a row that belongs to an organization moves that organization's version on
+(see signals.py); writes that bypass signals (QuerySet.update, bulk_create, COPY) call
+`mark_organization_changed` themselves. A value cached under the current version is therefore never
+stale, so expensive exact reads (list counts, aggregates over a million rows) run once per change
+instead of once per request. The timeout is only a safety net.
+"""
+import hashlib
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.core.cache import cache
+from django.db import transaction
+
+T = TypeVar("T")
+CACHE_TIMEOUT_SECONDS = 600
+
+
+def _version_key(organization_id) -> str:
+    return f"crm:data-version:{organization_id}"
+
+
+def data_version(organization_id) -> str:
+    """The current version token of one organization's data."""
+    key = _version_key(organization_id)
+    version = cache.get(key)
+    if version is None:
+        cache.add(key, uuid.uuid4().hex, timeout=None)
+        version = cache.get(key)
+    return version
+
+
+def mark_organization_changed(organization_id) -> None:
+    """Make every cached read of one organization stale.
+
+    The version moves now (so this transaction's own reads recompute) and again at commit (so a value
+    computed by another request before the commit is never reused).
+    """
+    key = _version_key(organization_id)
+    cache.set(key, uuid.uuid4().hex, timeout=None)
+    transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex, timeout=None))
+
+
+def query_fingerprint(queryset) -> str:
+    """A short digest of a queryset's SQL and parameters (filters, search and joins included)."""
+    sql, params = queryset.query.sql_with_params()
+    return hashlib.sha256(repr((sql, params)).encode()).hexdigest()[:32]
+
+
+def cached_for_organization(organization_id, name: str, compute: Callable[[], T], *key_parts) -> T:
+    """`compute()`, cached under the organization's current data version, `name` and `key_parts`."""
+    parts = ":".join(str(part) for part in key_parts)
+    key = f"crm:{name}:{organization_id}:{data_version(organization_id)}:{parts}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, timeout=CACHE_TIMEOUT_SECONDS)
+    return value
