@@ -18,6 +18,8 @@ from crmApp.models import (
     UserRole,
     Vendor,
 )
+from crmApp.services.deal_service import apply_stage
+from crmApp.services.lead_scoring import score_lead
 
 RECORD_READONLY = ("code", "created_at", "updated_at", "created_by")
 
@@ -30,6 +32,11 @@ class OrganizationOwnedAdmin(admin.ModelAdmin):
     readonly_fields = RECORD_READONLY
     list_per_page = 50
     show_full_result_count = False  # an exact COUNT(*) per page is too slow on large tables
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(User)
@@ -131,7 +138,15 @@ class LeadAdmin(OrganizationOwnedAdmin):
     search_fields = ("code", "first_name", "last_name", "email", "company")
     list_select_related = ("organization", "assigned_to")
     autocomplete_fields = ("organization", "assigned_to")
-    readonly_fields = (*RECORD_READONLY, "score", "qualified_at", "converted_at")
+    # The workflow (status, qualified/converted dates) is owned by the API's rules.
+    readonly_fields = (*RECORD_READONLY, "status", "score", "qualified_at", "converted_at")
+
+    def save_model(self, request, obj, form, change):
+        obj.score = score_lead(
+            email=obj.email, phone=obj.phone, company=obj.company, job_title=obj.job_title,
+            source=obj.source, estimated_value=obj.estimated_value,
+        )
+        super().save_model(request, obj, form, change)
 
 
 class PipelineStageInline(admin.TabularInline):
@@ -167,6 +182,14 @@ class DealAdmin(OrganizationOwnedAdmin):
     list_select_related = ("organization", "customer", "stage", "stage__pipeline")
     autocomplete_fields = ("organization", "customer", "pipeline", "stage", "assigned_to", "lead")
     readonly_fields = (*RECORD_READONLY, "status", "probability", "expected_revenue", "closed_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change or "stage" in form.changed_data:
+            lost_reason = obj.lost_reason
+            apply_stage(obj, obj.stage)  # status, probability and closing follow the stage, as in the API
+            if obj.stage.is_lost:
+                obj.lost_reason = lost_reason
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(CodeSequence)

@@ -2,6 +2,7 @@
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -20,6 +21,24 @@ class OrganizationOwned(models.Model):
 
     class Meta:
         abstract = True
+
+    def clean(self):
+        """Refuse links to another organization's rows (the API's scoped fields do the same for requests)."""
+        super().clean()
+        errors = {}
+        for field in self._meta.concrete_fields:
+            if not field.is_relation or field.name == "organization":
+                continue
+            if not any(f.name == "organization" for f in field.related_model._meta.concrete_fields):
+                continue
+            related_id = getattr(self, field.attname)
+            if related_id is None or self.organization_id is None:
+                continue
+            related = field.related_model._base_manager.filter(pk=related_id).values_list("organization_id", flat=True).first()
+            if related != self.organization_id:
+                errors[field.name] = "This belongs to another organization."
+        if errors:
+            raise ValidationError(errors)
 
 
 class CodeSequenceManager(models.Manager):

@@ -1,6 +1,7 @@
 """Pipelines, their stages, and the deals that move through them."""
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from crmApp.constants import LONG_NAME_MAX, MONEY_DIGITS, MONEY_PLACES, NAME_MAX, NOTES_MAX, DealStatus
@@ -106,6 +107,11 @@ class Deal(CodedRecord):
 
     def __str__(self):
         return f"{self.code} {self.title}"
+
+    def clean(self):
+        super().clean()
+        if self.stage_id and self.pipeline_id and self.stage.pipeline_id != self.pipeline_id:
+            raise ValidationError({"stage": "The stage does not belong to the deal's pipeline."})
 
     def save(self, *args, **kwargs):
         # Derived, so it can never drift from value and probability.

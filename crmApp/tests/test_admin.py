@@ -1,0 +1,95 @@
+"""The Django admin: every page renders, and saves keep the same rules as the API."""
+from decimal import Decimal
+
+import pytest
+from django.apps import apps
+from django.urls import reverse
+
+from crmApp.models import Deal, Lead
+from crmApp.tests.factories import CustomerFactory, DealFactory, EmployeeFactory, LeadFactory, default_stage
+
+MODELS = [model._meta.model_name for model in apps.get_app_config("crmApp").get_models()]
+
+
+def organization_filter(model_name: str) -> str:
+    """The changelist query that narrows a model's admin to one organization."""
+    model = apps.get_model("crmApp", model_name)
+    if any(field.name == "organization" for field in model._meta.concrete_fields):
+        return "?organization__id__exact=1"
+    return {"user": "?memberships__organization__id__exact=1"}.get(model_name, "")
+
+
+@pytest.fixture
+def records(organization, other_organization):
+    for org in (organization, other_organization):
+        DealFactory(organization=org)
+        LeadFactory(organization=org)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", MODELS)
+def test_every_changelist_renders_with_search_and_organization_filter(admin_client, records, model):
+    for query in ("", "?q=a", organization_filter(model)):
+        response = admin_client.get(reverse(f"admin:crmApp_{model}_changelist") + query)
+        assert response.status_code == 200, query
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", ["lead", "deal", "customer", "employee", "vendor", "pipeline", "organization", "user"])
+def test_add_pages_render(admin_client, model):
+    assert admin_client.get(reverse(f"admin:crmApp_{model}_add")).status_code == 200
+
+
+def lead_form(organization, **fields) -> dict:
+    return {"organization": organization.id, "first_name": "Ada", "last_name": "", "email": "", "phone": "",
+            "company": "", "job_title": "", "source": "other", "estimated_value": "", "notes": "", **fields}
+
+
+@pytest.mark.django_db
+def test_a_lead_added_in_the_admin_is_scored_coded_and_authored(admin_client, admin_user, organization):
+    form = lead_form(organization, email="ada@example.com", company="Analytical", source="referral")
+    response = admin_client.post(reverse("admin:crmApp_lead_add"), form)
+    assert response.status_code == 302, response.content[:2000]
+    lead = Lead.objects.get(organization=organization)
+    assert (lead.score, lead.code, lead.created_by) == (50, "LEAD-0001", admin_user)
+
+
+@pytest.mark.django_db
+def test_a_lead_linked_to_another_organizations_employee_is_refused(admin_client, organization, other_organization):
+    foreign = EmployeeFactory(organization=other_organization)
+    response = admin_client.post(reverse("admin:crmApp_lead_add"), lead_form(organization, assigned_to=foreign.id))
+    assert response.status_code == 200  # the form comes back with the error
+    assert "This belongs to another organization." in response.content.decode()
+    assert not Lead.objects.exists()
+
+
+def deal_form(deal, **fields) -> dict:
+    return {"organization": deal.organization_id, "title": deal.title, "customer": deal.customer_id,
+            "pipeline": deal.pipeline_id, "stage": deal.stage_id, "value": str(deal.value),
+            "expected_close_date": "", "assigned_to": "", "lead": "", "lost_reason": "", **fields}
+
+
+@pytest.mark.django_db
+def test_moving_a_deal_to_the_won_stage_in_the_admin_closes_it_like_the_api(admin_client, organization):
+    deal = DealFactory(organization=organization, value=Decimal("1000.00"))
+    won = default_stage(organization, "Closed Won")
+    response = admin_client.post(reverse("admin:crmApp_deal_change", args=[deal.id]), deal_form(deal, stage=won.id))
+    assert response.status_code == 302
+    deal.refresh_from_db()
+    assert (deal.status, deal.probability, deal.expected_revenue) == ("won", 100, Decimal("1000.00"))
+    assert deal.closed_at is not None
+
+
+@pytest.mark.django_db
+def test_a_deal_with_a_stage_of_another_pipeline_or_a_foreign_customer_is_refused(
+    admin_client, organization, other_organization
+):
+    deal = DealFactory(organization=organization)
+    foreign_customer = CustomerFactory(organization=other_organization)
+    foreign_stage = default_stage(other_organization, "Proposal")
+    url = reverse("admin:crmApp_deal_change", args=[deal.id])
+    for bad in ({"customer": foreign_customer.id}, {"stage": foreign_stage.id}):
+        response = admin_client.post(url, deal_form(deal, **bad))
+        assert response.status_code == 200
+    assert Deal.objects.get(pk=deal.pk).customer_id == deal.customer_id
+    assert Deal.objects.get(pk=deal.pk).stage_id == deal.stage_id
