@@ -43,6 +43,36 @@ class Protected(Conflict):
     default_detail = "This record is still referenced and cannot be deleted."
 
 
+class MemberNotFound(DomainError):
+    """The user is not an active member of the organization."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "not_found"
+    default_detail = "Not found."
+
+
+class MemberChangeForbidden(DomainError):
+    """The actor's own role does not allow this change to the membership."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "permission_denied"
+    default_detail = "You do not have permission to perform this action."
+
+
+class InvalidCredentials(exceptions.AuthenticationFailed):
+    """Wrong password, unknown account or inactive account: one answer for all, so none can be told apart."""
+
+    default_code = "invalid_credentials"
+    default_detail = "No active account found with the given credentials."
+
+
+class InvalidRefreshToken(exceptions.AuthenticationFailed):
+    """A refresh token that is malformed, expired, revoked, already used or not the caller's."""
+
+    default_code = "token_not_valid"
+    default_detail = "The refresh token is invalid, expired or already used."
+
+
 class TenantError(exceptions.PermissionDenied):
     default_code = "organization_forbidden"
     default_detail = "You are not an active member of this organization."

@@ -13,7 +13,6 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -21,7 +20,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from crmApp import emails
-from crmApp.exceptions import TenantError
+from crmApp.exceptions import InvalidCredentials, InvalidRefreshToken, TenantError
 from crmApp.models import Membership, Organization, User
 from crmApp.services.organization_service import create_organization
 from crmApp.tenancy import Tenant, active_memberships, parse_id, resolve_membership
@@ -30,20 +29,6 @@ logger = logging.getLogger(__name__)
 
 INVALID_RESET_LINK = "This password reset link is invalid or has already been used."
 INVALID_VERIFICATION_LINK = "This verification link is invalid or has already been used."
-
-
-class InvalidCredentials(AuthenticationFailed):
-    """Wrong password, unknown account or inactive account: one answer for all, so none can be told apart."""
-
-    default_code = "invalid_credentials"
-    default_detail = "No active account found with the given credentials."
-
-
-class InvalidRefreshToken(AuthenticationFailed):
-    """A refresh token that is malformed, expired, revoked, already used or not the caller's."""
-
-    default_code = "token_not_valid"
-    default_detail = "The refresh token is invalid, expired or already used."
 
 
 @dataclass(frozen=True)

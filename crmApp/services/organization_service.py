@@ -3,11 +3,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.text import slugify
-from rest_framework import status
 
 from crmApp.constants import DEFAULT_PIPELINE_NAME, DEFAULT_PIPELINE_STAGES, DEFAULT_ROLES, MembershipRole, ProfileType
 from crmApp.emails import send_invitation_email
-from crmApp.exceptions import BusinessRuleViolation, DomainError
+from crmApp.exceptions import BusinessRuleViolation, MemberChangeForbidden, MemberNotFound
 from crmApp.models import Membership, Organization, Permission, Pipeline, PipelineStage, Role, User, UserRole
 
 
@@ -57,22 +56,6 @@ def create_organization(*, name: str, owner, profile_type: str = ProfileType.EMP
 
 
 LAST_OWNER_MESSAGE = "The organization's last owner can't be removed or demoted."
-
-
-class MemberNotFound(DomainError):
-    """The user is not an active member of the organization."""
-
-    status_code = status.HTTP_404_NOT_FOUND
-    default_code = "not_found"
-    default_detail = "Not found."
-
-
-class MemberChangeForbidden(DomainError):
-    """The actor's own role does not allow this change to the membership."""
-
-    status_code = status.HTTP_403_FORBIDDEN
-    default_code = "permission_denied"
-    default_detail = "You do not have permission to perform this action."
 
 
 def _repoint_default_organization(users, organization_id: int) -> None:
