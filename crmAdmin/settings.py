@@ -155,7 +155,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "crmApp.schema.CRMAutoSchema",
     "EXCEPTION_HANDLER": "crmApp.exceptions.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     # Proxies in front of the app; throttles then key on the real client IP from X-Forwarded-For.

@@ -28,6 +28,7 @@ class OrganizationScopedViewSet(viewsets.GenericViewSet):
     # ORM path from the record to its portal user (e.g. "user" on customers); None: no portal access.
     portal_lookup: ClassVar[str | None] = None
     portal_access = False
+    uses_organization_header = True
     lookup_value_regex = r"[0-9]+"
     service_class: ClassVar[type | None] = None
 

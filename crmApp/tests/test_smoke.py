@@ -37,3 +37,23 @@ def test_health_is_503_when_the_database_does_not_answer(api_client, monkeypatch
         "detail": "The database is unreachable.",
         "code": "database_unavailable",
     }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "method", "documented"),
+    [
+        ("/api/leads/", "get", True),
+        ("/api/deals/{id}/win/", "post", True),
+        ("/api/analytics/dashboard/", "get", True),
+        ("/api/users/me/", "get", True),
+        ("/api/permissions/", "get", True),
+        ("/api/auth/login/", "post", False),
+        ("/api/organizations/", "get", False),
+    ],
+)
+def test_schema_documents_the_organization_header_where_it_applies(api_client, path, method, documented):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    headers = {p["name"] for p in schema["paths"][path][method].get("parameters", []) if p["in"] == "header"}
+    assert ("X-Organization-ID" in headers) is documented
+    assert "jwtAuth" in schema["components"]["securitySchemes"]

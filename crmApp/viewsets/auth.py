@@ -172,6 +172,7 @@ class MeView(APIView):
 
     permission_classes = [IsAuthenticated]
     http_method_names = ["get", "patch", "head", "options"]
+    uses_organization_header = True
 
     @extend_schema(tags=["users"], responses={200: s.CurrentUserSerializer, 401: ERROR, 403: ERROR})
     def get(self, request):

@@ -30,6 +30,7 @@ class PermissionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     # The catalogue is global data without an organization; only the membership check applies.
     dangerously_unscoped = "The permission catalogue is the same for every organization."
+    uses_organization_header = True
     queryset = Permission.objects.order_by("code")
     serializer_class = PermissionSerializer
     pagination_class = CataloguePagination
