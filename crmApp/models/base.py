@@ -11,7 +11,8 @@ from django.utils import timezone
 class OrganizationOwned(models.Model):
     """A record that belongs to one organization and remembers who made it and when."""
 
-    organization = models.ForeignKey("crmApp.Organization", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: every composite index and unique constraint of a tenant table leads with it.
+    organization = models.ForeignKey("crmApp.Organization", on_delete=models.CASCADE, related_name="+", db_index=False)
     # A default rather than auto_now_add, so imports and the demo seed can keep historical dates.
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

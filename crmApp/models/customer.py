@@ -53,6 +53,9 @@ class Customer(CodedRecord):
                 fields=["organization", "status"], include=["id", "customer_type", "created_at"], name="customer_org_status_cover_idx"
             ),
             models.Index(fields=["organization", "customer_type"], name="customer_org_type_idx"),
+            models.Index(fields=["organization", "last_name", "id"], name="customer_org_last_name_idx"),
+            models.Index(fields=["organization", "company_name", "id"], name="customer_org_company_idx"),
+            models.Index(fields=["organization", "updated_at", "id"], name="customer_org_updated_idx"),
             models.Index(fields=["organization", "assigned_to"], name="customer_org_assignee_idx"),
         ]
 

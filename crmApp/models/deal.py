@@ -103,6 +103,9 @@ class Deal(CodedRecord):
             models.Index(fields=["organization", "stage"], name="deal_org_stage_idx"),
             models.Index(fields=["organization", "assigned_to"], name="deal_org_assignee_idx"),
             models.Index(fields=["organization", "value"], name="deal_org_value_idx"),
+            models.Index(fields=["organization", "expected_close_date", "id"], name="deal_org_close_date_idx"),
+            models.Index(fields=["organization", "expected_revenue", "id"], name="deal_org_expected_idx"),
+            models.Index(fields=["organization", "closed_at", "id"], name="deal_org_closed_at_idx"),
         ]
 
     def __str__(self):

@@ -52,11 +52,13 @@ class Lead(CodedRecord):
         indexes = [
             models.Index(fields=["organization", "created_at", "id"], name="lead_org_created_idx"),
             models.Index(fields=["organization", "score", "id"], name="lead_org_score_idx"),
+            models.Index(fields=["organization", "last_name", "id"], name="lead_org_last_name_idx"),
+            models.Index(fields=["organization", "estimated_value", "id"], name="lead_org_estimated_value_idx"),
             # Covering (PostgreSQL): stats, dashboard, funnel and per-employee figures read only this index
-            # (`id` too, since the aggregates are COUNT(id)).
+            # (`id` too, since the aggregates are COUNT(id)); it also serves `?ordering=status`.
             models.Index(
-                fields=["organization", "status"],
-                include=["id", "source", "score", "qualified_at", "assigned_to"],
+                fields=["organization", "status", "id"],
+                include=["source", "score", "qualified_at", "assigned_to"],
                 name="lead_org_status_cover_idx",
             ),
             models.Index(fields=["organization", "source"], name="lead_org_source_idx"),

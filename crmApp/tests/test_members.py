@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
-from django.db import close_old_connections, connection
+from django.db import connection, connections
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 
@@ -398,7 +398,7 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(organization, ow
         except Exception as error:  # noqa: BLE001 - the outcome is what the test checks
             outcomes.append(error.get_codes() if hasattr(error, "get_codes") else repr(error))
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread's own connection; close_old_connections keeps it for CONN_MAX_AGE
 
     threads = [threading.Thread(target=demote, args=pair) for pair in ((owner, owner), (second, second))]
     for thread in threads:
