@@ -56,7 +56,6 @@ class Customer(CodedRecord):
             models.Index(fields=["organization", "last_name", "id"], name="customer_org_last_name_idx"),
             models.Index(fields=["organization", "company_name", "id"], name="customer_org_company_idx"),
             models.Index(fields=["organization", "updated_at", "id"], name="customer_org_updated_idx"),
-            models.Index(fields=["organization", "assigned_to"], name="customer_org_assignee_idx"),
         ]
 
     def __str__(self):

@@ -100,8 +100,6 @@ class Deal(CodedRecord):
                 name="deal_org_status_cover_idx",
             ),
             models.Index(fields=["organization", "status", "expected_close_date"], name="deal_org_status_close_idx"),
-            models.Index(fields=["organization", "stage"], name="deal_org_stage_idx"),
-            models.Index(fields=["organization", "assigned_to"], name="deal_org_assignee_idx"),
             models.Index(fields=["organization", "value"], name="deal_org_value_idx"),
             models.Index(fields=["organization", "expected_close_date", "id"], name="deal_org_close_date_idx"),
             models.Index(fields=["organization", "expected_revenue", "id"], name="deal_org_expected_idx"),

@@ -49,6 +49,8 @@ class Lead(CodedRecord):
                 name="lead_estimated_value_not_negative",
             ),
         ]
+        # Foreign keys (assigned_to) keep their own single-column index: an employee belongs to one
+        # organization, so it is as selective as a composite, and it serves the SET NULL cascade too.
         indexes = [
             models.Index(fields=["organization", "created_at", "id"], name="lead_org_created_idx"),
             models.Index(fields=["organization", "score", "id"], name="lead_org_score_idx"),
@@ -62,7 +64,6 @@ class Lead(CodedRecord):
                 name="lead_org_status_cover_idx",
             ),
             models.Index(fields=["organization", "source"], name="lead_org_source_idx"),
-            models.Index(fields=["organization", "assigned_to"], name="lead_org_assignee_idx"),
         ]
 
     def __str__(self):
