@@ -161,7 +161,7 @@ def race(token: str, monkeypatch) -> list[int]:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL for concurrent writers")
+@pytest.mark.postgres
 def test_same_refresh_token_sent_twice_at_once_succeeds_once(monkeypatch):
     user = UserFactory(email="racer@example.com")
     for _ in range(3):
@@ -172,7 +172,7 @@ def test_same_refresh_token_sent_twice_at_once_succeeds_once(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL for concurrent writers")
+@pytest.mark.postgres
 def test_token_minted_elsewhere_is_still_claimed_once(monkeypatch):
     # A refresh token that was never recorded as outstanding: both requests create the record.
     user = UserFactory(email="racer@example.com")

@@ -3,7 +3,7 @@ import threading
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connections
 
 from crmApp.models import CodeSequence, Lead, User
 from crmApp.services.organization_service import create_organization
@@ -34,7 +34,7 @@ def test_a_deleted_records_code_is_never_handed_out_again(organization):
     assert LeadFactory(organization=organization).code == "LEAD-0003"
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="real concurrency needs PostgreSQL")
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_creates_in_a_new_organization_get_unique_consecutive_codes():
     organization = create_organization(name="Race", owner=UserFactory())

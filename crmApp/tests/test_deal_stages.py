@@ -217,15 +217,9 @@ def run_together(*calls):
     return results
 
 
-def needs_postgresql():
-    """Skip on SQLite, whose writers never overlap, so a race cannot happen there."""
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locks")
-
-
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_default_switches_leave_exactly_one_default(owner_client, organization):
-    needs_postgresql()
     home = Pipeline.objects.get(organization=organization, is_default=True)
     first, second = (PipelineFactory(organization=organization, name=name) for name in ("A", "B"))
     for _ in range(5):
@@ -238,9 +232,9 @@ def test_concurrent_default_switches_leave_exactly_one_default(owner_client, org
         assert Pipeline.objects.filter(organization=organization, is_default=True).count() == 1
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_probability_change_racing_a_move_leaves_no_stale_expected_revenue(owner_client, organization):
-    needs_postgresql()
     stage = default_stage(organization, "Proposal")
     for round_ in range(5):
         deal = DealFactory(organization=organization, value=Decimal("333.33"))

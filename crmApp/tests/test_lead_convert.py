@@ -4,7 +4,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from crmApp.models import Customer, Deal, Lead
 from crmApp.services.lead_service import LeadService
@@ -255,8 +255,6 @@ def test_service_convert_returns_customer_and_deal(organization, owner, qualifie
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_simultaneous_converts_give_one_success_and_one_customer(organization, owner, qualified_lead, monkeypatch):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locks and concurrent connections")
     # Widen the window between the status check and the insert, so without the row lock both
     # requests would pass the check (the second would then hit the one-to-one constraint: a 409).
     build = LeadService._customer_fields

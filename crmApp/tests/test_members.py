@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
-from django.db import connection, connections
+from django.db import connections
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 
@@ -380,10 +380,9 @@ def test_who_may_remove_whom(make_member, organization, caller_role, codes, targ
 
 
 # --- concurrency ----------------------------------------------------------------------------------
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_owners_demoting_each_other_at_once_leave_one_owner(organization, owner):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locks")
     second = UserFactory()
     MembershipFactory(user=second, organization=organization, role=OWNER)
     barrier = threading.Barrier(2)
