@@ -19,7 +19,7 @@ from crmApp.models import (
     Vendor,
 )
 from crmApp.services.deal_service import apply_stage
-from crmApp.services.lead_scoring import score_lead
+from crmApp.services.lead_service import compute_score
 
 RECORD_READONLY = ("code", "created_at", "updated_at", "created_by")
 
@@ -142,10 +142,7 @@ class LeadAdmin(OrganizationOwnedAdmin):
     readonly_fields = (*RECORD_READONLY, "status", "score", "qualified_at", "converted_at")
 
     def save_model(self, request, obj, form, change):
-        obj.score = score_lead(
-            email=obj.email, phone=obj.phone, company=obj.company, job_title=obj.job_title,
-            source=obj.source, estimated_value=obj.estimated_value,
-        )
+        obj.score = compute_score(obj)
         super().save_model(request, obj, form, change)
 
 
