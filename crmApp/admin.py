@@ -182,10 +182,7 @@ class DealAdmin(OrganizationOwnedAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change or "stage" in form.changed_data:
-            lost_reason = obj.lost_reason
             apply_stage(obj, obj.stage)  # status, probability and closing follow the stage, as in the API
-            if obj.stage.is_lost:
-                obj.lost_reason = lost_reason
         super().save_model(request, obj, form, change)
 
 

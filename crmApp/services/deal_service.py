@@ -18,7 +18,10 @@ ZERO = Decimal("0.00")
 
 
 def apply_stage(deal: Deal, stage: PipelineStage) -> None:
-    """Put the deal in `stage`: copy its probability and close or reopen the deal as the stage says."""
+    """Put the deal in `stage`: copy its probability and close or reopen the deal as the stage says.
+
+    A lost stage keeps the deal's `lost_reason`; any other stage clears it.
+    """
     deal.stage = stage
     deal.probability = stage.probability
     if stage.is_won or stage.is_lost:
@@ -91,7 +94,6 @@ class DealService(OrganizationService):
             stage = self.first_stage(pipeline)
         self._check_stage_in_pipeline(stage, pipeline)
         stage = self._lock_stage(stage)
-        lost_reason = fields.pop("lost_reason", "") or ""
         deal = Deal(
             organization=self.organization,
             created_by=self.actor,
@@ -100,8 +102,6 @@ class DealService(OrganizationService):
             **fields,
         )
         apply_stage(deal, stage)
-        if stage.is_lost:
-            deal.lost_reason = lost_reason
         deal.save()
         return deal
 
@@ -124,10 +124,7 @@ class DealService(OrganizationService):
         if target_pipeline is not None:
             deal.pipeline = target_pipeline
         if stage is not None and stage.id != deal.stage_id:
-            lost_reason = deal.lost_reason
             apply_stage(deal, stage)
-            if stage.is_lost:
-                deal.lost_reason = lost_reason
         if deal.status != DealStatus.LOST:
             deal.lost_reason = ""  # a reason only means something on a lost deal
         deal.save()
