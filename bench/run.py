@@ -5,6 +5,7 @@
 
 See bench/README.md for what it measures and the figures it gave.
 """
+
 import argparse
 import json
 import math
@@ -13,7 +14,7 @@ import platform
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -29,13 +30,18 @@ SEARCH_TERM = "nakamura"
 def parse_args():
     """The command line of the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full size (1M leads per organization)")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="fraction of the full size (1M leads per organization)"
+    )
     parser.add_argument("--requests", type=int, default=20, help="timed requests per endpoint (after warm-up)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed requests per endpoint first")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
     parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"), help="where the JSON goes")
-    parser.add_argument("--explain", action="store_true",
-                        help="EXPLAIN ANALYZE the slowest query of every endpoint slower than --slow-ms")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="EXPLAIN ANALYZE the slowest query of every endpoint slower than --slow-ms",
+    )
     parser.add_argument("--slow-ms", type=float, default=100.0)
     args = parser.parse_args()
     if args.scale <= 0 or args.requests < 1 or args.warmup < 1:
@@ -47,8 +53,10 @@ def ensure_database(url: str) -> None:
     """Refuse anything but PostgreSQL, and create the database when it doesn't exist yet."""
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql", "pgsql"):
-        sys.exit(f"The benchmark runs on PostgreSQL only; DATABASE_URL is {parts.scheme or url!r}.\n"
-                 f"Point DATABASE_URL at a PostgreSQL database, e.g. {DEFAULT_DATABASE_URL}")
+        sys.exit(
+            f"The benchmark runs on PostgreSQL only; DATABASE_URL is {parts.scheme or url!r}.\n"
+            f"Point DATABASE_URL at a PostgreSQL database, e.g. {DEFAULT_DATABASE_URL}"
+        )
     import psycopg
 
     name = unquote(parts.path.lstrip("/")) or "crm_bench"
@@ -86,8 +94,15 @@ def seed(scale: float) -> list[dict]:
     for name, owner, seed_value in ORGANIZATIONS:
         out = StringIO()
         started = time.perf_counter()
-        call_command("seed_data", organization=name, owner=owner, seed=seed_value,
-                     no_progress=not sys.stderr.isatty(), stdout=out, **sizes)
+        call_command(
+            "seed_data",
+            organization=name,
+            owner=owner,
+            seed=seed_value,
+            no_progress=not sys.stderr.isatty(),
+            stdout=out,
+            **sizes,
+        )
         seconds = time.perf_counter() - started
         print(out.getvalue().rstrip())
         timings.append({"organization": name, "seconds": round(seconds, 2), "output": out.getvalue()})
@@ -128,8 +143,10 @@ def client_for(user, organization):
     from rest_framework_simplejwt.tokens import RefreshToken
 
     token = RefreshToken.for_user(user).access_token
-    return Client(raise_request_exception=False,
-                  headers={"Authorization": f"Bearer {token}", "X-Organization-ID": str(organization.id)})
+    return Client(
+        raise_request_exception=False,
+        headers={"Authorization": f"Bearer {token}", "X-Organization-ID": str(organization.id)},
+    )
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -148,8 +165,13 @@ def measure(name: str, path: str, client, *, requests: int, warmup: int) -> dict
         response = client.get(path)
         first_ms = (time.perf_counter() - started) * 1000
     # The first request is reported apart: it pays for whatever later ones find cached (e.g. a list's count).
-    result = {"name": name, "path": path, "status": response.status_code, "queries": len(captured),
-              "first_ms": round(first_ms, 1)}
+    result = {
+        "name": name,
+        "path": path,
+        "status": response.status_code,
+        "queries": len(captured),
+        "first_ms": round(first_ms, 1),
+    }
     if response.status_code != 200:
         result["error"] = response.content[:300].decode(errors="replace")
         return result
@@ -187,17 +209,23 @@ def explain(sql: str) -> str:
 
 def print_table(results: list[dict]) -> None:
     """Print the results as a table."""
-    print(f"\n{'endpoint':<32} {'status':>6} {'median ms':>10} {'p95 ms':>9} {'first ms':>9} {'queries':>8}"
-          f"  slowest query (first request)")
+    print(
+        f"\n{'endpoint':<32} {'status':>6} {'median ms':>10} {'p95 ms':>9} {'first ms':>9} {'queries':>8}"
+        f"  slowest query (first request)"
+    )
     print("-" * 100)
     for r in results:
         if r["status"] == 200:
             slow = r.get("slowest_query", {}).get("ms", "")
-            print(f"{r['name']:<32} {r['status']:>6} {r['median_ms']:>10} {r['p95_ms']:>9} {r['first_ms']:>9}"
-                  f" {r['queries']:>8}  {slow} ms")
+            print(
+                f"{r['name']:<32} {r['status']:>6} {r['median_ms']:>10} {r['p95_ms']:>9} {r['first_ms']:>9}"
+                f" {r['queries']:>8}  {slow} ms"
+            )
         else:
-            print(f"{r['name']:<32} {r['status']:>6} {'—':>10} {'—':>9} {r['first_ms']:>9} {r['queries']:>8}"
-                  f"  {r['error'][:60]!r}")
+            print(
+                f"{r['name']:<32} {r['status']:>6} {'—':>10} {'—':>9} {r['first_ms']:>9} {r['queries']:>8}"
+                f"  {r['error'][:60]!r}"
+            )
 
 
 def main() -> None:
@@ -228,7 +256,7 @@ def main() -> None:
         for org in Organization.objects.filter(name__in=[name for name, _, _ in ORGANIZATIONS])
     }
     report = {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "scale": args.scale,
         "requests": args.requests,
         "warmup": args.warmup,

@@ -1,4 +1,5 @@
 """CRM settings: every knob that differs between a laptop and production comes from the environment."""
+
 from datetime import timedelta
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Root URLs: the API under /api/, the admin, and JSON errors everywhere under /api/."""
+
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView

@@ -1,4 +1,5 @@
 """Django admin for back-office staff: every model, searchable and filterable by organization."""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 

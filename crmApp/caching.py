@@ -6,6 +6,7 @@ Every save or delete of a row that belongs to an organization moves that organiz
 stale, so expensive exact reads (list counts, aggregates over a million rows) run once per change
 instead of once per request. The timeout is only a safety net.
 """
+
 import hashlib
 import uuid
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """Choices, permission codes, default roles and the default pipeline, each listed once."""
+
 from django.db import models
 
 
@@ -64,7 +65,11 @@ ADMIN_RESOURCES = ("roles", "members")
 
 
 def _catalogue() -> dict[str, str]:
-    codes = {f"{resource}:{action}": f"{action.capitalize()} {resource}" for resource in CRM_RESOURCES for action in CRUD_ACTIONS}
+    codes = {
+        f"{resource}:{action}": f"{action.capitalize()} {resource}"
+        for resource in CRM_RESOURCES
+        for action in CRUD_ACTIONS
+    }
     codes["analytics:view"] = "View analytics"
     codes["roles:manage"] = "Create, change and assign roles"
     codes["members:manage"] = "Add, change and remove members"

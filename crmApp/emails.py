@@ -1,4 +1,5 @@
 """Mailed links: password reset (also the set-password mail for invited users) and email verification."""
+
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
 from django.core.mail import send_mail

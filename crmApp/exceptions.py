@@ -1,4 +1,5 @@
 """Domain errors and the one handler that renders every API error as {detail, code, errors?}."""
+
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -117,7 +118,10 @@ def exception_handler(exc, context):
     else:
         detail = exc.detail
         if isinstance(detail, dict):  # e.g. simplejwt's {"detail", "code", "messages"}
-            body = {"detail": str(detail.get("detail", exc.default_detail)), "code": str(detail.get("code", exc.default_code))}
+            body = {
+                "detail": str(detail.get("detail", exc.default_detail)),
+                "code": str(detail.get("code", exc.default_code)),
+            }
         else:
             body = {"detail": str(detail), "code": getattr(detail, "code", None) or exc.default_code}
     set_rollback()

@@ -1,4 +1,5 @@
 """Refuses oversized request bodies before any view parses them."""
+
 from django.conf import settings
 from django.http import JsonResponse
 

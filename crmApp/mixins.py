@@ -1,4 +1,5 @@
 """OrganizationScopedViewSet, the base of every CRM viewset: tenancy and RBAC are enforced here once."""
+
 from typing import ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -117,4 +118,3 @@ class OrganizationScopedModelViewSet(
 
     def perform_destroy(self, instance):
         self.get_service().delete(instance)
-

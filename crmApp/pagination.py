@@ -6,6 +6,7 @@ cached under the organization's data version (crmApp.caching), which every write
 moves on: counts stay exact for filtered and unfiltered lists alike (joins included), and the full
 count runs once per change instead of once per read.
 """
+
 from functools import cached_property
 
 from django.core.paginator import Paginator

@@ -1,4 +1,5 @@
 """RBAC: which `resource:action` code a request needs, and whether the caller holds it."""
+
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.permissions import BasePermission
 

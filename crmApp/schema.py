@@ -1,4 +1,5 @@
 """OpenAPI generation: every tenant-scoped operation documents the X-Organization-ID header."""
+
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter

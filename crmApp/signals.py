@@ -1,4 +1,5 @@
 """Keeps cached reads exact: every saved or deleted tenant row moves its organization's data version."""
+
 from django.apps import apps
 from django.db.models.signals import post_delete, post_save
 

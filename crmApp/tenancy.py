@@ -1,4 +1,5 @@
 """How a request finds its organization, its membership and its permission codes: the one place."""
+
 from functools import cached_property
 
 from django.db.models import Case, IntegerField, Value, When

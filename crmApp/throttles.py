@@ -1,4 +1,5 @@
 """Throttles for the open sign-in endpoints: counted per client address, one bucket per endpoint."""
+
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 

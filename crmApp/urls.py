@@ -1,8 +1,21 @@
 """API routes under /api/."""
+
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from crmApp.viewsets import analytics, auth, customer, deal, employee, health, lead, organization, pipeline, rbac, vendor
+from crmApp.viewsets import (
+    analytics,
+    auth,
+    customer,
+    deal,
+    employee,
+    health,
+    lead,
+    organization,
+    pipeline,
+    rbac,
+    vendor,
+)
 
 router = DefaultRouter()
 router.include_root_view = False

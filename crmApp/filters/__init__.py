@@ -1,4 +1,5 @@
 """django-filter filtersets, one module per resource; the shared filters and the ordering backend live here."""
+
 from datetime import UTC, datetime, time, timedelta
 
 import django_filters

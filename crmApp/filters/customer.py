@@ -1,4 +1,5 @@
 """Customer list filters: status, type, assignee, source and the creation range."""
+
 import django_filters
 
 from crmApp.filters import AssigneeFilter, CreatedRangeFilterSet

@@ -1,4 +1,5 @@
 """Filters for deals and pipeline stages."""
+
 import django_filters
 
 from crmApp.constants import MONEY_DIGITS, MONEY_PLACES, DealStatus

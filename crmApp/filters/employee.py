@@ -1,4 +1,5 @@
 """Employee list filters: `status`, `department`, `created_after`, `created_before`."""
+
 import django_filters
 
 from crmApp.filters import CreatedRangeFilterSet

@@ -1,4 +1,5 @@
 """Lead list filters."""
+
 import django_filters
 from django import forms
 

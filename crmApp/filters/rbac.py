@@ -1,4 +1,5 @@
 """Filters for role assignments."""
+
 import django_filters
 
 from crmApp.filters import IdFilter

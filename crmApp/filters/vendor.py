@@ -1,4 +1,5 @@
 """Vendor list filters: `status`, `vendor_type`, `created_after`, `created_before`."""
+
 import django_filters
 
 from crmApp.filters import CreatedRangeFilterSet

@@ -10,446 +10,813 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Organization',
+            name="Organization",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=220, unique=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=220, unique=True)),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Permission',
+            name="Permission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=64, unique=True)),
-                ('description', models.CharField(blank=True, max_length=200)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=64, unique=True)),
+                ("description", models.CharField(blank=True, max_length=200)),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
-                ('email', models.EmailField(max_length=254, unique=True)),
-                ('username', models.CharField(blank=True, max_length=100, null=True)),
-                ('first_name', models.CharField(blank=True, max_length=100)),
-                ('last_name', models.CharField(blank=True, max_length=100)),
-                ('is_active', models.BooleanField(default=True)),
-                ('is_staff', models.BooleanField(default=False)),
-                ('is_email_verified', models.BooleanField(default=False)),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now)),
-                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
-                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
-                ('default_organization', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crmApp.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                ("last_login", models.DateTimeField(blank=True, null=True, verbose_name="last login")),
+                (
+                    "is_superuser",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates that this user has all permissions without explicitly assigning them.",
+                        verbose_name="superuser status",
+                    ),
+                ),
+                ("email", models.EmailField(max_length=254, unique=True)),
+                ("username", models.CharField(blank=True, max_length=100, null=True)),
+                ("first_name", models.CharField(blank=True, max_length=100)),
+                ("last_name", models.CharField(blank=True, max_length=100)),
+                ("is_active", models.BooleanField(default=True)),
+                ("is_staff", models.BooleanField(default=False)),
+                ("is_email_verified", models.BooleanField(default=False)),
+                ("date_joined", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.group",
+                        verbose_name="groups",
+                    ),
+                ),
+                (
+                    "user_permissions",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Specific permissions for this user.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.permission",
+                        verbose_name="user permissions",
+                    ),
+                ),
+                (
+                    "default_organization",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="crmApp.organization",
+                    ),
+                ),
             ],
             managers=[
-                ('objects', crmApp.models.auth.UserManager()),
+                ("objects", crmApp.models.auth.UserManager()),
             ],
         ),
         migrations.CreateModel(
-            name='Employee',
+            name="Employee",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', models.CharField(editable=False, max_length=20)),
-                ('first_name', models.CharField(max_length=100)),
-                ('last_name', models.CharField(max_length=100)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=40)),
-                ('department', models.CharField(blank=True, max_length=100)),
-                ('job_title', models.CharField(blank=True, max_length=200)),
-                ('hire_date', models.DateField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('inactive', 'Inactive')], default='active', max_length=20)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='employee_records', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crmApp.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("code", models.CharField(editable=False, max_length=20)),
+                ("first_name", models.CharField(max_length=100)),
+                ("last_name", models.CharField(max_length=100)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=40)),
+                ("department", models.CharField(blank=True, max_length=100)),
+                ("job_title", models.CharField(blank=True, max_length=200)),
+                ("hire_date", models.DateField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("inactive", "Inactive")], default="active", max_length=20
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="employee_records",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crmApp.organization"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['last_name', 'first_name', 'id'],
-                'abstract': False,
+                "ordering": ["last_name", "first_name", "id"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Lead',
+            name="Lead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', models.CharField(editable=False, max_length=20)),
-                ('first_name', models.CharField(max_length=100)),
-                ('last_name', models.CharField(blank=True, max_length=100)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=40)),
-                ('company', models.CharField(blank=True, max_length=200)),
-                ('job_title', models.CharField(blank=True, max_length=200)),
-                ('source', models.CharField(choices=[('referral', 'Referral'), ('partner', 'Partner'), ('website', 'Website'), ('social_media', 'Social media'), ('email_campaign', 'Email campaign'), ('event', 'Event'), ('cold_call', 'Cold call'), ('advertisement', 'Advertisement'), ('other', 'Other')], default='other', max_length=20)),
-                ('estimated_value', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
-                ('status', models.CharField(choices=[('new', 'New'), ('contacted', 'Contacted'), ('qualified', 'Qualified'), ('unqualified', 'Unqualified'), ('converted', 'Converted'), ('lost', 'Lost')], default='new', max_length=20)),
-                ('score', models.PositiveSmallIntegerField(default=0, editable=False)),
-                ('notes', models.TextField(blank=True, max_length=10000)),
-                ('qualified_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('converted_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='leads', to='crmApp.employee')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crmApp.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("code", models.CharField(editable=False, max_length=20)),
+                ("first_name", models.CharField(max_length=100)),
+                ("last_name", models.CharField(blank=True, max_length=100)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=40)),
+                ("company", models.CharField(blank=True, max_length=200)),
+                ("job_title", models.CharField(blank=True, max_length=200)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("referral", "Referral"),
+                            ("partner", "Partner"),
+                            ("website", "Website"),
+                            ("social_media", "Social media"),
+                            ("email_campaign", "Email campaign"),
+                            ("event", "Event"),
+                            ("cold_call", "Cold call"),
+                            ("advertisement", "Advertisement"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=20,
+                    ),
+                ),
+                ("estimated_value", models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("contacted", "Contacted"),
+                            ("qualified", "Qualified"),
+                            ("unqualified", "Unqualified"),
+                            ("converted", "Converted"),
+                            ("lost", "Lost"),
+                        ],
+                        default="new",
+                        max_length=20,
+                    ),
+                ),
+                ("score", models.PositiveSmallIntegerField(default=0, editable=False)),
+                ("notes", models.TextField(blank=True, max_length=10000)),
+                ("qualified_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("converted_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "assigned_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="leads",
+                        to="crmApp.employee",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crmApp.organization"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'abstract': False,
+                "ordering": ["-created_at", "-id"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', models.CharField(editable=False, max_length=20)),
-                ('customer_type', models.CharField(choices=[('individual', 'Individual'), ('business', 'Business')], default='individual', max_length=20)),
-                ('first_name', models.CharField(blank=True, max_length=100)),
-                ('last_name', models.CharField(blank=True, max_length=100)),
-                ('company_name', models.CharField(blank=True, max_length=200)),
-                ('industry', models.CharField(blank=True, max_length=200)),
-                ('contact_person', models.CharField(blank=True, max_length=100)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=40)),
-                ('address', models.TextField(blank=True, max_length=1000)),
-                ('city', models.CharField(blank=True, max_length=100)),
-                ('country', models.CharField(blank=True, max_length=100)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('inactive', 'Inactive'), ('prospect', 'Prospect')], default='active', max_length=20)),
-                ('source', models.CharField(blank=True, max_length=100)),
-                ('notes', models.TextField(blank=True, max_length=10000)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='customer_records', to=settings.AUTH_USER_MODEL)),
-                ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='customers', to='crmApp.employee')),
-                ('converted_from_lead', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='converted_customer', to='crmApp.lead')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crmApp.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("code", models.CharField(editable=False, max_length=20)),
+                (
+                    "customer_type",
+                    models.CharField(
+                        choices=[("individual", "Individual"), ("business", "Business")],
+                        default="individual",
+                        max_length=20,
+                    ),
+                ),
+                ("first_name", models.CharField(blank=True, max_length=100)),
+                ("last_name", models.CharField(blank=True, max_length=100)),
+                ("company_name", models.CharField(blank=True, max_length=200)),
+                ("industry", models.CharField(blank=True, max_length=200)),
+                ("contact_person", models.CharField(blank=True, max_length=100)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=40)),
+                ("address", models.TextField(blank=True, max_length=1000)),
+                ("city", models.CharField(blank=True, max_length=100)),
+                ("country", models.CharField(blank=True, max_length=100)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("inactive", "Inactive"), ("prospect", "Prospect")],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                ("source", models.CharField(blank=True, max_length=100)),
+                ("notes", models.TextField(blank=True, max_length=10000)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="customer_records",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "assigned_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="customers",
+                        to="crmApp.employee",
+                    ),
+                ),
+                (
+                    "converted_from_lead",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="converted_customer",
+                        to="crmApp.lead",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crmApp.organization"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'abstract': False,
+                "ordering": ["-created_at", "-id"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='CodeSequence',
+            name="CodeSequence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('prefix', models.CharField(max_length=10)),
-                ('last_value', models.PositiveBigIntegerField(default=0)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crmApp.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("prefix", models.CharField(max_length=10)),
+                ("last_value", models.PositiveBigIntegerField(default=0)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crmApp.organization"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Pipeline',
+            name="Pipeline",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=100)),
-                ('is_default', models.BooleanField(default=False)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crmApp.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=100)),
+                ("is_default", models.BooleanField(default=False)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crmApp.organization"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-is_default', 'name', 'id'],
+                "ordering": ["-is_default", "name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='PipelineStage',
+            name="PipelineStage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=100)),
-                ('order', models.PositiveSmallIntegerField(default=0)),
-                ('probability', models.PositiveSmallIntegerField(default=0)),
-                ('is_won', models.BooleanField(default=False)),
-                ('is_lost', models.BooleanField(default=False)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crmApp.organization')),
-                ('pipeline', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stages', to='crmApp.pipeline')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=100)),
+                ("order", models.PositiveSmallIntegerField(default=0)),
+                ("probability", models.PositiveSmallIntegerField(default=0)),
+                ("is_won", models.BooleanField(default=False)),
+                ("is_lost", models.BooleanField(default=False)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crmApp.organization"
+                    ),
+                ),
+                (
+                    "pipeline",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="stages", to="crmApp.pipeline"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['pipeline_id', 'order', 'id'],
+                "ordering": ["pipeline_id", "order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Deal',
+            name="Deal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', models.CharField(editable=False, max_length=20)),
-                ('title', models.CharField(max_length=200)),
-                ('value', models.DecimalField(decimal_places=2, default=Decimal('0.00'), max_digits=14)),
-                ('probability', models.PositiveSmallIntegerField(default=0, editable=False)),
-                ('expected_revenue', models.DecimalField(decimal_places=2, default=Decimal('0.00'), editable=False, max_digits=14)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('won', 'Won'), ('lost', 'Lost')], default='open', editable=False, max_length=10)),
-                ('expected_close_date', models.DateField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('lost_reason', models.TextField(blank=True, max_length=10000)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='deals', to='crmApp.customer')),
-                ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='deals', to='crmApp.employee')),
-                ('lead', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='deals', to='crmApp.lead')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crmApp.organization')),
-                ('pipeline', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='deals', to='crmApp.pipeline')),
-                ('stage', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='deals', to='crmApp.pipelinestage')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("code", models.CharField(editable=False, max_length=20)),
+                ("title", models.CharField(max_length=200)),
+                ("value", models.DecimalField(decimal_places=2, default=Decimal("0.00"), max_digits=14)),
+                ("probability", models.PositiveSmallIntegerField(default=0, editable=False)),
+                (
+                    "expected_revenue",
+                    models.DecimalField(decimal_places=2, default=Decimal("0.00"), editable=False, max_digits=14),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("won", "Won"), ("lost", "Lost")],
+                        default="open",
+                        editable=False,
+                        max_length=10,
+                    ),
+                ),
+                ("expected_close_date", models.DateField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("lost_reason", models.TextField(blank=True, max_length=10000)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.RESTRICT, related_name="deals", to="crmApp.customer"
+                    ),
+                ),
+                (
+                    "assigned_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="deals",
+                        to="crmApp.employee",
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="deals",
+                        to="crmApp.lead",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crmApp.organization"
+                    ),
+                ),
+                (
+                    "pipeline",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.RESTRICT, related_name="deals", to="crmApp.pipeline"
+                    ),
+                ),
+                (
+                    "stage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.RESTRICT, related_name="deals", to="crmApp.pipelinestage"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'abstract': False,
+                "ordering": ["-created_at", "-id"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Role',
+            name="Role",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('description', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='roles', to='crmApp.organization')),
-                ('permissions', models.ManyToManyField(blank=True, related_name='roles', to='crmApp.permission')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                ("description", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="roles", to="crmApp.organization"
+                    ),
+                ),
+                ("permissions", models.ManyToManyField(blank=True, related_name="roles", to="crmApp.permission")),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='UserRole',
+            name="UserRole",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='user_roles', to='crmApp.organization')),
-                ('role', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='user_roles', to='crmApp.role')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='user_roles', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="user_roles", to="crmApp.organization"
+                    ),
+                ),
+                (
+                    "role",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="user_roles", to="crmApp.role"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="user_roles",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Vendor',
+            name="Vendor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', models.CharField(editable=False, max_length=20)),
-                ('name', models.CharField(max_length=200)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=40)),
-                ('contact_person', models.CharField(blank=True, max_length=100)),
-                ('vendor_type', models.CharField(blank=True, max_length=100)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('inactive', 'Inactive')], default='active', max_length=20)),
-                ('address', models.TextField(blank=True, max_length=1000)),
-                ('notes', models.TextField(blank=True, max_length=10000)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crmApp.organization')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='vendor_records', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("code", models.CharField(editable=False, max_length=20)),
+                ("name", models.CharField(max_length=200)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=40)),
+                ("contact_person", models.CharField(blank=True, max_length=100)),
+                ("vendor_type", models.CharField(blank=True, max_length=100)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("inactive", "Inactive")], default="active", max_length=20
+                    ),
+                ),
+                ("address", models.TextField(blank=True, max_length=1000)),
+                ("notes", models.TextField(blank=True, max_length=10000)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crmApp.organization"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="vendor_records",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
-                'abstract': False,
+                "ordering": ["name", "id"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('owner', 'Owner'), ('admin', 'Admin'), ('member', 'Member')], default='member', max_length=20)),
-                ('profile_type', models.CharField(choices=[('employee', 'Employee'), ('vendor', 'Vendor'), ('customer', 'Customer')], default='employee', max_length=20)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='crmApp.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("owner", "Owner"), ("admin", "Admin"), ("member", "Member")],
+                        default="member",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "profile_type",
+                    models.CharField(
+                        choices=[("employee", "Employee"), ("vendor", "Vendor"), ("customer", "Customer")],
+                        default="employee",
+                        max_length=20,
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="crmApp.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['user', 'organization'], name='membership_user_org_idx')],
-                'constraints': [models.UniqueConstraint(fields=('organization', 'user'), name='membership_unique_user_per_org')],
+                "ordering": ["id"],
+                "indexes": [models.Index(fields=["user", "organization"], name="membership_user_org_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("organization", "user"), name="membership_unique_user_per_org")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['organization', 'created_at', 'id'], name='lead_org_created_idx'),
+            model_name="lead",
+            index=models.Index(fields=["organization", "created_at", "id"], name="lead_org_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['organization', 'score', 'id'], name='lead_org_score_idx'),
+            model_name="lead",
+            index=models.Index(fields=["organization", "score", "id"], name="lead_org_score_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['organization', 'status'], name='lead_org_status_idx'),
+            model_name="lead",
+            index=models.Index(fields=["organization", "status"], name="lead_org_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['organization', 'source'], name='lead_org_source_idx'),
+            model_name="lead",
+            index=models.Index(fields=["organization", "source"], name="lead_org_source_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['organization', 'assigned_to'], name='lead_org_assignee_idx'),
+            model_name="lead",
+            index=models.Index(fields=["organization", "assigned_to"], name="lead_org_assignee_idx"),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.UniqueConstraint(fields=('organization', 'code'), name='lead_unique_code_per_org'),
+            model_name="lead",
+            constraint=models.UniqueConstraint(fields=("organization", "code"), name="lead_unique_code_per_org"),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.CheckConstraint(condition=models.Q(('score__lte', 100)), name='lead_score_at_most_100'),
+            model_name="lead",
+            constraint=models.CheckConstraint(condition=models.Q(("score__lte", 100)), name="lead_score_at_most_100"),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.CheckConstraint(condition=models.Q(('estimated_value__isnull', True), ('estimated_value__gte', 0), _connector='OR'), name='lead_estimated_value_not_negative'),
+            model_name="lead",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("estimated_value__isnull", True), ("estimated_value__gte", 0), _connector="OR"),
+                name="lead_estimated_value_not_negative",
+            ),
         ),
         migrations.AddIndex(
-            model_name='employee',
-            index=models.Index(fields=['organization', 'status'], name='employee_org_status_idx'),
+            model_name="employee",
+            index=models.Index(fields=["organization", "status"], name="employee_org_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='employee',
-            index=models.Index(fields=['organization', 'last_name', 'first_name'], name='employee_org_name_idx'),
+            model_name="employee",
+            index=models.Index(fields=["organization", "last_name", "first_name"], name="employee_org_name_idx"),
         ),
         migrations.AddConstraint(
-            model_name='employee',
-            constraint=models.UniqueConstraint(fields=('organization', 'code'), name='employee_unique_code_per_org'),
+            model_name="employee",
+            constraint=models.UniqueConstraint(fields=("organization", "code"), name="employee_unique_code_per_org"),
         ),
         migrations.AddConstraint(
-            model_name='employee',
-            constraint=models.UniqueConstraint(condition=models.Q(('user__isnull', False)), fields=('organization', 'user'), name='employee_unique_user_per_org'),
+            model_name="employee",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("user__isnull", False)),
+                fields=("organization", "user"),
+                name="employee_unique_user_per_org",
+            ),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['organization', 'created_at', 'id'], name='customer_org_created_idx'),
+            model_name="customer",
+            index=models.Index(fields=["organization", "created_at", "id"], name="customer_org_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['organization', 'status'], name='customer_org_status_idx'),
+            model_name="customer",
+            index=models.Index(fields=["organization", "status"], name="customer_org_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['organization', 'customer_type'], name='customer_org_type_idx'),
+            model_name="customer",
+            index=models.Index(fields=["organization", "customer_type"], name="customer_org_type_idx"),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['organization', 'assigned_to'], name='customer_org_assignee_idx'),
+            model_name="customer",
+            index=models.Index(fields=["organization", "assigned_to"], name="customer_org_assignee_idx"),
         ),
         migrations.AddConstraint(
-            model_name='customer',
-            constraint=models.UniqueConstraint(fields=('organization', 'code'), name='customer_unique_code_per_org'),
+            model_name="customer",
+            constraint=models.UniqueConstraint(fields=("organization", "code"), name="customer_unique_code_per_org"),
         ),
         migrations.AddConstraint(
-            model_name='codesequence',
-            constraint=models.UniqueConstraint(fields=('organization', 'prefix'), name='code_sequence_unique'),
+            model_name="codesequence",
+            constraint=models.UniqueConstraint(fields=("organization", "prefix"), name="code_sequence_unique"),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('username'), name='user_username_ci_unique'),
+            model_name="user",
+            constraint=models.UniqueConstraint(
+                django.db.models.functions.text.Lower("username"), name="user_username_ci_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pipeline',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_default', True)), fields=('organization',), name='pipeline_one_default_per_org'),
+            model_name="pipeline",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_default", True)), fields=("organization",), name="pipeline_one_default_per_org"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pipeline',
-            constraint=models.UniqueConstraint(fields=('organization', 'name'), name='pipeline_unique_name_per_org'),
+            model_name="pipeline",
+            constraint=models.UniqueConstraint(fields=("organization", "name"), name="pipeline_unique_name_per_org"),
         ),
         migrations.AddIndex(
-            model_name='pipelinestage',
-            index=models.Index(fields=['organization', 'pipeline', 'order'], name='stage_org_pipeline_order_idx'),
+            model_name="pipelinestage",
+            index=models.Index(fields=["organization", "pipeline", "order"], name="stage_org_pipeline_order_idx"),
         ),
         migrations.AddConstraint(
-            model_name='pipelinestage',
-            constraint=models.CheckConstraint(condition=models.Q(('probability__lte', 100)), name='stage_probability_0_100'),
+            model_name="pipelinestage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("probability__lte", 100)), name="stage_probability_0_100"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pipelinestage',
-            constraint=models.CheckConstraint(condition=models.Q(('is_won', True), ('is_lost', True), _negated=True), name='stage_not_won_and_lost'),
+            model_name="pipelinestage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("is_won", True), ("is_lost", True), _negated=True), name="stage_not_won_and_lost"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pipelinestage',
-            constraint=models.UniqueConstraint(fields=('pipeline', 'name'), name='stage_unique_name_per_pipeline'),
+            model_name="pipelinestage",
+            constraint=models.UniqueConstraint(fields=("pipeline", "name"), name="stage_unique_name_per_pipeline"),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['organization', 'created_at', 'id'], name='deal_org_created_idx'),
+            model_name="deal",
+            index=models.Index(fields=["organization", "created_at", "id"], name="deal_org_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['organization', 'status', 'closed_at'], name='deal_org_status_closed_idx'),
+            model_name="deal",
+            index=models.Index(fields=["organization", "status", "closed_at"], name="deal_org_status_closed_idx"),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['organization', 'status', 'expected_close_date'], name='deal_org_status_close_idx'),
+            model_name="deal",
+            index=models.Index(
+                fields=["organization", "status", "expected_close_date"], name="deal_org_status_close_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['organization', 'stage'], name='deal_org_stage_idx'),
+            model_name="deal",
+            index=models.Index(fields=["organization", "stage"], name="deal_org_stage_idx"),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['organization', 'assigned_to'], name='deal_org_assignee_idx'),
+            model_name="deal",
+            index=models.Index(fields=["organization", "assigned_to"], name="deal_org_assignee_idx"),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['organization', 'value'], name='deal_org_value_idx'),
+            model_name="deal",
+            index=models.Index(fields=["organization", "value"], name="deal_org_value_idx"),
         ),
         migrations.AddConstraint(
-            model_name='deal',
-            constraint=models.UniqueConstraint(fields=('organization', 'code'), name='deal_unique_code_per_org'),
+            model_name="deal",
+            constraint=models.UniqueConstraint(fields=("organization", "code"), name="deal_unique_code_per_org"),
         ),
         migrations.AddConstraint(
-            model_name='deal',
-            constraint=models.CheckConstraint(condition=models.Q(('value__gte', 0)), name='deal_value_not_negative'),
+            model_name="deal",
+            constraint=models.CheckConstraint(condition=models.Q(("value__gte", 0)), name="deal_value_not_negative"),
         ),
         migrations.AddConstraint(
-            model_name='deal',
-            constraint=models.CheckConstraint(condition=models.Q(('probability__lte', 100)), name='deal_probability_0_100'),
+            model_name="deal",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("probability__lte", 100)), name="deal_probability_0_100"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='role',
-            constraint=models.UniqueConstraint(fields=('organization', 'name'), name='role_unique_name_per_org'),
+            model_name="role",
+            constraint=models.UniqueConstraint(fields=("organization", "name"), name="role_unique_name_per_org"),
         ),
         migrations.AddIndex(
-            model_name='userrole',
-            index=models.Index(fields=['organization', 'user'], name='user_role_org_user_idx'),
+            model_name="userrole",
+            index=models.Index(fields=["organization", "user"], name="user_role_org_user_idx"),
         ),
         migrations.AddConstraint(
-            model_name='userrole',
-            constraint=models.UniqueConstraint(fields=('user', 'role'), name='user_role_unique'),
+            model_name="userrole",
+            constraint=models.UniqueConstraint(fields=("user", "role"), name="user_role_unique"),
         ),
         migrations.AddIndex(
-            model_name='vendor',
-            index=models.Index(fields=['organization', 'status'], name='vendor_org_status_idx'),
+            model_name="vendor",
+            index=models.Index(fields=["organization", "status"], name="vendor_org_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='vendor',
-            index=models.Index(fields=['organization', 'name'], name='vendor_org_name_idx'),
+            model_name="vendor",
+            index=models.Index(fields=["organization", "name"], name="vendor_org_name_idx"),
         ),
         migrations.AddConstraint(
-            model_name='vendor',
-            constraint=models.UniqueConstraint(fields=('organization', 'code'), name='vendor_unique_code_per_org'),
+            model_name="vendor",
+            constraint=models.UniqueConstraint(fields=("organization", "code"), name="vendor_unique_code_per_org"),
         ),
     ]

@@ -1,4 +1,5 @@
 """Seed the permission catalogue from constants.PERMISSIONS."""
+
 from django.db import migrations
 
 from crmApp.constants import PERMISSIONS

@@ -4,34 +4,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crmApp', '0002_seed_permissions'),
+        ("crmApp", "0002_seed_permissions"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='customer',
-            name='customer_org_status_idx',
+            model_name="customer",
+            name="customer_org_status_idx",
         ),
         migrations.RemoveIndex(
-            model_name='deal',
-            name='deal_org_status_closed_idx',
+            model_name="deal",
+            name="deal_org_status_closed_idx",
         ),
         migrations.RemoveIndex(
-            model_name='lead',
-            name='lead_org_status_idx',
+            model_name="lead",
+            name="lead_org_status_idx",
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['organization', 'status'], include=('id', 'customer_type', 'created_at'), name='customer_org_status_cover_idx'),
+            model_name="customer",
+            index=models.Index(
+                fields=["organization", "status"],
+                include=("id", "customer_type", "created_at"),
+                name="customer_org_status_cover_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['organization', 'status', 'closed_at'], include=('id', 'value', 'expected_revenue', 'assigned_to'), name='deal_org_status_cover_idx'),
+            model_name="deal",
+            index=models.Index(
+                fields=["organization", "status", "closed_at"],
+                include=("id", "value", "expected_revenue", "assigned_to"),
+                name="deal_org_status_cover_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['organization', 'status'], include=('id', 'source', 'score', 'qualified_at', 'assigned_to'), name='lead_org_status_cover_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["organization", "status"],
+                include=("id", "source", "score", "qualified_at", "assigned_to"),
+                name="lead_org_status_cover_idx",
+            ),
         ),
     ]

@@ -25,102 +25,119 @@ def drop_desc_nulls_last_indexes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crmApp', '0003_covering_indexes_for_aggregates'),
+        ("crmApp", "0003_covering_indexes_for_aggregates"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='customer',
-            name='customer_org_assignee_idx',
+            model_name="customer",
+            name="customer_org_assignee_idx",
         ),
         migrations.RemoveIndex(
-            model_name='deal',
-            name='deal_org_stage_idx',
+            model_name="deal",
+            name="deal_org_stage_idx",
         ),
         migrations.RemoveIndex(
-            model_name='deal',
-            name='deal_org_assignee_idx',
+            model_name="deal",
+            name="deal_org_assignee_idx",
         ),
         migrations.RemoveIndex(
-            model_name='lead',
-            name='lead_org_assignee_idx',
+            model_name="lead",
+            name="lead_org_assignee_idx",
         ),
         migrations.RemoveIndex(
-            model_name='lead',
-            name='lead_org_status_cover_idx',
+            model_name="lead",
+            name="lead_org_status_cover_idx",
         ),
         migrations.AlterField(
-            model_name='customer',
-            name='organization',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crmApp.organization'),
+            model_name="customer",
+            name="organization",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crmApp.organization"
+            ),
         ),
         migrations.AlterField(
-            model_name='deal',
-            name='organization',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crmApp.organization'),
+            model_name="deal",
+            name="organization",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crmApp.organization"
+            ),
         ),
         migrations.AlterField(
-            model_name='employee',
-            name='organization',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crmApp.organization'),
+            model_name="employee",
+            name="organization",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crmApp.organization"
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='organization',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crmApp.organization'),
+            model_name="lead",
+            name="organization",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crmApp.organization"
+            ),
         ),
         migrations.AlterField(
-            model_name='pipeline',
-            name='organization',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crmApp.organization'),
+            model_name="pipeline",
+            name="organization",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crmApp.organization"
+            ),
         ),
         migrations.AlterField(
-            model_name='pipelinestage',
-            name='organization',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crmApp.organization'),
+            model_name="pipelinestage",
+            name="organization",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crmApp.organization"
+            ),
         ),
         migrations.AlterField(
-            model_name='vendor',
-            name='organization',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crmApp.organization'),
+            model_name="vendor",
+            name="organization",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crmApp.organization"
+            ),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['organization', 'last_name', 'id'], name='customer_org_last_name_idx'),
+            model_name="customer",
+            index=models.Index(fields=["organization", "last_name", "id"], name="customer_org_last_name_idx"),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['organization', 'company_name', 'id'], name='customer_org_company_idx'),
+            model_name="customer",
+            index=models.Index(fields=["organization", "company_name", "id"], name="customer_org_company_idx"),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['organization', 'updated_at', 'id'], name='customer_org_updated_idx'),
+            model_name="customer",
+            index=models.Index(fields=["organization", "updated_at", "id"], name="customer_org_updated_idx"),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['organization', 'expected_close_date', 'id'], name='deal_org_close_date_idx'),
+            model_name="deal",
+            index=models.Index(fields=["organization", "expected_close_date", "id"], name="deal_org_close_date_idx"),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['organization', 'expected_revenue', 'id'], name='deal_org_expected_idx'),
+            model_name="deal",
+            index=models.Index(fields=["organization", "expected_revenue", "id"], name="deal_org_expected_idx"),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['organization', 'closed_at', 'id'], name='deal_org_closed_at_idx'),
+            model_name="deal",
+            index=models.Index(fields=["organization", "closed_at", "id"], name="deal_org_closed_at_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['organization', 'last_name', 'id'], name='lead_org_last_name_idx'),
+            model_name="lead",
+            index=models.Index(fields=["organization", "last_name", "id"], name="lead_org_last_name_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['organization', 'estimated_value', 'id'], name='lead_org_estimated_value_idx'),
+            model_name="lead",
+            index=models.Index(fields=["organization", "estimated_value", "id"], name="lead_org_estimated_value_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['organization', 'status', 'id'], include=('source', 'score', 'qualified_at', 'assigned_to'), name='lead_org_status_cover_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["organization", "status", "id"],
+                include=("source", "score", "qualified_at", "assigned_to"),
+                name="lead_org_status_cover_idx",
+            ),
         ),
         migrations.RunPython(create_desc_nulls_last_indexes, drop_desc_nulls_last_indexes),
     ]

@@ -1,6 +1,7 @@
 """Every model of the CRM, importable from `crmApp.models`."""
+
 from crmApp.models.auth import User
-from crmApp.models.base import CodeSequence, CodedRecord, OrganizationOwned
+from crmApp.models.base import CodedRecord, CodeSequence, OrganizationOwned
 from crmApp.models.customer import Customer
 from crmApp.models.deal import Deal, Pipeline, PipelineStage
 from crmApp.models.employee import Employee

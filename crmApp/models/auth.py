@@ -1,4 +1,5 @@
 """The CRM user: the email is the login."""
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
@@ -38,7 +39,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     # Stored lower-cased (see save), so uniqueness is case-insensitive.
     email = models.EmailField(max_length=EMAIL_MAX, unique=True)
-    username = models.CharField(max_length=NAME_MAX, null=True, blank=True)
+    # NULL, not "", for no username: the unique index allows many NULLs.
+    username = models.CharField(max_length=NAME_MAX, null=True, blank=True)  # noqa: DJ001
     first_name = models.CharField(max_length=NAME_MAX, blank=True)
     last_name = models.CharField(max_length=NAME_MAX, blank=True)
     is_active = models.BooleanField(default=True)

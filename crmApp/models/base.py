@@ -1,4 +1,5 @@
 """The abstract bases of every CRM record: tenant, timestamps, author and per-organization code."""
+
 from typing import ClassVar
 
 from django.conf import settings
@@ -35,7 +36,11 @@ class OrganizationOwned(models.Model):
             related_id = getattr(self, field.attname)
             if related_id is None or self.organization_id is None:
                 continue
-            related = field.related_model._base_manager.filter(pk=related_id).values_list("organization_id", flat=True).first()
+            related = (
+                field.related_model._base_manager.filter(pk=related_id)
+                .values_list("organization_id", flat=True)
+                .first()
+            )
             if related != self.organization_id:
                 errors[field.name] = "This belongs to another organization."
         if errors:
@@ -58,7 +63,9 @@ class CodeSequenceManager(models.Manager):
                     self.filter(organization_id=organization_id, prefix=prefix).update(
                         last_value=F("last_value") + count
                     )
-            last = self.filter(organization_id=organization_id, prefix=prefix).values_list("last_value", flat=True).get()
+            last = (
+                self.filter(organization_id=organization_id, prefix=prefix).values_list("last_value", flat=True).get()
+            )
             return last - count + 1
 
 

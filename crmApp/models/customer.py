@@ -1,4 +1,5 @@
 """Customers: individuals and businesses an organization sells to."""
+
 from django.conf import settings
 from django.db import models
 
@@ -50,7 +51,9 @@ class Customer(CodedRecord):
             models.Index(fields=["organization", "created_at", "id"], name="customer_org_created_idx"),
             # Covering (PostgreSQL): customer stats and the dashboard read only this index.
             models.Index(
-                fields=["organization", "status"], include=["id", "customer_type", "created_at"], name="customer_org_status_cover_idx"
+                fields=["organization", "status"],
+                include=["id", "customer_type", "created_at"],
+                name="customer_org_status_cover_idx",
             ),
             models.Index(fields=["organization", "customer_type"], name="customer_org_type_idx"),
             models.Index(fields=["organization", "last_name", "id"], name="customer_org_last_name_idx"),

@@ -1,4 +1,5 @@
 """Pipelines, their stages, and the deals that move through them."""
+
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError

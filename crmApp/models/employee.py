@@ -1,4 +1,5 @@
 """Employees: the people of an organization who own leads, customers and deals."""
+
 from django.conf import settings
 from django.db import models
 
@@ -28,7 +29,9 @@ class Employee(CodedRecord):
         constraints = [
             *CodedRecord.Meta.constraints,
             models.UniqueConstraint(
-                fields=["organization", "user"], condition=models.Q(user__isnull=False), name="employee_unique_user_per_org"
+                fields=["organization", "user"],
+                condition=models.Q(user__isnull=False),
+                name="employee_unique_user_per_org",
             ),
         ]
         indexes = [

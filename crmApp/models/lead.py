@@ -1,4 +1,5 @@
 """Leads: prospects that are scored, qualified and converted into customers."""
+
 from django.db import models
 
 from crmApp.constants import (
@@ -27,9 +28,7 @@ class Lead(CodedRecord):
     company = models.CharField(max_length=LONG_NAME_MAX, blank=True)
     job_title = models.CharField(max_length=LONG_NAME_MAX, blank=True)
     source = models.CharField(max_length=20, choices=LeadSource.choices, default=LeadSource.OTHER)
-    estimated_value = models.DecimalField(
-        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, null=True, blank=True
-    )
+    estimated_value = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, null=True, blank=True)
     status = models.CharField(max_length=20, choices=LeadStatus.choices, default=LeadStatus.NEW)
     score = models.PositiveSmallIntegerField(default=0, editable=False)
     assigned_to = models.ForeignKey(

@@ -1,4 +1,5 @@
 """Organizations (the tenants) and the memberships that tie users to them."""
+
 from django.conf import settings
 from django.db import models
 

@@ -1,4 +1,5 @@
 """RBAC: the permission catalogue, per-organization roles and role assignments."""
+
 from django.conf import settings
 from django.db import models
 

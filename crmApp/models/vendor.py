@@ -1,4 +1,5 @@
 """Vendors: suppliers and partners an organization buys from."""
+
 from django.conf import settings
 from django.db import models
 

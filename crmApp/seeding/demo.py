@@ -1,4 +1,5 @@
 """The documented demo: an admin, two organizations, a user per role and a year of CRM history."""
+
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -90,7 +91,11 @@ def ensure_user(email: str) -> tuple[User, bool]:
     spec = USERS.get(email.lower(), DemoUser(email.lower(), "", ""))
     create = User.objects.create_superuser if spec.superuser else User.objects.create_user
     user = create(
-        spec.email, spec.password, username=spec.username, first_name=spec.first_name, last_name=spec.last_name,
+        spec.email,
+        spec.password,
+        username=spec.username,
+        first_name=spec.first_name,
+        last_name=spec.last_name,
         is_email_verified=True,
     )
     return user, True
@@ -98,13 +103,17 @@ def ensure_user(email: str) -> tuple[User, bool]:
 
 def demo_organization(spec: DemoOrganization, admin: User) -> Organization | None:
     """The demo organization of that name owned by the admin, if it was seeded before."""
-    return Organization.objects.filter(
-        name=spec.name, memberships__user=admin, memberships__role=MembershipRole.OWNER
-    ).order_by("id").first()
+    return (
+        Organization.objects.filter(name=spec.name, memberships__user=admin, memberships__role=MembershipRole.OWNER)
+        .order_by("id")
+        .first()
+    )
 
 
 def _add_member(organization: Organization, user: User, role_name: str | None, profile_type: str) -> None:
-    Membership.objects.create(user=user, organization=organization, role=MembershipRole.MEMBER, profile_type=profile_type)
+    Membership.objects.create(
+        user=user, organization=organization, role=MembershipRole.MEMBER, profile_type=profile_type
+    )
     if role_name:
         role = Role.objects.get(organization=organization, name=role_name)
         UserRole.objects.create(organization=organization, user=user, role=role)
@@ -121,24 +130,41 @@ def _build_organization(spec: DemoOrganization, admin: User, users: dict, rng: R
         _add_member(organization, user, role_name, profile_type)
         if profile_type == ProfileType.CUSTOMER:
             portal_customer = Customer(
-                organization=organization, created_by=admin, customer_type=CustomerType.INDIVIDUAL, user=user,
-                first_name=user.first_name, last_name=user.last_name, email=user.email, city="Toronto",
-                country="Canada", source="referral",
+                organization=organization,
+                created_by=admin,
+                customer_type=CustomerType.INDIVIDUAL,
+                user=user,
+                first_name=user.first_name,
+                last_name=user.last_name,
+                email=user.email,
+                city="Toronto",
+                country="Canada",
+                source="referral",
             )
             portal_customer.save()
         else:
             Employee(
-                organization=organization, created_by=admin, user=user, first_name=user.first_name,
-                last_name=user.last_name, email=user.email, department="Sales", job_title=role_name or "",
+                organization=organization,
+                created_by=admin,
+                user=user,
+                first_name=user.first_name,
+                last_name=user.last_name,
+                email=user.email,
+                department="Sales",
+                job_title=role_name or "",
             ).save()
     report = fill_organization(organization, targets=spec.counts, rng=rng, author=admin, progress=progress)
     if portal_customer is not None:
         service = DealService(organization=organization, actor=admin)
         for stage_name, value in PORTAL_DEALS:
             stage = PipelineStage.objects.get(organization=organization, pipeline__is_default=True, name=stage_name)
-            service.create(title=f"{stage_name} for {portal_customer.display_name}", customer=portal_customer,
-                           stage=stage, value=value,
-                           expected_close_date=timezone.localdate() + timedelta(days=0 if stage.is_won else 45))
+            service.create(
+                title=f"{stage_name} for {portal_customer.display_name}",
+                customer=portal_customer,
+                stage=stage,
+                value=value,
+                expected_close_date=timezone.localdate() + timedelta(days=0 if stage.is_won else 45),
+            )
     return report
 
 

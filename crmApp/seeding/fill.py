@@ -1,4 +1,5 @@
 """Top one organization up to a number of employees, vendors, customers, leads and deals, fast."""
+
 import time
 from dataclasses import dataclass, field, fields
 

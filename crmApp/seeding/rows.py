@@ -4,9 +4,10 @@ Every value is a str, an int or None, so the same rows feed PostgreSQL's COPY an
 The business rules are not re-implemented here: lead scores come from `score_lead`, deal status and
 probability from `apply_stage`, expected revenue from `expected_revenue`.
 """
+
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import lru_cache
+from functools import cache
 from random import Random
 
 from crmApp.constants import ActiveStatus, CustomerStatus, CustomerType, LeadSource, LeadStatus
@@ -50,16 +51,20 @@ class FillContext:
         return [None if rng.random() < 0.125 else pick for pick in picks]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _score(has_email: bool, has_phone: bool, has_company: bool, has_title: bool, source: str, value) -> int:
     # score_lead only asks whether each contact field is present, so presence flags are exact inputs.
     return score_lead(
-        email="x" if has_email else "", phone="x" if has_phone else "", company="x" if has_company else "",
-        job_title="x" if has_title else "", source=source, estimated_value=value,
+        email="x" if has_email else "",
+        phone="x" if has_phone else "",
+        company="x" if has_company else "",
+        job_title="x" if has_title else "",
+        source=source,
+        estimated_value=value,
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _expected(value: str, probability: int) -> str:
     return str(expected_revenue(value, probability))
 
@@ -75,8 +80,18 @@ def _phone(rng) -> str:
 
 def employee_rows(ctx: FillContext, rng, count: int, first_number: int):
     """Employees with a department, a job title and a hire date within the last six years."""
-    columns = (*COMMON, "first_name", "last_name", "email", "phone", "department", "job_title", "hire_date",
-               "status", "user_id")
+    columns = (
+        *COMMON,
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "department",
+        "job_title",
+        "hire_date",
+        "status",
+        "user_id",
+    )
 
     def generate():
         for start, n in _chunks(count):
@@ -88,11 +103,24 @@ def employee_rows(ctx: FillContext, rng, count: int, first_number: int):
                 hired = ctx.clock.first_day - timedelta(days=rng.randrange(6 * 365))
                 status = ActiveStatus.INACTIVE.value if rng.random() < 0.08 else ActiveStatus.ACTIVE.value
                 created = ctx.clock.text(tick)
-                rows.append((
-                    ctx.organization_id, created, created, ctx.author_id, format_code("EMP", number),
-                    first, last, f"{first}.{last}.{number}@{ctx.domain}".lower(), _phone(rng), department,
-                    rng.choice(pools.EMPLOYEE_TITLES[department]), hired.isoformat(), status, None,
-                ))
+                rows.append(
+                    (
+                        ctx.organization_id,
+                        created,
+                        created,
+                        ctx.author_id,
+                        format_code("EMP", number),
+                        first,
+                        last,
+                        f"{first}.{last}.{number}@{ctx.domain}".lower(),
+                        _phone(rng),
+                        department,
+                        rng.choice(pools.EMPLOYEE_TITLES[department]),
+                        hired.isoformat(),
+                        status,
+                        None,
+                    )
+                )
             yield rows
 
     return columns, generate()
@@ -100,8 +128,18 @@ def employee_rows(ctx: FillContext, rng, count: int, first_number: int):
 
 def vendor_rows(ctx: FillContext, rng, count: int, first_number: int):
     """Suppliers of assorted kinds, most of them active."""
-    columns = (*COMMON, "name", "email", "phone", "contact_person", "vendor_type", "status", "address", "user_id",
-               "notes")
+    columns = (
+        *COMMON,
+        "name",
+        "email",
+        "phone",
+        "contact_person",
+        "vendor_type",
+        "status",
+        "address",
+        "user_id",
+        "notes",
+    )
 
     def generate():
         for start, n in _chunks(count):
@@ -111,13 +149,24 @@ def vendor_rows(ctx: FillContext, rng, count: int, first_number: int):
                 name = rng.choice(pools.COMPANIES)
                 created = ctx.clock.text(tick)
                 status = ActiveStatus.INACTIVE.value if rng.random() < 0.15 else ActiveStatus.ACTIVE.value
-                rows.append((
-                    ctx.organization_id, created, created, ctx.author_id, format_code("VEN", number), name,
-                    f"sales.{number}@vendor.example", _phone(rng),
-                    f"{rng.choice(pools.FIRST_NAMES)} {rng.choice(pools.LAST_NAMES)}",
-                    rng.choice(pools.VENDOR_TYPES), status,
-                    f"{rng.randrange(1, 999)} {rng.choice(pools.STREETS)}", None, rng.choice(pools.NOTES),
-                ))
+                rows.append(
+                    (
+                        ctx.organization_id,
+                        created,
+                        created,
+                        ctx.author_id,
+                        format_code("VEN", number),
+                        name,
+                        f"sales.{number}@vendor.example",
+                        _phone(rng),
+                        f"{rng.choice(pools.FIRST_NAMES)} {rng.choice(pools.LAST_NAMES)}",
+                        rng.choice(pools.VENDOR_TYPES),
+                        status,
+                        f"{rng.randrange(1, 999)} {rng.choice(pools.STREETS)}",
+                        None,
+                        rng.choice(pools.NOTES),
+                    )
+                )
             yield rows
 
     return columns, generate()
@@ -125,16 +174,33 @@ def vendor_rows(ctx: FillContext, rng, count: int, first_number: int):
 
 def customer_rows(ctx: FillContext, rng, count: int, first_number: int):
     """Individuals and businesses, created with a rising rate so that recent growth shows."""
-    columns = (*COMMON, "customer_type", "first_name", "last_name", "company_name", "industry", "contact_person",
-               "email", "phone", "address", "city", "country", "status", "source", "assigned_to_id", "user_id",
-               "notes", "converted_from_lead_id")
+    columns = (
+        *COMMON,
+        "customer_type",
+        "first_name",
+        "last_name",
+        "company_name",
+        "industry",
+        "contact_person",
+        "email",
+        "phone",
+        "address",
+        "city",
+        "country",
+        "status",
+        "source",
+        "assigned_to_id",
+        "user_id",
+        "notes",
+        "converted_from_lead_id",
+    )
     statuses = [s.value for s in CustomerStatus]
 
     def generate():
         all_ticks = ctx.clock.sample(rng, count, ordered=True)
         for start, n in _chunks(count):
             rows = []
-            ticks = all_ticks[start:start + n]
+            ticks = all_ticks[start : start + n]
             assignees = ctx.assignees(rng, n)
             kinds = with_coverage(
                 rng.choices([CustomerType.INDIVIDUAL.value, CustomerType.BUSINESS.value], [60, 40], k=n),
@@ -146,18 +212,41 @@ def customer_rows(ctx: FillContext, rng, count: int, first_number: int):
                 city, country = rng.choice(pools.CITIES)
                 created = ctx.clock.text(ticks[i])
                 if kinds[i] == CustomerType.BUSINESS:
-                    company, industry, contact = rng.choice(pools.COMPANIES), rng.choice(pools.INDUSTRIES), f"{first} {last}"
+                    company, industry, contact = (
+                        rng.choice(pools.COMPANIES),
+                        rng.choice(pools.INDUSTRIES),
+                        f"{first} {last}",
+                    )
                     email, first, last = f"contact.{number}@{company.split()[0].lower()}.example", "", ""
                 else:
                     company = industry = contact = ""
                     email = f"{first}.{last}.{number}@mail.example".lower()
-                rows.append((
-                    ctx.organization_id, created, created, ctx.author_id, format_code("CUST", number), kinds[i],
-                    first, last, company, industry, contact, email, _phone(rng),
-                    f"{rng.randrange(1, 999)} {rng.choice(pools.STREETS)}", city, country,
-                    rng.choices(statuses, [70, 12, 18])[0], rng.choice(LEAD_SOURCES), assignees[i], None,
-                    rng.choice(pools.NOTES), None,
-                ))
+                rows.append(
+                    (
+                        ctx.organization_id,
+                        created,
+                        created,
+                        ctx.author_id,
+                        format_code("CUST", number),
+                        kinds[i],
+                        first,
+                        last,
+                        company,
+                        industry,
+                        contact,
+                        email,
+                        _phone(rng),
+                        f"{rng.randrange(1, 999)} {rng.choice(pools.STREETS)}",
+                        city,
+                        country,
+                        rng.choices(statuses, [70, 12, 18])[0],
+                        rng.choice(LEAD_SOURCES),
+                        assignees[i],
+                        None,
+                        rng.choice(pools.NOTES),
+                        None,
+                    )
+                )
             yield rows
 
     return columns, generate()
@@ -181,8 +270,23 @@ def lead_rows(ctx: FillContext, rng, count: int, first_number: int):
 
     Written column by column with `choices`, since this loop runs a million times for a big fill.
     """
-    columns = (*COMMON, "first_name", "last_name", "email", "phone", "company", "job_title", "source",
-               "estimated_value", "status", "score", "assigned_to_id", "notes", "qualified_at", "converted_at")
+    columns = (
+        *COMMON,
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "company",
+        "job_title",
+        "source",
+        "estimated_value",
+        "status",
+        "score",
+        "assigned_to_id",
+        "notes",
+        "qualified_at",
+        "converted_at",
+    )
     qualified, converted, lost = LeadStatus.QUALIFIED.value, LeadStatus.CONVERTED.value, LeadStatus.LOST.value
     clock, org_id, author_id, domain = ctx.clock, ctx.organization_id, ctx.author_id, ctx.domain
     text, top = clock.text, clock.max_tick
@@ -191,7 +295,9 @@ def lead_rows(ctx: FillContext, rng, count: int, first_number: int):
         all_ticks = clock.sample(rng, count, ordered=True)
         for start, n in _chunks(count):
             cover = start == 0
-            statuses = with_coverage(rng.choices(LEAD_STATUSES, LEAD_STATUS_WEIGHTS, k=n), LEAD_STATUSES if cover else [])
+            statuses = with_coverage(
+                rng.choices(LEAD_STATUSES, LEAD_STATUS_WEIGHTS, k=n), LEAD_STATUSES if cover else []
+            )
             sources = with_coverage(rng.choices(LEAD_SOURCES, LEAD_SOURCE_WEIGHTS, k=n), LEAD_SOURCES if cover else [])
             names = rng.choices(NAME_PAIRS, k=n)
             emailed = rng.choices((True, True, True, True, True, True, True, True, True, False), k=n)
@@ -203,23 +309,48 @@ def lead_rows(ctx: FillContext, rng, count: int, first_number: int):
             rnd = rng.random
             rows = []
             append = rows.append
-            for i, tick in enumerate(all_ticks[start:start + n]):
+            for i, tick in enumerate(all_ticks[start : start + n]):
                 number = first_number + start + i
                 first, last, handle = names[i]
-                status, source, value, phone, company, title = statuses[i], sources[i], values[i], phones[i], companies[i], titles[i]
+                status, source, value, phone, company, title = (
+                    statuses[i],
+                    sources[i],
+                    values[i],
+                    phones[i],
+                    companies[i],
+                    titles[i],
+                )
                 email = f"{handle}{number}@{domain}" if emailed[i] else ""
                 created = updated = text(tick)
                 qualified_at = converted_at = None
-                if status == qualified or status == converted or (status == lost and rnd() < 0.4):
+                if status in (qualified, converted) or (status == lost and rnd() < 0.4):
                     tick = min(tick + int(DAY * (1 + 29 * rnd())), top)
                     qualified_at = updated = text(tick)
                     if status == converted:
                         converted_at = updated = text(min(tick + int(DAY * (1 + 19 * rnd())), top))
-                append((
-                    org_id, created, updated, author_id, format_code("LEAD", number), first, last, email, phone, company,
-                    title, source, value, status, _score(emailed[i], phone != "", company != "", title != "", source, value),
-                    assignees[i], "", qualified_at, converted_at,
-                ))
+                append(
+                    (
+                        org_id,
+                        created,
+                        updated,
+                        author_id,
+                        format_code("LEAD", number),
+                        first,
+                        last,
+                        email,
+                        phone,
+                        company,
+                        title,
+                        source,
+                        value,
+                        status,
+                        _score(emailed[i], phone != "", company != "", title != "", source, value),
+                        assignees[i],
+                        "",
+                        qualified_at,
+                        converted_at,
+                    )
+                )
             yield rows
 
     return columns, generate()
@@ -245,11 +376,27 @@ def _stage_weight(stage: PipelineStage, open_rank: int) -> int:
 
 def deal_rows(ctx: FillContext, rng, count: int, first_number: int):
     """Deals over every stage: closed ones closed within the last year, open ones due in the next six months."""
-    columns = (*COMMON, "title", "customer_id", "pipeline_id", "stage_id", "value", "probability", "expected_revenue",
-               "status", "expected_close_date", "closed_at", "assigned_to_id", "lead_id", "lost_reason")
+    columns = (
+        *COMMON,
+        "title",
+        "customer_id",
+        "pipeline_id",
+        "stage_id",
+        "value",
+        "probability",
+        "expected_revenue",
+        "status",
+        "expected_close_date",
+        "closed_at",
+        "assigned_to_id",
+        "lead_id",
+        "lost_reason",
+    )
     templates = stage_templates(ctx.stages)
     open_ranks = iter(range(len(templates)))
-    weights = [_stage_weight(stage, 0 if stage.is_won or stage.is_lost else next(open_ranks)) for stage, _, _ in templates]
+    weights = [
+        _stage_weight(stage, 0 if stage.is_won or stage.is_lost else next(open_ranks)) for stage, _, _ in templates
+    ]
     clock = ctx.clock
 
     def generate():
@@ -259,7 +406,7 @@ def deal_rows(ctx: FillContext, rng, count: int, first_number: int):
             picks = with_coverage(rng.choices(templates, weights, k=n), templates if start == 0 else [])
             customers = rng.choices(ctx.customer_ids, k=n)
             values = rng.choices(DEAL_VALUES, k=n)
-            ticks = all_ticks[start:start + n]
+            ticks = all_ticks[start : start + n]
             assignees = ctx.assignees(rng, n)
             for i in range(n):
                 number = first_number + start + i
@@ -275,12 +422,28 @@ def deal_rows(ctx: FillContext, rng, count: int, first_number: int):
                 else:
                     close_date = clock.future_date_text(rng.randrange(0, 183))
                     updated = clock.text(tick)
-                rows.append((
-                    ctx.organization_id, clock.text(tick), updated, ctx.author_id, format_code("DEAL", number),
-                    f"{rng.choice(pools.PRODUCTS)} #{number}", customers[i], ctx.pipeline_id, stage.id, value,
-                    probability, _expected(value, probability), status, close_date, closed, assignees[i], None,
-                    lost_reason,
-                ))
+                rows.append(
+                    (
+                        ctx.organization_id,
+                        clock.text(tick),
+                        updated,
+                        ctx.author_id,
+                        format_code("DEAL", number),
+                        f"{rng.choice(pools.PRODUCTS)} #{number}",
+                        customers[i],
+                        ctx.pipeline_id,
+                        stage.id,
+                        value,
+                        probability,
+                        _expected(value, probability),
+                        status,
+                        close_date,
+                        closed,
+                        assignees[i],
+                        None,
+                        lost_reason,
+                    )
+                )
             yield rows
 
     return columns, generate()

@@ -1,4 +1,5 @@
 """Fast inserts: COPY on PostgreSQL, batched INSERTs elsewhere, and the set-based touches after them."""
+
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from crmApp.constants import LeadStatus
@@ -76,14 +77,20 @@ def link_converted_leads(*, organization_id: int, customers_after_id: int, limit
     conversion, as `convert` would have made it. Both sides are paired in id order.
     """
     customer_ids = list(
-        Customer.objects.filter(organization_id=organization_id, id__gt=customers_after_id,
-                                converted_from_lead__isnull=True).order_by("id").values_list("id", flat=True)[:limit]
+        Customer.objects.filter(
+            organization_id=organization_id, id__gt=customers_after_id, converted_from_lead__isnull=True
+        )
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
     )
     lead_ids = list(
-        Lead.objects.filter(organization_id=organization_id, status=LeadStatus.CONVERTED,
-                            converted_customer__isnull=True).order_by("id").values_list("id", flat=True)[:len(customer_ids)]
+        Lead.objects.filter(
+            organization_id=organization_id, status=LeadStatus.CONVERTED, converted_customer__isnull=True
+        )
+        .order_by("id")
+        .values_list("id", flat=True)[: len(customer_ids)]
     )
-    pairs = list(zip(customer_ids, lead_ids))
+    pairs = list(zip(customer_ids, lead_ids, strict=False))  # fewer leads than customers: pair what there is
     if not pairs:
         return 0
     customer, lead = _table(Customer), _table(Lead)
@@ -96,7 +103,7 @@ def link_converted_leads(*, organization_id: int, customers_after_id: int, limit
                 f"UPDATE {customer} SET converted_from_lead_id = pairs.lead_id, ({columns}) = ({values})"
                 f" FROM unnest(%s::bigint[], %s::bigint[]) AS pairs(customer_id, lead_id)"
                 f" JOIN {lead} AS lead ON lead.id = pairs.lead_id WHERE {customer}.id = pairs.customer_id",
-                [[c for c, _ in pairs], [l for _, l in pairs]],
+                [[customer_id for customer_id, _ in pairs], [lead_id for _, lead_id in pairs]],
             )
         else:
             cursor.executemany(

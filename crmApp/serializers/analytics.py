@@ -1,4 +1,5 @@
 """Analytics: the query parameters each report accepts and the shapes it answers with."""
+
 from rest_framework import serializers
 
 from crmApp.services.analytics_service import DEFAULT_FORECAST_MONTHS, DEFAULT_PERIOD, MAX_FORECAST_MONTHS, PERIODS
@@ -24,7 +25,8 @@ class RevenueQuerySerializer(serializers.Serializer):
 
     period = serializers.ChoiceField(choices=list(PERIODS), default=DEFAULT_PERIOD)
     start = serializers.DateField(
-        required=False, input_formats=["%Y-%m-%d"],
+        required=False,
+        input_formats=["%Y-%m-%d"],
         help_text="First day included (UTC). Default: the first day of the month 11 months before `end`'s.",
     )
     end = serializers.DateField(

@@ -1,4 +1,5 @@
 """Request and response shapes of the auth endpoints and of /api/users/me/."""
+
 from django.core.validators import RegexValidator
 from django.db.models import Value
 from django.db.models.functions import Lower

@@ -1,4 +1,5 @@
 """Pieces shared by the people-and-company records: employees, vendors and customers."""
+
 from rest_framework import serializers
 
 from crmApp.serializers.fields import ActiveMemberField, StrictModelSerializer

@@ -1,4 +1,5 @@
 """Customer input and output, and the bodies of the customer list actions."""
+
 from collections.abc import Mapping
 
 from rest_framework import serializers

@@ -1,4 +1,5 @@
 """Deals, the bodies of their stage actions, and the kanban board."""
+
 from rest_framework import serializers
 
 from crmApp.constants import MONEY_DIGITS, MONEY_PLACES, NOTES_MAX
@@ -14,9 +15,7 @@ class DealSerializer(StrictModelSerializer):
     stage = ScopedPrimaryKeyRelatedField(queryset=PipelineStage.objects.all(), required=False)
     assigned_to = ScopedPrimaryKeyRelatedField(queryset=Employee.objects.all(), required=False, allow_null=True)
     lead = ScopedPrimaryKeyRelatedField(queryset=Lead.objects.all(), required=False, allow_null=True)
-    value = serializers.DecimalField(
-        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, min_value=0, required=False
-    )
+    value = serializers.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, min_value=0, required=False)
     lost_reason = StrictCharField(max_length=NOTES_MAX, required=False, allow_blank=True)
     customer_name = serializers.CharField(source="customer.display_name", read_only=True)
     pipeline_name = serializers.CharField(source="pipeline.name", read_only=True)
@@ -26,15 +25,41 @@ class DealSerializer(StrictModelSerializer):
     class Meta:
         model = Deal
         fields = [
-            "id", "code", "organization", "title",
-            "customer", "customer_name", "pipeline", "pipeline_name", "stage", "stage_name",
-            "value", "probability", "expected_revenue", "status", "expected_close_date", "closed_at",
-            "assigned_to", "assigned_to_name", "lead", "lost_reason",
-            "created_at", "updated_at", "created_by",
+            "id",
+            "code",
+            "organization",
+            "title",
+            "customer",
+            "customer_name",
+            "pipeline",
+            "pipeline_name",
+            "stage",
+            "stage_name",
+            "value",
+            "probability",
+            "expected_revenue",
+            "status",
+            "expected_close_date",
+            "closed_at",
+            "assigned_to",
+            "assigned_to_name",
+            "lead",
+            "lost_reason",
+            "created_at",
+            "updated_at",
+            "created_by",
         ]
         read_only_fields = [
-            "id", "code", "organization", "probability", "expected_revenue", "status", "closed_at",
-            "created_at", "updated_at", "created_by",
+            "id",
+            "code",
+            "organization",
+            "probability",
+            "expected_revenue",
+            "status",
+            "closed_at",
+            "created_at",
+            "updated_at",
+            "created_by",
         ]
 
 

@@ -1,4 +1,5 @@
 """Employee input and output."""
+
 from crmApp.models import Employee
 from crmApp.serializers.common import RECORD_READ_ONLY_FIELDS, RecordSerializer, linked_user_field
 

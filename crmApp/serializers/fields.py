@@ -1,4 +1,5 @@
 """Serializer fields and the model-serializer base shared by the resources."""
+
 from django.db import models
 from rest_framework import serializers
 

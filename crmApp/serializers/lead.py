@@ -1,4 +1,5 @@
 """Lead shapes: the record itself, and the bodies of stats, assign and convert."""
+
 from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema_field

@@ -1,4 +1,5 @@
 """Organizations and their members: input and output shapes."""
+
 from rest_framework import serializers
 
 from crmApp.constants import EMAIL_MAX, LONG_NAME_MAX, NAME_MAX, MembershipRole, ProfileType

@@ -1,4 +1,5 @@
 """Pipelines (with their stages nested) and pipeline stages."""
+
 from rest_framework import serializers
 
 from crmApp.models import Pipeline, PipelineStage
@@ -61,8 +62,17 @@ class PipelineStageSerializer(StrictModelSerializer):
     class Meta:
         model = PipelineStage
         fields = [
-            "id", "organization", "pipeline", "name", "order", "probability", "is_won", "is_lost",
-            "created_at", "updated_at", "created_by",
+            "id",
+            "organization",
+            "pipeline",
+            "name",
+            "order",
+            "probability",
+            "is_won",
+            "is_lost",
+            "created_at",
+            "updated_at",
+            "created_by",
         ]
         read_only_fields = ["id", "organization", "created_at", "updated_at", "created_by"]
         validators = []  # name per pipeline and won-xor-lost are checked by the service against stored rows

@@ -1,4 +1,5 @@
 """The permission catalogue, roles and role assignments: input and output shapes."""
+
 from rest_framework import serializers
 
 from crmApp.constants import ALL_PERMISSION_CODES, NAME_MAX

@@ -1,4 +1,5 @@
 """Vendor input and output."""
+
 from crmApp.models import Vendor
 from crmApp.serializers.common import RECORD_READ_ONLY_FIELDS, RecordSerializer, linked_user_field
 

@@ -5,6 +5,7 @@ Conventions shared by every figure:
 - money is a Decimal quantized to the cent, 0.00 when nothing is summed;
 - dates, windows and buckets are in UTC, and weeks start on Monday.
 """
+
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -177,7 +178,9 @@ class AnalyticsService:
         total = leads["total"]
         counts = (("leads", total), ("qualified", leads["qualified"]), ("deals", deals["total"]), ("won", deals["won"]))
         return {
-            "stages": [{"name": name, "count": count, "percentage": percentage(count, total)} for name, count in counts],
+            "stages": [
+                {"name": name, "count": count, "percentage": percentage(count, total)} for name, count in counts
+            ],
             "conversion_rate": percentage(deals["won"], total),
         }
 
@@ -218,7 +221,11 @@ class AnalyticsService:
         return {
             "period": period,
             "results": [
-                {"period": row["bucket"].astimezone(UTC).date(), "revenue": money(row["revenue"]), "deals": row["deals"]}
+                {
+                    "period": row["bucket"].astimezone(UTC).date(),
+                    "revenue": money(row["revenue"]),
+                    "deals": row["deals"],
+                }
                 for row in rows
             ],
         }
@@ -233,8 +240,10 @@ class AnalyticsService:
         return self._cached("employee-performance", self._compute_employee_performance)
 
     def _compute_employee_performance(self) -> dict:
-        employees = Employee.objects.filter(organization=self.organization).order_by().values_list(
-            "id", "first_name", "last_name"
+        employees = (
+            Employee.objects.filter(organization=self.organization)
+            .order_by()
+            .values_list("id", "first_name", "last_name")
         )
         leads = {
             row["assigned_to"]: row
@@ -307,4 +316,3 @@ class AnalyticsService:
                 }
             )
         return {"results": results}
-

@@ -1,4 +1,5 @@
 """Accounts and sessions: sign-up, sign-in, token rotation and revocation, passwords, email verification."""
+
 import logging
 import smtplib
 from dataclasses import dataclass

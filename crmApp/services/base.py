@@ -1,4 +1,5 @@
 """The base of the services: bound to one organization and one actor, so every query is scoped."""
+
 from typing import ClassVar
 
 from django.db import models, transaction

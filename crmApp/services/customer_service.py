@@ -1,4 +1,5 @@
 """Customers: the names each type needs, protected deletion, statistics, ranking and bulk changes."""
+
 from collections.abc import Iterable
 from datetime import UTC
 
@@ -41,7 +42,7 @@ class CustomerService(OrganizationService):
         missing = [name for name in REQUIRED_NAMES.get(customer_type, ()) if not (values[name] or "").strip()]
         if missing:
             raise DjangoValidationError(
-                {name: f"This field is required for a {customer_type} customer." for name in missing}
+                dict.fromkeys(missing, f"This field is required for a {customer_type} customer.")
             )
 
     @transaction.atomic

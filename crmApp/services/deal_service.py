@@ -1,4 +1,5 @@
 """Deals: stage moves, winning, losing and reopening, with status and expected revenue kept in step."""
+
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -67,7 +68,9 @@ class DealService(OrganizationService):
         return stage
 
     def _closing_stage(self, pipeline: Pipeline, *, won: bool) -> PipelineStage:
-        stage = pipeline.stages.filter(**({"is_won": True} if won else {"is_lost": True})).order_by("order", "id").first()
+        stage = (
+            pipeline.stages.filter(**({"is_won": True} if won else {"is_lost": True})).order_by("order", "id").first()
+        )
         if stage is None:
             kind = "won" if won else "lost"
             raise BusinessRuleViolation(f"Pipeline '{pipeline.name}' has no {kind} stage.", code=f"no_{kind}_stage")
@@ -76,7 +79,9 @@ class DealService(OrganizationService):
     def _check_stage_in_pipeline(self, stage: PipelineStage, pipeline: Pipeline) -> None:
         """A stage of another pipeline (or organization) is a validation error on `stage`."""
         if stage.pipeline_id != pipeline.id or stage.organization_id != self.organization.id:
-            raise ValidationError({"stage": "The stage does not belong to the deal's pipeline."}, code="stage_not_in_pipeline")
+            raise ValidationError(
+                {"stage": "The stage does not belong to the deal's pipeline."}, code="stage_not_in_pipeline"
+            )
 
     @staticmethod
     def _lock_stage(stage: PipelineStage) -> PipelineStage:
@@ -86,8 +91,13 @@ class DealService(OrganizationService):
 
     # --- writes -----------------------------------------------------------------------------------
     @transaction.atomic
-    def create(self, *, pipeline: Pipeline | None = None, stage: PipelineStage | None = None, value=Decimal("0"), **fields) -> Deal:
-        """Create a deal in `stage`, or the pipeline's first open stage; the pipeline defaults to the stage's, then the default one."""
+    def create(
+        self, *, pipeline: Pipeline | None = None, stage: PipelineStage | None = None, value=Decimal("0"), **fields
+    ) -> Deal:
+        """Create a deal in `stage`, or the pipeline's first open stage.
+
+        The pipeline defaults to the stage's, then to the organization's default one.
+        """
         if pipeline is None:
             pipeline = stage.pipeline if stage is not None else self.default_pipeline()
         if stage is None:
@@ -106,7 +116,9 @@ class DealService(OrganizationService):
         return deal
 
     @transaction.atomic
-    def update(self, instance: Deal, *, stage: PipelineStage | None = None, pipeline: Pipeline | None = None, **fields) -> Deal:
+    def update(
+        self, instance: Deal, *, stage: PipelineStage | None = None, pipeline: Pipeline | None = None, **fields
+    ) -> Deal:
         """Apply field changes; a stage change follows the move rules, a new pipeline needs one of its stages.
 
         Raises ValidationError (`stage`) for a stage outside the deal's pipeline and
@@ -146,7 +158,8 @@ class DealService(OrganizationService):
     def board(self, deals: QuerySet, *, pipeline: Pipeline | None = None) -> list[BoardColumn]:
         """The kanban of one pipeline (default: the default one): every stage in order, empty ones too.
 
-        `deals` is an already scoped (and possibly filtered) deal queryset; two queries: stages and one grouped aggregate.
+        `deals` is an already scoped (and possibly filtered) deal queryset; two queries: stages and one
+        grouped aggregate.
         """
         pipeline = pipeline or self.default_pipeline()
         stages = list(pipeline.stages.order_by("order", "id"))
@@ -157,7 +170,9 @@ class DealService(OrganizationService):
             .annotate(count=Count("id"), value=Sum("value"), expected=Sum("expected_revenue"))
         )
         # Kept until the organization's data changes; the key carries the pipeline and every filter.
-        rows = cached_for_organization(self.organization.id, "deal-board", lambda: list(grouped), query_fingerprint(grouped))
+        rows = cached_for_organization(
+            self.organization.id, "deal-board", lambda: list(grouped), query_fingerprint(grouped)
+        )
         totals = {row["stage_id"]: row for row in rows}
         columns = []
         for stage in stages:

@@ -1,4 +1,5 @@
 """Employees: one employee record per user account in an organization."""
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 

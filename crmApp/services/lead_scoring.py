@@ -1,4 +1,5 @@
 """The lead score of API.md › Business rules, as a pure function (services and the bulk seeder share it)."""
+
 from decimal import Decimal
 
 from crmApp.constants import LeadSource

@@ -1,4 +1,5 @@
 """Leads: scoring on every write, the status workflow, assignment, conversion and statistics."""
+
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -183,7 +184,9 @@ class LeadService(OrganizationService):
     def _create_customer(self, lead: Lead) -> Customer:
         """The customer a lead becomes; its names must satisfy the customer rules like any other."""
         try:
-            return CustomerService(organization=self.organization, actor=self.actor).create(**self._customer_fields(lead))
+            return CustomerService(organization=self.organization, actor=self.actor).create(
+                **self._customer_fields(lead)
+            )
         except DjangoValidationError:
             raise BusinessRuleViolation(
                 "A lead without a company becomes an individual customer, which needs a first and a last name; "
@@ -210,7 +213,12 @@ class LeadService(OrganizationService):
                 # Two 100-character names plus a space would overflow contact_person.
                 "contact_person": lead.full_name[:NAME_MAX],
             }
-        return {**common, "customer_type": CustomerType.INDIVIDUAL, "first_name": lead.first_name, "last_name": lead.last_name}
+        return {
+            **common,
+            "customer_type": CustomerType.INDIVIDUAL,
+            "first_name": lead.first_name,
+            "last_name": lead.last_name,
+        }
 
     @staticmethod
     def _default_deal_title(lead: Lead) -> str:

@@ -1,4 +1,5 @@
 """Organizations and their members: creating one gives it an owner, the default roles and pipeline."""
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -172,9 +173,7 @@ class MemberService:
             user = User.objects.create_user(email=email, first_name=first_name, last_name=last_name)
         membership = Membership.objects.select_for_update().filter(organization=self.organization, user=user).first()
         if membership is not None and membership.is_active:
-            raise BusinessRuleViolation(
-                f"{email} is already a member of this organization.", code="already_member"
-            )
+            raise BusinessRuleViolation(f"{email} is already a member of this organization.", code="already_member")
         if membership is None:
             membership = Membership.objects.create(
                 organization=self.organization, user=user, role=role, profile_type=profile_type

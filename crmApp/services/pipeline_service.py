@@ -1,4 +1,5 @@
 """Pipelines and their stages: one default per organization, stages that keep their deals' figures right."""
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -52,7 +53,9 @@ class PipelineService(OrganizationService):
             is_default = True  # an organization always has a default pipeline
         if is_default:
             self._clear_default()
-        pipeline = Pipeline.objects.create(organization=self.organization, created_by=self.actor, is_default=is_default, **fields)
+        pipeline = Pipeline.objects.create(
+            organization=self.organization, created_by=self.actor, is_default=is_default, **fields
+        )
         if stages:
             PipelineStage.objects.bulk_create(
                 PipelineStage(
@@ -93,7 +96,8 @@ class PipelineService(OrganizationService):
         pipeline = self.records.select_for_update().get(pk=instance.pk)
         if pipeline.is_default:
             raise BusinessRuleViolation(
-                "The default pipeline cannot be deleted; make another pipeline the default first.", code="default_pipeline"
+                "The default pipeline cannot be deleted; make another pipeline the default first.",
+                code="default_pipeline",
             )
         if Deal.objects.filter(organization=self.organization, pipeline=pipeline).exists():
             raise Protected("This pipeline still holds deals; move or delete them first.")

@@ -1,4 +1,5 @@
 """Roles (named sets of permission codes) and their assignment to the members of an organization."""
+
 from collections.abc import Iterable
 
 from django.db import transaction
@@ -14,7 +15,9 @@ def permissions_for(codes: Iterable[str]) -> list[Permission]:
     permissions = list(Permission.objects.filter(code__in=codes))
     unknown = codes - {permission.code for permission in permissions}
     if unknown:
-        raise BusinessRuleViolation(f"Unknown permission codes: {', '.join(sorted(unknown))}.", code="unknown_permission")
+        raise BusinessRuleViolation(
+            f"Unknown permission codes: {', '.join(sorted(unknown))}.", code="unknown_permission"
+        )
     return permissions
 
 
@@ -56,9 +59,11 @@ class UserRoleService(OrganizationService):
         if role.organization_id != self.organization.id:
             raise BusinessRuleViolation("The role belongs to another organization.", code="foreign_role")
         # Locking the membership keeps a concurrent removal from leaving a role behind.
-        if not Membership.objects.select_for_update().filter(
-            organization=self.organization, user=user, is_active=True
-        ).exists():
+        if (
+            not Membership.objects.select_for_update()
+            .filter(organization=self.organization, user=user, is_active=True)
+            .exists()
+        ):
             raise BusinessRuleViolation("The user is not an active member of this organization.", code="not_member")
         if UserRole.objects.filter(user=user, role=role).exists():
             raise BusinessRuleViolation("The user already has this role.", code="duplicate")

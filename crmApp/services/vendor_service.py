@@ -1,4 +1,5 @@
 """Vendors: plain records of the organization."""
+
 from crmApp.models import Vendor
 from crmApp.services.base import OrganizationService
 

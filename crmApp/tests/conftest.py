@@ -1,4 +1,5 @@
 """Shared fixtures: two organizations, their owners, members with chosen codes, authenticated clients."""
+
 import pytest
 from django.core.cache import cache
 from django.db import connection
@@ -8,6 +9,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from crmApp.constants import MembershipRole, ProfileType
 from crmApp.services.organization_service import create_organization
 from crmApp.tests.factories import MembershipFactory, RoleFactory, UserFactory, UserRoleFactory
+
+# The analytics builders also define the `frozen` clock and the `noise` organization fixtures.
+pytest_plugins = ["crmApp.tests.analytics_data"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,4 +1,5 @@
 """factory-boy factories; child records always land in their parent's organization."""
+
 from decimal import Decimal
 
 import factory
@@ -132,8 +133,12 @@ class LeadFactory(DjangoModelFactory):
     last_name = factory.Faker("last_name")
     score = factory.LazyAttribute(
         lambda o: score_lead(
-            email=o.email, phone=o.phone, company=o.company, job_title=o.job_title,
-            source=o.source, estimated_value=o.estimated_value,
+            email=o.email,
+            phone=o.phone,
+            company=o.company,
+            job_title=o.job_title,
+            source=o.source,
+            estimated_value=o.estimated_value,
         )
     )
     email = ""

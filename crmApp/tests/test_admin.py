@@ -1,4 +1,5 @@
 """The Django admin: every page renders, and saves keep the same rules as the API."""
+
 from decimal import Decimal
 
 import pytest
@@ -35,14 +36,27 @@ def test_every_changelist_renders_with_search_and_organization_filter(admin_clie
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("model", ["lead", "deal", "customer", "employee", "vendor", "pipeline", "organization", "user"])
+@pytest.mark.parametrize(
+    "model", ["lead", "deal", "customer", "employee", "vendor", "pipeline", "organization", "user"]
+)
 def test_add_pages_render(admin_client, model):
     assert admin_client.get(reverse(f"admin:crmApp_{model}_add")).status_code == 200
 
 
 def lead_form(organization, **fields) -> dict:
-    return {"organization": organization.id, "first_name": "Ada", "last_name": "", "email": "", "phone": "",
-            "company": "", "job_title": "", "source": "other", "estimated_value": "", "notes": "", **fields}
+    return {
+        "organization": organization.id,
+        "first_name": "Ada",
+        "last_name": "",
+        "email": "",
+        "phone": "",
+        "company": "",
+        "job_title": "",
+        "source": "other",
+        "estimated_value": "",
+        "notes": "",
+        **fields,
+    }
 
 
 @pytest.mark.django_db
@@ -64,9 +78,19 @@ def test_a_lead_linked_to_another_organizations_employee_is_refused(admin_client
 
 
 def deal_form(deal, **fields) -> dict:
-    return {"organization": deal.organization_id, "title": deal.title, "customer": deal.customer_id,
-            "pipeline": deal.pipeline_id, "stage": deal.stage_id, "value": str(deal.value),
-            "expected_close_date": "", "assigned_to": "", "lead": "", "lost_reason": "", **fields}
+    return {
+        "organization": deal.organization_id,
+        "title": deal.title,
+        "customer": deal.customer_id,
+        "pipeline": deal.pipeline_id,
+        "stage": deal.stage_id,
+        "value": str(deal.value),
+        "expected_close_date": "",
+        "assigned_to": "",
+        "lead": "",
+        "lost_reason": "",
+        **fields,
+    }
 
 
 @pytest.mark.django_db

@@ -1,4 +1,5 @@
 """Dashboard and sales funnel figures, rounding, empty organizations, RBAC and query counts."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -6,22 +7,20 @@ import pytest
 
 from crmApp.constants import CustomerStatus, LeadStatus, ProfileType
 from crmApp.services.analytics_service import AnalyticsService, mean, percentage
-from crmApp.tests.conftest import make_client
-from crmApp.tests.test_analytics_data import (  # noqa: F401 (fixtures)
+from crmApp.tests.analytics_data import (
     ENDPOINTS,
     NOW,
     at,
     customer,
     deal,
     freeze,
-    frozen,
     lead,
     lost,
     member_with_role,
-    noise,
     url,
     won,
 )
+from crmApp.tests.conftest import make_client
 
 pytestmark = pytest.mark.django_db
 RECENT_FROM = NOW - timedelta(days=30)

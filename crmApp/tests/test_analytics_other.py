@@ -1,24 +1,23 @@
 """Employee performance and forecast reports: figures, ordering, months, bad parameters and query counts."""
+
 from datetime import date, timedelta
 
 import pytest
 
 from crmApp.constants import ActiveStatus, LeadStatus
 from crmApp.models import Deal, Employee, Lead
-from crmApp.tests.factories import EmployeeFactory
-from crmApp.tests.test_analytics_data import (  # noqa: F401 (fixtures)
+from crmApp.tests.analytics_data import (
     NOW,
     at,
     customer,
     deal,
     freeze,
-    frozen,
     lead,
     lost,
-    noise,
     url,
     won,
 )
+from crmApp.tests.factories import EmployeeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +40,9 @@ def row(employee, **figures):
 def test_employee_performance_figures_and_order(frozen, noise, organization, other_organization, owner_client):
     alice = EmployeeFactory(organization=organization, first_name="Alice", last_name="Zeller")
     bob = EmployeeFactory(organization=organization, first_name="Bob", last_name="Byrne")
-    carol = EmployeeFactory(organization=organization, first_name="Carol", last_name="Cole", status=ActiveStatus.INACTIVE)
+    carol = EmployeeFactory(
+        organization=organization, first_name="Carol", last_name="Cole", status=ActiveStatus.INACTIVE
+    )
     dave = EmployeeFactory(organization=organization, first_name="Dave", last_name="Diaz")
     erin = EmployeeFactory(organization=organization, first_name="Erin", last_name="Eze")
     buyer = customer(organization)
@@ -81,8 +82,14 @@ def test_employee_performance_figures_and_order(frozen, noise, organization, oth
         "results": [
             row(dave, leads_assigned=2, deals_won=1, deals_lost=15, win_rate=6.3, revenue="7000.00", pipeline="11.00"),
             row(
-                alice, leads_assigned=3, leads_converted=1, deals_won=2, deals_lost=1, win_rate=66.7,
-                revenue="6000.00", pipeline="2000.00",
+                alice,
+                leads_assigned=3,
+                leads_converted=1,
+                deals_won=2,
+                deals_lost=1,
+                win_rate=66.7,
+                revenue="6000.00",
+                pipeline="2000.00",
             ),
             row(bob, deals_won=1, win_rate=100.0, revenue="6000.00"),
             row(carol),  # inactive employees are listed too
@@ -137,7 +144,9 @@ def empty_month(month: str) -> dict:
 
 def build_forecast_data(org):
     buyer = customer(org)
-    deal(org, "Prospecting", "1000.00", customer=buyer, expected_close_date=date(2024, 3, 1))  # this month, already past
+    deal(
+        org, "Prospecting", "1000.00", customer=buyer, expected_close_date=date(2024, 3, 1)
+    )  # this month, already past
     deal(org, "Negotiation", "333.33", customer=buyer, expected_close_date=date(2024, 3, 31))  # expected 250.00
     deal(org, "Proposal", "2000.00", customer=buyer, expected_close_date=date(2024, 5, 31))
     deal(org, "Qualification", "400.00", customer=buyer, expected_close_date=date(2024, 6, 1))

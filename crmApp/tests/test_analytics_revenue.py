@@ -1,18 +1,17 @@
 """Revenue report: buckets per period and their UTC boundaries, date ranges, defaults and bad parameters."""
+
 from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from crmApp.services.analytics_service import MAX_DAY_RANGE_DAYS, AnalyticsService
-from crmApp.tests.test_analytics_data import (  # noqa: F401 (fixtures)
+from crmApp.tests.analytics_data import (
     at,
     customer,
     deal,
     freeze,
-    frozen,
     lost,
-    noise,
     url,
     won,
 )
@@ -33,7 +32,9 @@ def closings(org, *moments_and_values):
         won(org, value, moment, customer=buyer)
 
 
-def test_default_is_months_from_the_first_day_eleven_months_back_through_today(frozen, noise, organization, owner_client):
+def test_default_is_months_from_the_first_day_eleven_months_back_through_today(
+    frozen, noise, organization, owner_client
+):
     closings(
         organization,
         (at(2023, 3, 31, 23, 59, 59), "1.00"),  # the day before the range

@@ -1,4 +1,5 @@
 """Register, login, the 401s of open endpoints and the auth throttle."""
+
 import smtplib
 
 import pytest
@@ -7,8 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from crmApp.constants import ALL_PERMISSION_CODES, DEFAULT_PIPELINE_NAME
 from crmApp import emails
+from crmApp.constants import ALL_PERMISSION_CODES, DEFAULT_PIPELINE_NAME
 from crmApp.models import Membership, Organization, Pipeline, PipelineStage, Role, User
 from crmApp.services import auth_service
 from crmApp.tests.factories import TEST_PASSWORD, OrganizationFactory, UserFactory
@@ -62,7 +63,9 @@ def test_register_creates_owner_organization_defaults_and_tokens(api_client, mai
     }
     assert user.default_organization_id == organization.id
     assert set(Role.objects.filter(organization=organization).values_list("name", flat=True)) == {
-        "Sales Manager", "Sales Rep", "Viewer",
+        "Sales Manager",
+        "Sales Rep",
+        "Viewer",
     }
     assert Pipeline.objects.get(organization=organization).name == DEFAULT_PIPELINE_NAME
     assert PipelineStage.objects.filter(organization=organization).count() == 6

@@ -1,4 +1,5 @@
 """Password reset (also an invited user's first password) and email verification, through the mailed links."""
+
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -62,8 +63,10 @@ def test_reset_link_sets_the_password_once(api_client, user, mailoutbox):
 
 def test_reset_answer_is_the_same_for_known_and_unknown_addresses(api_client, user, mailoutbox):
     inactive = UserFactory(email="gone@example.com", is_active=False)
-    answers = [api_client.post(RESET, {"email": email}, format="json") for email in
-               ("jane@example.com", "nobody@example.com", inactive.email)]
+    answers = [
+        api_client.post(RESET, {"email": email}, format="json")
+        for email in ("jane@example.com", "nobody@example.com", inactive.email)
+    ]
     assert {response.status_code for response in answers} == {202}
     assert answers[0].json() == answers[1].json() == answers[2].json()
     assert [mail.to for mail in mailoutbox] == [["jane@example.com"]]
@@ -125,8 +128,16 @@ def forged_links(user, other):
 
 @pytest.mark.parametrize(
     "case",
-    ["garbage-token", "others-token", "others-uid", "uid-not-base64", "uid-not-a-number", "uid-overflows",
-     "uid-missing-user", "uid-not-utf8"],
+    [
+        "garbage-token",
+        "others-token",
+        "others-uid",
+        "uid-not-base64",
+        "uid-not-a-number",
+        "uid-overflows",
+        "uid-missing-user",
+        "uid-not-utf8",
+    ],
 )
 def test_reset_confirm_with_forged_link_is_400_on_token(api_client, user, case):
     other = UserFactory(email="other@example.com")
@@ -176,8 +187,13 @@ def test_invited_user_sets_a_first_password_through_the_same_link(api_client, or
 
 # --- email verification ---------------------------------------------------------------------------
 def register(api_client, email="new@example.com"):
-    body = {"email": email, "password": TEST_PASSWORD, "first_name": "New", "last_name": "User",
-            "organization_name": "New Co"}
+    body = {
+        "email": email,
+        "password": TEST_PASSWORD,
+        "first_name": "New",
+        "last_name": "User",
+        "organization_name": "New Co",
+    }
     response = api_client.post("/api/auth/register/", body, format="json")
     assert response.status_code == 201
     return User.objects.get(email=email)

@@ -1,4 +1,5 @@
 """Refresh-token rotation (also under a race), logout, and revocation of every older refresh token."""
+
 import threading
 from datetime import timedelta
 
@@ -67,7 +68,8 @@ def test_rotated_token_is_refused_and_the_chain_goes_on(user):
     reused = refresh_with(first)
     assert reused.status_code == 401
     assert reused.json() == {
-        "detail": "The refresh token is invalid, expired or already used.", "code": "token_not_valid",
+        "detail": "The refresh token is invalid, expired or already used.",
+        "code": "token_not_valid",
     }
     assert reused["WWW-Authenticate"] == 'Bearer realm="api"'
     third = refresh_with(second)

@@ -1,4 +1,5 @@
 """Aggregates kept under the organization's data version are never stale: every kind of write shows at once."""
+
 from decimal import Decimal
 
 import pytest
@@ -85,6 +86,8 @@ def test_another_organizations_write_neither_shows_nor_recomputes_our_figures(
     owner_client, other_client, organization, other_organization, data
 ):
     owner_client.get(DASHBOARD)
-    DealFactory(organization=other_organization, value=Decimal("5.00"), stage=default_stage(other_organization, "Closed Won"))
+    DealFactory(
+        organization=other_organization, value=Decimal("5.00"), stage=default_stage(other_organization, "Closed Won")
+    )
     assert owner_client.get(DASHBOARD).json()["revenue"]["total"] == "0.00"
     assert other_client.get(DASHBOARD).json()["revenue"]["total"] == "5.00"

@@ -1,4 +1,5 @@
 """Per-organization record codes: formatted, sequential, and unique under concurrent creates."""
+
 import threading
 
 import pytest
@@ -7,13 +8,26 @@ from django.db import connections
 
 from crmApp.models import CodeSequence, Lead, User
 from crmApp.services.organization_service import create_organization
-from crmApp.tests.factories import CustomerFactory, DealFactory, EmployeeFactory, LeadFactory, UserFactory, VendorFactory
+from crmApp.tests.factories import (
+    CustomerFactory,
+    DealFactory,
+    EmployeeFactory,
+    LeadFactory,
+    UserFactory,
+    VendorFactory,
+)
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("factory", "prefix"),
-    [(EmployeeFactory, "EMP"), (VendorFactory, "VEN"), (CustomerFactory, "CUST"), (LeadFactory, "LEAD"), (DealFactory, "DEAL")],
+    [
+        (EmployeeFactory, "EMP"),
+        (VendorFactory, "VEN"),
+        (CustomerFactory, "CUST"),
+        (LeadFactory, "LEAD"),
+        (DealFactory, "DEAL"),
+    ],
 )
 def test_codes_count_per_organization_and_prefix(organization, other_organization, factory, prefix):
     first, second = factory(organization=organization), factory(organization=organization)

@@ -1,5 +1,6 @@
 """The customer list actions: stats, top, bulk-delete and bulk-update, with another
 organization's data present that must never move the numbers."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -35,13 +36,25 @@ def test_stats_count_the_organizations_customers_only(owner_client, organization
     response = owner_client.get("/api/customers/stats/")
     assert response.status_code == 200
     assert response.json() == {
-        "total": 5, "active": 2, "inactive": 1, "prospect": 2, "individual": 3, "business": 2, "new_this_month": 3,
+        "total": 5,
+        "active": 2,
+        "inactive": 1,
+        "prospect": 2,
+        "individual": 3,
+        "business": 2,
+        "new_this_month": 3,
     }
 
 
 def test_stats_of_an_empty_organization_are_zeros(owner_client):
     assert owner_client.get("/api/customers/stats/").json() == {
-        "total": 0, "active": 0, "inactive": 0, "prospect": 0, "individual": 0, "business": 0, "new_this_month": 0,
+        "total": 0,
+        "active": 0,
+        "inactive": 0,
+        "prospect": 0,
+        "individual": 0,
+        "business": 0,
+        "new_this_month": 0,
     }
 
 
@@ -150,10 +163,32 @@ def test_a_foreign_customer_with_deals_does_not_block_a_bulk_delete(owner_client
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"ids": []}, {"ids": "1"}, {"ids": 1}, {"ids": [1, "a"]}, {"ids": [True]}, {"ids": [-1]}, {"ids": [0]},
-     {"ids": [2**70]}, {"ids": [None]}, {"ids": {"1": 1}}, {"ids": list(range(1, 1002))}],
+    [
+        {},
+        {"ids": []},
+        {"ids": "1"},
+        {"ids": 1},
+        {"ids": [1, "a"]},
+        {"ids": [True]},
+        {"ids": [-1]},
+        {"ids": [0]},
+        {"ids": [2**70]},
+        {"ids": [None]},
+        {"ids": {"1": 1}},
+        {"ids": list(range(1, 1002))},
+    ],
     ids=[
-        "missing", "empty", "string", "int", "mixed", "bool", "negative", "zero", "overflow", "null", "object",
+        "missing",
+        "empty",
+        "string",
+        "int",
+        "mixed",
+        "bool",
+        "negative",
+        "zero",
+        "overflow",
+        "null",
+        "object",
         "too-many",
     ],
 )

@@ -1,5 +1,6 @@
 """The customer portal: a customer-profile member without role codes reads the customer records
 linked to them, and nothing else of the organization."""
+
 import pytest
 
 from crmApp.constants import ProfileType
@@ -91,7 +92,10 @@ def test_portal_member_can_do_nothing_else(portal_client, organization, own, met
     assert response.json()["code"] == "permission_denied"
     stored = Customer.objects.get()
     assert (stored.id, stored.status, stored.first_name, stored.updated_at) == (
-        own.id, "prospect", own.first_name, own.updated_at,
+        own.id,
+        "prospect",
+        own.first_name,
+        own.updated_at,
     )
 
 

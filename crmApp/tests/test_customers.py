@@ -1,6 +1,7 @@
 """Customers: CRUD with exact payloads, the names each type needs, field validation, filters,
 search and protected deletion. Record-wide rules (codes, isolation, RBAC, ordering, queries) are
 in the tables of test_employees.py."""
+
 import pytest
 
 from crmApp.models import Customer, Deal
@@ -17,13 +18,29 @@ def test_create_individual_customer_returns_the_exact_record(owner_client, organ
     employee = EmployeeFactory(organization=organization)
     portal_user = make_member(profile_type="customer")
     payload = {
-        **INDIVIDUAL, "company_name": "", "industry": "", "contact_person": "", "email": "ada@example.com",
-        "phone": "+44 1", "address": "12 St James's Square", "city": "London", "country": "UK", "status": "prospect",
-        "source": "referral", "assigned_to": employee.id, "user": portal_user.id, "notes": "Met at the Society.",
+        **INDIVIDUAL,
+        "company_name": "",
+        "industry": "",
+        "contact_person": "",
+        "email": "ada@example.com",
+        "phone": "+44 1",
+        "address": "12 St James's Square",
+        "city": "London",
+        "country": "UK",
+        "status": "prospect",
+        "source": "referral",
+        "assigned_to": employee.id,
+        "user": portal_user.id,
+        "notes": "Met at the Society.",
     }
     customer = assert_created_exactly(
-        owner_client, "customers", payload, organization=organization, owner=owner,
-        display_name="Ada Lovelace", converted_from_lead=None,
+        owner_client,
+        "customers",
+        payload,
+        organization=organization,
+        owner=owner,
+        display_name="Ada Lovelace",
+        converted_from_lead=None,
     )
     assert (customer.assigned_to_id, customer.user_id) == (employee.id, portal_user.id)
 
@@ -208,15 +225,24 @@ def test_bad_customer_filter_values_are_400(owner_client, query):
 @pytest.mark.parametrize(
     ("term", "expected"),
     [
-        ("lovelace", {"ada"}), ("ADA", {"ada"}), ("billing@initech", {"initech"}), ("Initech", {"initech"}),
-        ("lumbergh", {"initech"}), ("CUST-0002", {"initech"}), ("nothing-like-it", set()),
+        ("lovelace", {"ada"}),
+        ("ADA", {"ada"}),
+        ("billing@initech", {"initech"}),
+        ("Initech", {"initech"}),
+        ("lumbergh", {"initech"}),
+        ("CUST-0002", {"initech"}),
+        ("nothing-like-it", set()),
     ],
 )
 def test_customer_search_covers_names_emails_company_and_code(owner_client, organization, term, expected):
     customers = {
         "ada": CustomerFactory(organization=organization, **INDIVIDUAL, email="countess@example.com"),
         "initech": CustomerFactory(
-            organization=organization, **BUSINESS, first_name="", last_name="", email="billing@initech.test",
+            organization=organization,
+            **BUSINESS,
+            first_name="",
+            last_name="",
+            email="billing@initech.test",
             contact_person="Bill Lumbergh",
         ),
     }

@@ -1,4 +1,5 @@
 """The kanban board: one column per stage in order, exact figures, filters honoured, tenants apart."""
+
 from decimal import Decimal
 
 import pytest
@@ -26,7 +27,9 @@ def deals(organization, other_organization):
     DealFactory(organization=organization, stage=default_stage(organization, "Closed Won"), value=Decimal("250.00"))
     DealFactory(organization=organization, stage=default_stage(organization, "Closed Lost"), value=Decimal("40.00"))
     for name in ("Proposal", "Prospecting", "Closed Won"):
-        DealFactory(organization=other_organization, stage=default_stage(other_organization, name), value=Decimal("9999"))
+        DealFactory(
+            organization=other_organization, stage=default_stage(other_organization, name), value=Decimal("9999")
+        )
 
 
 def test_board_of_the_default_pipeline_has_exact_figures_and_empty_stages(owner_client, deals):
@@ -46,7 +49,9 @@ def test_board_column_shape(owner_client, organization, deals):
     stage = default_stage(organization, "Prospecting")
     assert first == {
         "stage": {"id": stage.id, "name": "Prospecting", "probability": 10},
-        "count": 0, "value": "0.00", "expected_revenue": "0.00",
+        "count": 0,
+        "value": "0.00",
+        "expected_revenue": "0.00",
     }
 
 
@@ -68,7 +73,12 @@ def test_board_of_a_pipeline_without_stages_is_an_empty_array(owner_client, orga
 
 def test_board_honours_the_deal_filters(owner_client, organization, deals):
     rep = EmployeeFactory(organization=organization)
-    DealFactory(organization=organization, stage=default_stage(organization, "Negotiation"), value=Decimal("80"), assigned_to=rep)
+    DealFactory(
+        organization=organization,
+        stage=default_stage(organization, "Negotiation"),
+        value=Decimal("80"),
+        assigned_to=rep,
+    )
     board = columns(owner_client.get(f"{BOARD}?assigned_to={rep.id}"))
     assert [column for column in board if column[1]] == [("Negotiation", 1, "80.00", "60.00")]
     assert len(board) == len(DEFAULT_PIPELINE_STAGES)

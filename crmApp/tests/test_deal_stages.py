@@ -1,4 +1,5 @@
 """Deal stage moves: move-stage, win, lose and PATCH `stage` close, reopen and re-price deals."""
+
 import threading
 from decimal import Decimal
 
@@ -26,7 +27,9 @@ def deal(organization):
 
 def move(client, deal, stage_name, organization):
     """POST move-stage to the default pipeline's stage of that name."""
-    return client.post(f"{DEALS}{deal.id}/move-stage/", {"stage": default_stage(organization, stage_name).id}, format="json")
+    return client.post(
+        f"{DEALS}{deal.id}/move-stage/", {"stage": default_stage(organization, stage_name).id}, format="json"
+    )
 
 
 # (stage entered, status, closed?, probability, expected revenue) for a 1000.00 deal, in sequence.
@@ -48,11 +51,18 @@ def test_stage_moves_close_and_reopen_the_deal(owner_client, organization, deal)
         assert response.status_code == 200, response.json()
         data = response.json()
         assert (data["stage_name"], data["status"], data["probability"], data["expected_revenue"]) == (
-            stage_name, status, probability, expected,
+            stage_name,
+            status,
+            probability,
+            expected,
         ), stage_name
         assert (data["closed_at"] is not None) is closed, stage_name
         stored = Deal.objects.get(pk=deal.pk)
-        assert (stored.status, stored.expected_revenue, stored.closed_at is not None) == (status, Decimal(expected), closed)
+        assert (stored.status, stored.expected_revenue, stored.closed_at is not None) == (
+            status,
+            Decimal(expected),
+            closed,
+        )
 
 
 def test_moving_within_closed_stages_of_the_same_kind_keeps_closed_at(owner_client, organization, deal):
@@ -68,7 +78,11 @@ def test_win_moves_to_the_won_stage(owner_client, organization, deal):
     response = owner_client.post(f"{DEALS}{deal.id}/win/")
     assert response.status_code == 200
     data = response.json()
-    assert (data["stage"], data["status"], data["expected_revenue"]) == (default_stage(organization, "Closed Won").id, "won", "1000.00")
+    assert (data["stage"], data["status"], data["expected_revenue"]) == (
+        default_stage(organization, "Closed Won").id,
+        "won",
+        "1000.00",
+    )
     assert data["closed_at"] is not None
 
 
@@ -77,7 +91,9 @@ def test_lose_moves_to_the_lost_stage_and_stores_the_reason(owner_client, organi
     assert response.status_code == 200
     data = response.json()
     assert (data["stage"], data["status"], data["lost_reason"]) == (
-        default_stage(organization, "Closed Lost").id, "lost", "Went with a competitor",
+        default_stage(organization, "Closed Lost").id,
+        "lost",
+        "Went with a competitor",
     )
     assert Deal.objects.get(pk=deal.pk).lost_reason == "Went with a competitor"
 
@@ -97,7 +113,11 @@ def test_lose_with_an_invalid_reason_is_400_and_changes_nothing(owner_client, de
 def test_reopening_a_lost_deal_clears_its_reason(owner_client, organization, deal):
     owner_client.post(f"{DEALS}{deal.id}/lose/", {"lost_reason": "price"}, format="json")
     response = move(owner_client, deal, "Proposal", organization)
-    assert (response.json()["status"], response.json()["lost_reason"], response.json()["closed_at"]) == ("open", "", None)
+    assert (response.json()["status"], response.json()["lost_reason"], response.json()["closed_at"]) == (
+        "open",
+        "",
+        None,
+    )
 
 
 def test_lost_reason_on_an_open_deal_is_not_stored(owner_client, deal):
@@ -133,7 +153,9 @@ def test_move_stage_without_a_body_is_400(owner_client, deal):
 
 
 def test_patch_stage_follows_the_move_rules(owner_client, organization, deal):
-    won = owner_client.patch(f"{DEALS}{deal.id}/", {"stage": default_stage(organization, "Closed Won").id}, format="json")
+    won = owner_client.patch(
+        f"{DEALS}{deal.id}/", {"stage": default_stage(organization, "Closed Won").id}, format="json"
+    )
     assert (won.status_code, won.json()["status"], won.json()["expected_revenue"]) == (200, "won", "1000.00")
     assert won.json()["closed_at"] is not None
     other = PipelineStageFactory(pipeline=PipelineFactory(organization=organization))
@@ -149,7 +171,9 @@ def test_patch_pipeline_moves_the_deal_to_its_first_open_stage(owner_client, org
     response = owner_client.patch(f"{DEALS}{deal.id}/", {"pipeline": pipeline.id}, format="json")
     assert response.status_code == 200
     assert (response.json()["pipeline"], response.json()["stage"], response.json()["expected_revenue"]) == (
-        pipeline.id, start.id, "300.00",
+        pipeline.id,
+        start.id,
+        "300.00",
     )
 
 
@@ -183,7 +207,11 @@ def test_service_create_as_used_by_lead_conversion(organization, owner):
         title="From lead", customer=customer, value=Decimal("200"), pipeline=None, lead=lead, assigned_to=None
     )
     assert (deal.stage.name, deal.status, deal.expected_revenue, deal.lead, deal.created_by) == (
-        "Prospecting", "open", Decimal("20.00"), lead, owner,
+        "Prospecting",
+        "open",
+        Decimal("20.00"),
+        lead,
+        owner,
     )
     assert deal.code == "DEAL-0002"
 
@@ -240,7 +268,9 @@ def test_probability_change_racing_a_move_leaves_no_stale_expected_revenue(owner
         deal = DealFactory(organization=organization, value=Decimal("333.33"))
         probability = 40 + round_
         run_together(
-            lambda p=probability: owner_client.patch(f"/api/pipeline-stages/{stage.id}/", {"probability": p}, format="json"),
+            lambda p=probability: owner_client.patch(
+                f"/api/pipeline-stages/{stage.id}/", {"probability": p}, format="json"
+            ),
             lambda d=deal: owner_client.post(f"{DEALS}{d.id}/move-stage/", {"stage": stage.id}, format="json"),
         )
         deal.refresh_from_db()

@@ -1,4 +1,5 @@
 """Deals: create defaults, expected revenue, validation, read-only fields, filters, isolation, RBAC, portal."""
+
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -36,7 +37,12 @@ def test_create_defaults_to_the_default_pipeline_and_its_first_open_stage(owner_
     data = response.json()
     stage = default_stage(organization, "Prospecting")
     assert (data["pipeline"], data["stage"], data["stage_name"]) == (stage.pipeline_id, stage.id, "Prospecting")
-    assert (data["status"], data["probability"], data["expected_revenue"], data["value"]) == ("open", 10, "500.00", "5000.00")
+    assert (data["status"], data["probability"], data["expected_revenue"], data["value"]) == (
+        "open",
+        10,
+        "500.00",
+        "5000.00",
+    )
     assert data["code"] == "DEAL-0001" and data["closed_at"] is None
     assert data["customer_name"] == "Ada Lovelace" and data["organization"] == organization.id
 
@@ -44,7 +50,9 @@ def test_create_defaults_to_the_default_pipeline_and_its_first_open_stage(owner_
 def test_create_with_only_a_stage_takes_the_stage_pipeline(owner_client, organization, customer):
     pipeline = PipelineFactory(organization=organization)
     stage = PipelineStageFactory(pipeline=pipeline, probability=40)
-    response = owner_client.post(DEALS, {"title": "T", "customer": customer.id, "stage": stage.id, "value": "10"}, format="json")
+    response = owner_client.post(
+        DEALS, {"title": "T", "customer": customer.id, "stage": stage.id, "value": "10"}, format="json"
+    )
     assert response.status_code == 201
     assert (response.json()["pipeline"], response.json()["expected_revenue"]) == (pipeline.id, "4.00")
 
@@ -78,7 +86,9 @@ def test_create_with_a_stage_of_another_pipeline_is_400_on_stage(owner_client, o
 
 def test_create_straight_into_a_won_stage_closes_the_deal(owner_client, organization, customer):
     stage = default_stage(organization, "Closed Won")
-    response = owner_client.post(DEALS, {"title": "T", "customer": customer.id, "stage": stage.id, "value": "7"}, format="json")
+    response = owner_client.post(
+        DEALS, {"title": "T", "customer": customer.id, "stage": stage.id, "value": "7"}, format="json"
+    )
     assert (response.json()["status"], response.json()["expected_revenue"]) == ("won", "7.00")
     assert response.json()["closed_at"] is not None
 
@@ -103,7 +113,9 @@ def test_expected_revenue_is_value_times_probability_rounded_half_up(
     owner_client, organization, customer, value, probability, expected
 ):
     stage = PipelineStageFactory(pipeline=Pipeline.objects.get(organization=organization), probability=probability)
-    response = owner_client.post(DEALS, {"title": "T", "customer": customer.id, "stage": stage.id, "value": value}, format="json")
+    response = owner_client.post(
+        DEALS, {"title": "T", "customer": customer.id, "stage": stage.id, "value": value}, format="json"
+    )
     assert response.status_code == 201, response.json()
     assert (response.json()["probability"], response.json()["expected_revenue"]) == (probability, expected)
     assert Deal.objects.get(pk=response.json()["id"]).expected_revenue == Decimal(expected)
@@ -168,14 +180,27 @@ def test_foreign_id_in_body_is_400_on_that_field(owner_client, organization, oth
 
 def test_read_only_fields_are_ignored(owner_client, organization, customer):
     sent = {
-        "title": "T", "customer": customer.id, "value": "100",
-        "status": "won", "probability": 99, "expected_revenue": "99999.00", "closed_at": "2020-01-01T00:00:00Z",
-        "code": "DEAL-9999", "organization": 999, "created_by": 999, "created_at": "2000-01-01T00:00:00Z",
+        "title": "T",
+        "customer": customer.id,
+        "value": "100",
+        "status": "won",
+        "probability": 99,
+        "expected_revenue": "99999.00",
+        "closed_at": "2020-01-01T00:00:00Z",
+        "code": "DEAL-9999",
+        "organization": 999,
+        "created_by": 999,
+        "created_at": "2000-01-01T00:00:00Z",
     }
     response = owner_client.post(DEALS, sent, format="json")
     assert response.status_code == 201
     data = response.json()
-    assert (data["status"], data["probability"], data["expected_revenue"], data["closed_at"]) == ("open", 10, "10.00", None)
+    assert (data["status"], data["probability"], data["expected_revenue"], data["closed_at"]) == (
+        "open",
+        10,
+        "10.00",
+        None,
+    )
     assert data["code"] == "DEAL-0001" and data["organization"] == organization.id
     patched = owner_client.patch(f"{DEALS}{data['id']}/", {"status": "lost", "expected_revenue": "1.00"}, format="json")
     assert (patched.json()["status"], patched.json()["expected_revenue"]) == ("open", "10.00")
@@ -219,17 +244,23 @@ def ids(response):
 def test_filters_narrow_the_list(owner_client, organization):
     alice = EmployeeFactory(organization=organization)
     today = date.today()
-    open_deal = DealFactory(organization=organization, value=Decimal("100"), assigned_to=alice, expected_close_date=today)
+    open_deal = DealFactory(
+        organization=organization, value=Decimal("100"), assigned_to=alice, expected_close_date=today
+    )
     won = DealFactory(organization=organization, stage=default_stage(organization, "Closed Won"), value=Decimal("500"))
     other_pipeline = PipelineFactory(organization=organization)
-    elsewhere = DealFactory(organization=organization, stage=PipelineStageFactory(pipeline=other_pipeline), value=Decimal("900"))
+    elsewhere = DealFactory(
+        organization=organization, stage=PipelineStageFactory(pipeline=other_pipeline), value=Decimal("900")
+    )
     assert ids(owner_client.get(f"{DEALS}?status=won")) == [won.id]
     assert ids(owner_client.get(f"{DEALS}?assigned_to={alice.id}")) == [open_deal.id]
     assert ids(owner_client.get(f"{DEALS}?pipeline={other_pipeline.id}")) == [elsewhere.id]
     assert ids(owner_client.get(f"{DEALS}?stage={won.stage_id}")) == [won.id]
     assert ids(owner_client.get(f"{DEALS}?customer={won.customer_id}")) == [won.id]
     assert ids(owner_client.get(f"{DEALS}?value_min=100&value_max=500&ordering=value")) == [open_deal.id, won.id]
-    assert ids(owner_client.get(f"{DEALS}?expected_close_after={today}&expected_close_before={today}")) == [open_deal.id]
+    assert ids(owner_client.get(f"{DEALS}?expected_close_after={today}&expected_close_before={today}")) == [
+        open_deal.id
+    ]
     assert ids(owner_client.get(f"{DEALS}?expected_close_after={today + timedelta(days=1)}")) == []
     tomorrow = (timezone.now() + timedelta(days=1)).date()
     assert len(ids(owner_client.get(f"{DEALS}?created_before={tomorrow}"))) == 3
@@ -238,8 +269,16 @@ def test_filters_narrow_the_list(owner_client, organization):
 
 @pytest.mark.parametrize(
     "query",
-    ["status=closed", "stage=abc", "pipeline=0", f"assigned_to={2**64}", "value_min=abc", "value_max=1e40",
-     "expected_close_after=tomorrow", "created_after=yesterday"],
+    [
+        "status=closed",
+        "stage=abc",
+        "pipeline=0",
+        f"assigned_to={2**64}",
+        "value_min=abc",
+        "value_max=1e40",
+        "expected_close_after=tomorrow",
+        "created_after=yesterday",
+    ],
 )
 def test_bad_filter_values_are_400(owner_client, query):
     response = owner_client.get(f"{DEALS}?{query}")
@@ -250,7 +289,9 @@ def test_search_covers_title_code_and_customer_names(owner_client, organization)
     business = CustomerFactory(organization=organization, customer_type="business", company_name="Initech")
     by_company = DealFactory(organization=organization, customer=business, title="Licences")
     by_title = DealFactory(organization=organization, title="Stapler upgrade")
-    by_name = DealFactory(organization=organization, customer=CustomerFactory(organization=organization, last_name="Lumbergh"))
+    by_name = DealFactory(
+        organization=organization, customer=CustomerFactory(organization=organization, last_name="Lumbergh")
+    )
     assert ids(owner_client.get(f"{DEALS}?search=initech")) == [by_company.id]
     assert ids(owner_client.get(f"{DEALS}?search=stapler")) == [by_title.id]
     assert ids(owner_client.get(f"{DEALS}?search=lumbergh")) == [by_name.id]
@@ -289,8 +330,12 @@ def test_foreign_deal_is_never_listed_and_404_on_every_action(owner_client, othe
     url = f"{DEALS}{foreign.id}/"
     stage = default_stage(other_organization, "Proposal").id
     calls = [
-        ("get", url, None), ("patch", url, {"title": "x"}), ("put", url, {"title": "x", "customer": 1}),
-        ("delete", url, None), ("post", f"{url}move-stage/", {"stage": stage}), ("post", f"{url}win/", None),
+        ("get", url, None),
+        ("patch", url, {"title": "x"}),
+        ("put", url, {"title": "x", "customer": 1}),
+        ("delete", url, None),
+        ("post", f"{url}move-stage/", {"stage": stage}),
+        ("post", f"{url}win/", None),
         ("post", f"{url}lose/", {"lost_reason": "x"}),
     ]
     for method, path, body in calls:
@@ -324,7 +369,9 @@ def test_each_deal_action_needs_its_code(member_client, organization, method, pa
     fill = {"{customer}": deal.customer_id, "{stage}": default_stage(organization, "Proposal").id}
     body = body and {k: fill.get(v, v) for k, v in body.items()}
     url = DEALS + path.format(id=deal.id)
-    others = [c for c in ("deals:view", "deals:create", "deals:update", "deals:delete", "pipelines:update") if c != code]
+    others = [
+        c for c in ("deals:view", "deals:create", "deals:update", "deals:delete", "pipelines:update") if c != code
+    ]
     assert getattr(member_client(others), method)(url, body, format="json").status_code == 403
     allowed = getattr(member_client([code]), method)(url, body, format="json")
     assert allowed.status_code in (200, 201, 204), allowed.content
@@ -342,9 +389,12 @@ def test_customer_portal_member_reads_only_their_own_deals(make_member, organiza
     assert client.get(f"{DEALS}{theirs.id}/").status_code == 404
     stage = default_stage(organization, "Proposal").id
     for method, path, body in [
-        ("get", "board/", None), ("post", "", {"title": "T", "customer": mine.customer_id}),
-        ("patch", f"{mine.id}/", {"title": "x"}), ("delete", f"{mine.id}/", None),
-        ("post", f"{mine.id}/move-stage/", {"stage": stage}), ("post", f"{mine.id}/win/", None),
+        ("get", "board/", None),
+        ("post", "", {"title": "T", "customer": mine.customer_id}),
+        ("patch", f"{mine.id}/", {"title": "x"}),
+        ("delete", f"{mine.id}/", None),
+        ("post", f"{mine.id}/move-stage/", {"stage": stage}),
+        ("post", f"{mine.id}/win/", None),
         ("post", f"{mine.id}/lose/", None),
     ]:
         assert getattr(client, method)(DEALS + path, body, format="json").status_code == 403, (method, path)

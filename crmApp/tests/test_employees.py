@@ -1,6 +1,7 @@
 """Employees, and what every people-and-company record (employee, vendor, customer) shares:
 codes, read-only fields, tenant isolation, RBAC per action, the member-user rule and query counts.
 The shared list ordering and created-range filters are in test_vendors.py."""
+
 import pytest
 from django.utils.dateparse import parse_datetime
 
@@ -49,8 +50,12 @@ def assert_created_exactly(client, resource: str, payload: dict, *, organization
     assert response.status_code == 201, response.content
     record = model.objects.get()
     expected = {
-        "id": record.id, "code": f"{prefix}-0001", "organization": organization.id, "created_by": owner.id,
-        **derived, **payload,
+        "id": record.id,
+        "code": f"{prefix}-0001",
+        "organization": organization.id,
+        "created_by": owner.id,
+        **derived,
+        **payload,
     }
     assert without_timestamps(response.json()) == expected
     assert without_timestamps(client.get(f"{url}{record.id}/").json()) == expected
@@ -69,8 +74,14 @@ def assert_invalid(response, field: str) -> None:
 def test_create_employee_returns_the_exact_record(owner_client, organization, owner, make_member):
     linked = make_member()
     payload = {
-        "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone": "+44 20 7946 0000",
-        "department": "Engineering", "job_title": "Analyst", "hire_date": "2024-03-01", "status": "inactive",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@example.com",
+        "phone": "+44 20 7946 0000",
+        "department": "Engineering",
+        "job_title": "Analyst",
+        "hire_date": "2024-03-01",
+        "status": "inactive",
         "user": linked.id,
     }
     employee = assert_created_exactly(owner_client, "employees", payload, organization=organization, owner=owner)
@@ -80,7 +91,12 @@ def test_create_employee_returns_the_exact_record(owner_client, organization, ow
 def test_employee_defaults_to_active_with_blank_optional_fields(owner_client):
     body = owner_client.post("/api/employees/", {"first_name": "Ada", "last_name": "Lovelace"}, format="json").json()
     assert {k: body[k] for k in ("email", "phone", "department", "job_title", "hire_date", "status", "user")} == {
-        "email": "", "phone": "", "department": "", "job_title": "", "hire_date": None, "status": "active",
+        "email": "",
+        "phone": "",
+        "department": "",
+        "job_title": "",
+        "hire_date": None,
+        "status": "active",
         "user": None,
     }
 
@@ -95,7 +111,10 @@ def test_put_and_patch_change_an_employee(owner_client, organization):
     assert response.status_code == 200
     employee.refresh_from_db()
     assert (employee.first_name, employee.last_name, employee.status, employee.department) == (
-        "Grace", "Hopper", "inactive", "Sales",
+        "Grace",
+        "Hopper",
+        "inactive",
+        "Sales",
     )
 
 
@@ -144,8 +163,11 @@ def test_missing_employee_names_are_400(owner_client):
 
 def test_values_at_the_limits_are_accepted(owner_client):
     payload = {
-        "first_name": "x" * 100, "last_name": "y" * 100, "job_title": "z" * 200,
-        "email": "a" * 242 + "@example.com", "phone": "1" * 40,
+        "first_name": "x" * 100,
+        "last_name": "y" * 100,
+        "job_title": "z" * 200,
+        "email": "a" * 242 + "@example.com",
+        "phone": "1" * 40,
     }
     assert owner_client.post("/api/employees/", payload, format="json").status_code == 201
 
@@ -217,13 +239,22 @@ def test_read_only_fields_sent_by_the_client_change_nothing(
     resource, owner_client, organization, owner, other_organization, other_owner
 ):
     url, model, _, prefix, body = RESOURCES[resource]
-    forged = {"id": 999999, "code": "HACK-1", "organization": other_organization.id, "created_by": other_owner.id,
-              "created_at": "2001-01-01T00:00:00Z", "updated_at": "2001-01-01T00:00:00Z"}
+    forged = {
+        "id": 999999,
+        "code": "HACK-1",
+        "organization": other_organization.id,
+        "created_by": other_owner.id,
+        "created_at": "2001-01-01T00:00:00Z",
+        "updated_at": "2001-01-01T00:00:00Z",
+    }
     created = owner_client.post(url, {**body, **forged}, format="json")
     assert created.status_code == 201
     record = model.objects.get()
     assert (record.id != 999999, record.code, record.organization_id, record.created_by_id) == (
-        True, f"{prefix}-0001", organization.id, owner.id,
+        True,
+        f"{prefix}-0001",
+        organization.id,
+        owner.id,
     )
     assert record.created_at.year > 2001
     assert owner_client.patch(f"{url}{record.id}/", forged, format="json").status_code == 200

@@ -1,4 +1,5 @@
 """Every error is JSON `{detail, code, errors?}`: 400, 401, 403, 404, 405, 409, 413 and 500."""
+
 import re
 
 import pytest
@@ -45,7 +46,12 @@ def debug(request, settings):
 
 
 def test_400_lists_the_field_errors(owner_client):
-    body = assert_error(owner_client.post("/api/roles/", {"name": "", "permissions": ["nope"]}, format="json"), 400, "invalid", errors=True)
+    body = assert_error(
+        owner_client.post("/api/roles/", {"name": "", "permissions": ["nope"]}, format="json"),
+        400,
+        "invalid",
+        errors=True,
+    )
 
     assert set(body["errors"]) == {"name", "permissions"}
     assert all(isinstance(message, str) for message in body["errors"]["name"])
@@ -58,7 +64,9 @@ def test_400_for_a_malformed_json_body(owner_client):
 
 
 def test_400_for_a_business_rule_keeps_the_shape(owner, owner_client, organization):
-    body = assert_error(owner_client.delete(f"/api/organizations/{organization.id}/members/{owner.id}/"), 400, "last_owner")
+    body = assert_error(
+        owner_client.delete(f"/api/organizations/{organization.id}/members/{owner.id}/"), 400, "last_owner"
+    )
 
     assert "owner" in body["detail"]
 
@@ -137,8 +145,13 @@ def test_the_detail_route_walk_found_the_resources():
 
 @pytest.mark.parametrize(
     ("method", "url"),
-    [("delete", "/api/roles/"), ("put", "/api/permissions/"), ("patch", "/api/user-roles/{ur}/"),
-     ("put", "/api/organizations/{org}/"), ("delete", "/api/organizations/")],
+    [
+        ("delete", "/api/roles/"),
+        ("put", "/api/permissions/"),
+        ("patch", "/api/user-roles/{ur}/"),
+        ("put", "/api/organizations/{org}/"),
+        ("delete", "/api/organizations/"),
+    ],
 )
 def test_405_for_a_method_the_route_does_not_offer(owner_client, organization, method, url):
     url = url.format(org=organization.id, ur=1)

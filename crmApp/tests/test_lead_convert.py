@@ -1,4 +1,5 @@
 """POST /api/leads/{id}/convert/: customer (and deal) creation, exactly once."""
+
 import threading
 import time
 from decimal import Decimal
@@ -63,7 +64,9 @@ def test_lead_without_company_becomes_an_individual_customer(owner_client, quali
 
 @pytest.mark.django_db
 def test_lead_with_company_becomes_a_business_customer(owner_client, organization):
-    lead = LeadFactory(organization=organization, status="qualified", first_name="Grace", last_name="Hopper", company="Navy")
+    lead = LeadFactory(
+        organization=organization, status="qualified", first_name="Grace", last_name="Hopper", company="Navy"
+    )
     response = owner_client.post(convert_url(lead), {}, format="json")
     assert response.status_code == 201
     customer = response.json()["customer"]
@@ -101,7 +104,12 @@ def test_convert_with_deal_takes_title_value_and_chosen_pipeline(owner_client, o
     response = owner_client.post(convert_url(lead), body, format="json")
     assert response.status_code == 201, response.json()
     deal = response.json()["deal"]
-    assert (deal["title"], deal["value"], deal["pipeline"], deal["stage"]) == ("Big one", "2000.00", pipeline.id, first_open.id)
+    assert (deal["title"], deal["value"], deal["pipeline"], deal["stage"]) == (
+        "Big one",
+        "2000.00",
+        pipeline.id,
+        first_open.id,
+    )
     assert deal["expected_revenue"] == "800.00"
 
 
@@ -123,7 +131,9 @@ def test_deal_fields_without_create_deal_make_no_deal(owner_client, qualified_le
 
 @pytest.mark.django_db
 def test_longest_names_still_fit_the_customer_and_deal(owner_client, organization):
-    lead = LeadFactory(organization=organization, status="qualified", first_name="F" * 100, last_name="L" * 100, company="C" * 200)
+    lead = LeadFactory(
+        organization=organization, status="qualified", first_name="F" * 100, last_name="L" * 100, company="C" * 200
+    )
     response = owner_client.post(convert_url(lead), {"create_deal": True}, format="json")
     assert response.status_code == 201, response.json()
     assert len(response.json()["customer"]["contact_person"]) == 100
@@ -133,7 +143,9 @@ def test_longest_names_still_fit_the_customer_and_deal(owner_client, organizatio
 @pytest.mark.django_db
 def test_foreign_pipeline_is_a_400_and_changes_nothing(owner_client, qualified_lead, other_organization):
     foreign = PipelineFactory(organization=other_organization)
-    response = owner_client.post(convert_url(qualified_lead), {"create_deal": True, "pipeline": foreign.id}, format="json")
+    response = owner_client.post(
+        convert_url(qualified_lead), {"create_deal": True, "pipeline": foreign.id}, format="json"
+    )
     assert response.status_code == 400
     assert "pipeline" in response.json()["errors"]
     assert Customer.objects.count() == 0
@@ -145,7 +157,9 @@ def test_foreign_pipeline_is_a_400_and_changes_nothing(owner_client, qualified_l
 def test_pipeline_without_open_stage_rolls_the_whole_conversion_back(owner_client, qualified_lead, organization):
     pipeline = PipelineFactory(organization=organization)
     PipelineStageFactory(pipeline=pipeline, is_won=True, probability=100)
-    response = owner_client.post(convert_url(qualified_lead), {"create_deal": True, "pipeline": pipeline.id}, format="json")
+    response = owner_client.post(
+        convert_url(qualified_lead), {"create_deal": True, "pipeline": pipeline.id}, format="json"
+    )
     assert response.status_code == 400
     assert "open stage" in response.json()["detail"]
     assert Customer.objects.count() == 0
@@ -161,7 +175,9 @@ def test_pipeline_without_open_stage_rolls_the_whole_conversion_back(owner_clien
 def test_a_lead_needs_a_last_name_or_a_company_to_become_a_valid_customer(
     owner_client, organization, last_name, company, converts
 ):
-    lead = LeadFactory(organization=organization, status="qualified", first_name="Jo", last_name=last_name, company=company)
+    lead = LeadFactory(
+        organization=organization, status="qualified", first_name="Jo", last_name=last_name, company=company
+    )
     response = owner_client.post(convert_url(lead), {}, format="json")
     assert response.status_code == (201 if converts else 400), response.json()
     assert Customer.objects.count() == (1 if converts else 0)
@@ -236,7 +252,9 @@ def test_hostile_convert_bodies_are_400(owner_client, qualified_lead, body, fiel
         (["customers:create", "deals:create"], {"create_deal": True}, 403),
     ],
 )
-def test_convert_needs_lead_update_and_the_codes_of_what_it_creates(member_client, qualified_lead, codes, body, expected):
+def test_convert_needs_lead_update_and_the_codes_of_what_it_creates(
+    member_client, qualified_lead, codes, body, expected
+):
     response = member_client(codes).post(convert_url(qualified_lead), body, format="json")
     assert response.status_code == expected
     assert Customer.objects.count() == (1 if expected == 201 else 0)

@@ -1,4 +1,5 @@
 """API.md › Business rules › Lead score: the table, and that every write recomputes it."""
+
 from decimal import Decimal
 
 import pytest

@@ -1,4 +1,5 @@
 """API.md › Business rules › Lead workflow: every from × to pair, qualified_at, start states, and assignment."""
+
 import pytest
 
 from crmApp.constants import LeadStatus
@@ -156,7 +157,9 @@ def test_assign_sets_and_null_clears_the_employee(owner_client, organization):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("employee", ["foreign", 999999, "abc", 2**70, True, {}, "missing"])
-def test_assign_refuses_foreign_missing_and_malformed_employees(owner_client, organization, other_organization, employee):
+def test_assign_refuses_foreign_missing_and_malformed_employees(
+    owner_client, organization, other_organization, employee
+):
     lead = LeadFactory(organization=organization)
     if employee == "foreign":
         employee = EmployeeFactory(organization=other_organization).id

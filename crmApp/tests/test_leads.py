@@ -1,4 +1,5 @@
 """/api/leads/: CRUD, assign, stats, filters, tenant isolation, RBAC, hostile input and query counts."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -26,9 +27,16 @@ def ids(response) -> list[int]:
 def test_create_returns_the_full_lead_in_the_active_organization(owner_client, organization, owner):
     employee = EmployeeFactory(organization=organization)
     body = {
-        "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone": "+1 555",
-        "company": "Engines", "job_title": "Analyst", "source": "partner", "estimated_value": "75000.5",
-        "assigned_to": employee.id, "notes": "Hot.",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@example.com",
+        "phone": "+1 555",
+        "company": "Engines",
+        "job_title": "Analyst",
+        "source": "partner",
+        "estimated_value": "75000.5",
+        "assigned_to": employee.id,
+        "notes": "Hot.",
     }
     response = owner_client.post(LIST, body, format="json")
     assert response.status_code == 201, response.json()
@@ -40,18 +48,43 @@ def test_create_returns_the_full_lead_in_the_active_organization(owner_client, o
     assert data["score"] == 10 + 10 + 15 + 10 + 20 + 15
     assert (data["status"], data["assigned_to"], data["converted_customer"]) == ("new", employee.id, None)
     assert set(data) == {
-        "id", "code", "organization", "first_name", "last_name", "email", "phone", "company", "job_title",
-        "source", "estimated_value", "status", "score", "assigned_to", "notes", "qualified_at", "converted_at",
-        "converted_customer", "created_at", "updated_at", "created_by",
+        "id",
+        "code",
+        "organization",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "company",
+        "job_title",
+        "source",
+        "estimated_value",
+        "status",
+        "score",
+        "assigned_to",
+        "notes",
+        "qualified_at",
+        "converted_at",
+        "converted_customer",
+        "created_at",
+        "updated_at",
+        "created_by",
     }
 
 
 @pytest.mark.django_db
 def test_read_only_fields_in_the_body_are_ignored(owner_client, organization, other_organization, owner):
     body = {
-        "first_name": "Ada", "id": 999, "code": "LEAD-9999", "organization": other_organization.id,
-        "created_by": 12345, "created_at": "2000-01-01T00:00:00Z", "score": 100,
-        "qualified_at": "2000-01-01T00:00:00Z", "converted_at": "2000-01-01T00:00:00Z", "converted_customer": 5,
+        "first_name": "Ada",
+        "id": 999,
+        "code": "LEAD-9999",
+        "organization": other_organization.id,
+        "created_by": 12345,
+        "created_at": "2000-01-01T00:00:00Z",
+        "score": 100,
+        "qualified_at": "2000-01-01T00:00:00Z",
+        "converted_at": "2000-01-01T00:00:00Z",
+        "converted_customer": 5,
     }
     response = owner_client.post(LIST, body, format="json")
     assert response.status_code == 201
@@ -97,8 +130,15 @@ def test_stats_counts_only_this_organization_with_every_key(owner_client, organi
         "total": 4,
         "by_status": {"new": 2, "contacted": 0, "qualified": 1, "unqualified": 0, "converted": 0, "lost": 1},
         "by_source": {
-            "referral": 1, "partner": 0, "website": 2, "social_media": 0, "email_campaign": 0,
-            "event": 0, "cold_call": 0, "advertisement": 0, "other": 1,
+            "referral": 1,
+            "partner": 0,
+            "website": 2,
+            "social_media": 0,
+            "email_campaign": 0,
+            "event": 0,
+            "cold_call": 0,
+            "advertisement": 0,
+            "other": 1,
         },
         "average_score": 22.5,
     }
@@ -148,8 +188,14 @@ def test_filters_by_status_source_assignee_score_and_created_range(owner_client,
     employee = EmployeeFactory(organization=organization)
     now = timezone.now()
     old = LeadFactory(organization=organization, status="new", source="referral", created_at=now - timedelta(days=40))
-    mid = LeadFactory(organization=organization, status="contacted", source="event", assigned_to=employee,
-                      created_at=now - timedelta(days=10), email="m@x.co")
+    mid = LeadFactory(
+        organization=organization,
+        status="contacted",
+        source="event",
+        assigned_to=employee,
+        created_at=now - timedelta(days=10),
+        email="m@x.co",
+    )
     new = LeadFactory(organization=organization, status="qualified", source="event", assigned_to=employee, company="Z")
     LeadFactory(organization=other_organization, status="contacted", source="event")
 
@@ -229,8 +275,11 @@ def test_orderings_break_ties_by_id(owner_client, organization, ordering, key):
     leads = [
         LeadFactory(organization=organization, last_name=name, status=status, source=source, created_at=moment)
         for name, status, source in [
-            ("b", "new", "referral"), ("a", "lost", "other"), ("b", "new", "referral"),
-            ("c", "contacted", "event"), ("a", "new", "event"),
+            ("b", "new", "referral"),
+            ("a", "lost", "other"),
+            ("b", "new", "referral"),
+            ("c", "contacted", "event"),
+            ("a", "new", "event"),
         ]
     ]
     leads.append(LeadFactory(organization=organization, last_name="d", created_at=moment - timedelta(days=1)))
@@ -304,7 +353,9 @@ RBAC_TABLE = [
 def test_each_action_needs_its_code(member_client, organization, action, method, path, body, code, status):
     lead = LeadFactory(organization=organization)
     url = LIST + path.format(id=lead.id)
-    other_codes = [c for c in ("leads:view", "leads:create", "leads:update", "leads:delete", "customers:create") if c != code]
+    other_codes = [
+        c for c in ("leads:view", "leads:create", "leads:update", "leads:delete", "customers:create") if c != code
+    ]
     denied = getattr(member_client(other_codes), method)(url, body, format="json")
     assert denied.status_code == 403
     assert denied.json()["code"] == "permission_denied"
@@ -367,8 +418,13 @@ def test_invalid_fields_are_400_on_that_field(owner_client, body, field):
 @pytest.mark.django_db
 def test_largest_valid_values_are_accepted(owner_client):
     body = {
-        "first_name": "x" * 100, "last_name": "y" * 100, "company": "c" * 200, "job_title": "j" * 200,
-        "phone": "1" * 40, "notes": "n" * 10_000, "estimated_value": "999999999999.99",
+        "first_name": "x" * 100,
+        "last_name": "y" * 100,
+        "company": "c" * 200,
+        "job_title": "j" * 200,
+        "phone": "1" * 40,
+        "notes": "n" * 10_000,
+        "estimated_value": "999999999999.99",
     }
     response = owner_client.post(LIST, body, format="json")
     assert response.status_code == 201, response.json()
@@ -394,12 +450,16 @@ def test_list_runs_in_a_fixed_number_of_queries(owner_client, organization, page
     with django_assert_max_num_queries(5):
         response = owner_client.get(LIST, {"page_size": page_size})
     assert len(response.json()["results"]) == page_size
-    assert sum(row["converted_customer"] is not None for row in response.json()["results"]) == (page_size + 1) // 2  # newest first: odd ones
+    assert (
+        sum(row["converted_customer"] is not None for row in response.json()["results"]) == (page_size + 1) // 2
+    )  # newest first: odd ones
 
 
 @pytest.mark.django_db
 def test_detail_runs_in_a_fixed_number_of_queries(owner_client, organization, django_assert_max_num_queries):
-    lead = LeadFactory(organization=organization, status="converted", assigned_to=EmployeeFactory(organization=organization))
+    lead = LeadFactory(
+        organization=organization, status="converted", assigned_to=EmployeeFactory(organization=organization)
+    )
     customer = CustomerFactory(organization=organization, converted_from_lead=lead)
     with django_assert_max_num_queries(4):
         response = owner_client.get(detail(lead))

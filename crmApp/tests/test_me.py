@@ -1,4 +1,5 @@
 """GET/PATCH /api/users/me/: the shape, the active organization rules, codes, and the editable fields."""
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -84,9 +85,7 @@ def two_org_member(make_member, organization, other_organization):
         (" other ", "other_organization"),
     ],
 )
-def test_header_picks_the_active_organization(
-    two_org_member, organization, other_organization, header, expected
-):
+def test_header_picks_the_active_organization(two_org_member, organization, other_organization, header, expected):
     ids = {"own": str(organization.id), "other": str(other_organization.id), " other ": f" {other_organization.id} "}
     extra = {} if header is None else {"HTTP_X_ORGANIZATION_ID": ids.get(header, header)}
     body = make_client(two_org_member).get(ME, **extra).json()
@@ -102,8 +101,15 @@ def foreign_org_id():
 
 @pytest.mark.parametrize(
     "header",
-    [foreign_org_id, lambda: "abc", lambda: "0", lambda: "-1", lambda: "99999999999999999999999", lambda: "1.5",
-     lambda: "9223372036854775807"],
+    [
+        foreign_org_id,
+        lambda: "abc",
+        lambda: "0",
+        lambda: "-1",
+        lambda: "99999999999999999999999",
+        lambda: "1.5",
+        lambda: "9223372036854775807",
+    ],
     ids=["foreign", "text", "zero", "negative", "overflow", "decimal", "max-bigint-missing"],
 )
 @pytest.mark.parametrize("method", ["get", "patch"])

@@ -1,4 +1,5 @@
 """`/api/organizations/{id}/members/`: listing, inviting, changing and removing members."""
+
 import threading
 from urllib.parse import parse_qs, urlsplit
 
@@ -43,9 +44,22 @@ def test_any_member_lists_the_active_members_with_their_details(owner, organizat
     body = response.json()
     assert body["count"] == 2
     first = body["results"][0]
-    assert set(first) == {"user_id", "email", "first_name", "last_name", "role", "profile_type", "is_active", "joined_at"}
+    assert set(first) == {
+        "user_id",
+        "email",
+        "first_name",
+        "last_name",
+        "role",
+        "profile_type",
+        "is_active",
+        "joined_at",
+    }
     assert (first["user_id"], first["email"], first["first_name"], first["role"], first["is_active"]) == (
-        owner.id, "owner@example.com", owner.first_name, "owner", True,
+        owner.id,
+        "owner@example.com",
+        owner.first_name,
+        "owner",
+        True,
     )
     assert [(m["user_id"], m["role"], m["profile_type"]) for m in body["results"]] == [
         (owner.id, "owner", "employee"),
@@ -61,7 +75,9 @@ def test_members_of_an_organization_the_caller_is_not_in_are_404(owner_client, o
 
 
 @pytest.mark.parametrize("page_size", [1, 100])
-def test_member_list_runs_a_constant_number_of_queries(owner_client, organization, make_member, page_size, django_assert_max_num_queries):
+def test_member_list_runs_a_constant_number_of_queries(
+    owner_client, organization, make_member, page_size, django_assert_max_num_queries
+):
     for _ in range(4):
         make_member()
     # user, membership, count, page
@@ -105,7 +121,9 @@ def test_unknown_email_gets_an_account_without_password_and_a_set_password_mail(
     assert default_token_generator.check_token(user, query["token"][0])
 
 
-def test_the_invitation_is_sent_only_after_the_commit(owner_client, organization, mailoutbox, django_capture_on_commit_callbacks):
+def test_the_invitation_is_sent_only_after_the_commit(
+    owner_client, organization, mailoutbox, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         owner_client.post(members_url(organization), {"email": "later@example.com"}, format="json")
 
@@ -115,11 +133,15 @@ def test_the_invitation_is_sent_only_after_the_commit(owner_client, organization
     assert [mail.to for mail in mailoutbox] == [["later@example.com"]]
 
 
-def test_a_known_email_becomes_a_member_without_a_mail(owner_client, organization, mailoutbox, django_capture_on_commit_callbacks):
+def test_a_known_email_becomes_a_member_without_a_mail(
+    owner_client, organization, mailoutbox, django_capture_on_commit_callbacks
+):
     known = UserFactory(email="known@example.com")
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = owner_client.post(members_url(organization), {"email": "KNOWN@example.com", "role": "member"}, format="json")
+        response = owner_client.post(
+            members_url(organization), {"email": "KNOWN@example.com", "role": "member"}, format="json"
+        )
 
     assert response.status_code == 201
     assert response.json()["user_id"] == known.id
@@ -192,10 +214,14 @@ ADD_MATRIX = [
 def test_who_may_add_a_member_with_which_role(make_member, organization, caller_role, codes, given, expected):
     caller = make_member(codes, role=caller_role)
 
-    response = make_client(caller).post(members_url(organization), {"email": "new@example.com", "role": given}, format="json")
+    response = make_client(caller).post(
+        members_url(organization), {"email": "new@example.com", "role": given}, format="json"
+    )
 
     assert response.status_code == expected
-    assert Membership.objects.filter(organization=organization, user__email="new@example.com").exists() == (expected == 201)
+    assert Membership.objects.filter(organization=organization, user__email="new@example.com").exists() == (
+        expected == 201
+    )
 
 
 def test_membership_rights_come_from_the_url_organization_not_the_header(make_member, organization, other_organization):
@@ -213,10 +239,16 @@ def test_membership_rights_come_from_the_url_organization_not_the_header(make_me
 def test_owner_changes_a_members_role_and_profile_type(owner_client, organization, make_member):
     member = make_member()
 
-    response = owner_client.patch(member_url(organization, member.id), {"role": "admin", "profile_type": "vendor"}, format="json")
+    response = owner_client.patch(
+        member_url(organization, member.id), {"role": "admin", "profile_type": "vendor"}, format="json"
+    )
 
     assert response.status_code == 200
-    assert (response.json()["user_id"], response.json()["role"], response.json()["profile_type"]) == (member.id, "admin", "vendor")
+    assert (response.json()["user_id"], response.json()["role"], response.json()["profile_type"]) == (
+        member.id,
+        "admin",
+        "vendor",
+    )
     assert (membership(member, organization).role, membership(member, organization).profile_type) == (ADMIN, "vendor")
 
 
@@ -229,7 +261,9 @@ def test_the_last_owner_cannot_be_demoted(owner, owner_client, organization):
 
 
 def test_the_last_owner_may_still_change_profile_type(owner, owner_client, organization):
-    response = owner_client.patch(member_url(organization, owner.id), {"role": "owner", "profile_type": "vendor"}, format="json")
+    response = owner_client.patch(
+        member_url(organization, owner.id), {"role": "owner", "profile_type": "vendor"}, format="json"
+    )
 
     assert response.status_code == 200
     assert membership(owner, organization).profile_type == "vendor"
@@ -271,14 +305,18 @@ def test_who_may_change_which_role(make_member, organization, caller_role, codes
 def test_member_with_members_manage_changes_a_plain_members_profile(member_client, organization, make_member):
     target = make_member()
 
-    response = member_client(["members:manage"]).patch(member_url(organization, target.id), {"profile_type": "customer"}, format="json")
+    response = member_client(["members:manage"]).patch(
+        member_url(organization, target.id), {"profile_type": "customer"}, format="json"
+    )
 
     assert response.status_code == 200
     assert membership(target, organization).profile_type == "customer"
 
 
 @pytest.mark.parametrize("which", ["foreign", "removed", "missing", "huge"])
-def test_changing_someone_who_is_not_an_active_member_is_404(owner_client, organization, other_owner, make_member, which):
+def test_changing_someone_who_is_not_an_active_member_is_404(
+    owner_client, organization, other_owner, make_member, which
+):
     removed = make_member()
     Membership.objects.filter(user=removed).update(is_active=False)
     user_id = {"foreign": other_owner.id, "removed": removed.id, "missing": 10**6, "huge": 10**25}[which]
@@ -331,7 +369,9 @@ def test_the_last_owner_cannot_be_removed(owner, owner_client, organization):
     assert membership(owner, organization).is_active
 
 
-def test_removal_moves_the_default_organization_to_another_one(owner_client, organization, other_organization, make_member):
+def test_removal_moves_the_default_organization_to_another_one(
+    owner_client, organization, other_organization, make_member
+):
     member = make_member()
     MembershipFactory(user=member, organization=other_organization)
     User.objects.filter(pk=member.pk).update(default_organization=organization)
@@ -394,7 +434,7 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(organization, ow
             service = MemberService(organization=organization, actor=actor)
             service.change_member(service.get_member(target.id), role=MEMBER)
             outcomes.append("ok")
-        except Exception as error:  # noqa: BLE001 - the outcome is what the test checks
+        except Exception as error:
             outcomes.append(error.get_codes() if hasattr(error, "get_codes") else repr(error))
         finally:
             connections.close_all()  # this thread's own connection; close_old_connections keeps it for CONN_MAX_AGE

@@ -1,4 +1,5 @@
 """`/api/organizations/`: the caller's organizations, creating, renaming and deleting one."""
+
 import pytest
 
 from crmApp.constants import DEFAULT_PIPELINE_NAME, DEFAULT_ROLES, MembershipRole, ProfileType
@@ -128,7 +129,10 @@ def test_any_active_member_reads_the_organization_with_their_role(make_member, o
     assert response.status_code == 200
     body = response.json()
     assert (body["id"], body["name"], body["role"], body["profile_type"]) == (
-        organization.id, "Acme", "member", "customer",
+        organization.id,
+        "Acme",
+        "member",
+        "customer",
     )
 
 

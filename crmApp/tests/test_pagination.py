@@ -1,4 +1,5 @@
 """List counts are cached per organization data version, and never stale."""
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -34,7 +35,12 @@ def test_repeated_count_of_an_unchanged_list_runs_no_query(organization):
     [
         pytest.param(lambda org, lead: LeadFactory(organization=org), id="create"),
         pytest.param(lambda org, lead: lead.delete(), id="delete"),
-        pytest.param(lambda org, lead: Lead.objects.filter(pk=lead.pk).update(status="lost") and mark_organization_changed(org.id), id="update-then-invalidate"),
+        pytest.param(
+            lambda org, lead: (
+                Lead.objects.filter(pk=lead.pk).update(status="lost") and mark_organization_changed(org.id)
+            ),
+            id="update-then-invalidate",
+        ),
     ],
 )
 def test_any_write_in_the_organization_makes_the_next_count_exact(organization, write):

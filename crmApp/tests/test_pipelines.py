@@ -1,4 +1,5 @@
 """Pipelines and pipeline stages: shape, default switching, nested create, protected deletes, stage rules."""
+
 from decimal import Decimal
 
 import pytest
@@ -56,7 +57,9 @@ def test_create_with_nested_stages_builds_them_in_one_go(owner_client, organizat
     data = response.json()
     assert data["is_default"] is False
     assert [(s["name"], s["order"], s["probability"], s["is_won"], s["is_lost"]) for s in data["stages"]] == [
-        ("Contacted", 1, 30, False, False), ("Renewed", 2, 100, True, False), ("Churned", 9, 0, False, True),
+        ("Contacted", 1, 30, False, False),
+        ("Renewed", 2, 100, True, False),
+        ("Churned", 9, 0, False, True),
     ]
     assert PipelineStage.objects.filter(pipeline_id=data["id"], organization=organization).count() == 3
 
@@ -101,7 +104,9 @@ def test_creating_a_default_pipeline_unsets_the_previous_default(owner_client, o
     assert response.status_code == 201 and response.json()["is_default"] is True
     old.refresh_from_db()
     assert old.is_default is False
-    assert list(Pipeline.objects.filter(organization=organization, is_default=True).values_list("name", flat=True)) == ["New"]
+    assert list(Pipeline.objects.filter(organization=organization, is_default=True).values_list("name", flat=True)) == [
+        "New"
+    ]
 
 
 def test_patch_is_default_switches_the_default_and_leaves_other_organizations_alone(
@@ -191,7 +196,11 @@ def test_each_pipeline_action_needs_its_code(member_client, organization, method
     if resource == STAGES and method == "post":
         body = {"pipeline": pipeline.id, "name": "New"}
     url = resource + path.format(id=target)
-    others = [c for c in ("pipelines:view", "pipelines:create", "pipelines:update", "pipelines:delete", "deals:update") if c != code]
+    others = [
+        c
+        for c in ("pipelines:view", "pipelines:create", "pipelines:update", "pipelines:delete", "deals:update")
+        if c != code
+    ]
     denied = getattr(member_client(others), method)(url, body, format="json")
     assert denied.status_code == 403
     allowed = getattr(member_client([code]), method)(url, body, format="json")
@@ -293,10 +302,14 @@ def test_a_stage_cannot_move_to_another_pipeline(owner_client, organization):
         ("999999999999.99", 99, "989999999999.99"),
     ],
 )
-def test_changing_probability_recomputes_every_deal_in_the_stage(owner_client, organization, value, probability, expected):
+def test_changing_probability_recomputes_every_deal_in_the_stage(
+    owner_client, organization, value, probability, expected
+):
     stage = default_stage(organization, "Proposal")
     deal = DealFactory(organization=organization, stage=stage, value=Decimal(value))
-    bystander = DealFactory(organization=organization, stage=default_stage(organization, "Negotiation"), value=Decimal("100"))
+    bystander = DealFactory(
+        organization=organization, stage=default_stage(organization, "Negotiation"), value=Decimal("100")
+    )
     response = owner_client.patch(f"{STAGES}{stage.id}/", {"probability": probability}, format="json")
     assert response.status_code == 200
     deal.refresh_from_db()
@@ -313,7 +326,11 @@ def test_probability_change_reaches_every_deal_past_one_batch(owner_client, orga
         DealFactory(organization=organization, stage=stage, value=Decimal(value))
     assert owner_client.patch(f"{STAGES}{stage.id}/", {"probability": 50}, format="json").status_code == 200
     assert sorted(Deal.objects.filter(stage=stage).values_list("expected_revenue", flat=True)) == [
-        Decimal("5.00"), Decimal("10.00"), Decimal("15.00"), Decimal("20.00"), Decimal("25.00"),
+        Decimal("5.00"),
+        Decimal("10.00"),
+        Decimal("15.00"),
+        Decimal("20.00"),
+        Decimal("25.00"),
     ]
 
 
@@ -343,4 +360,3 @@ def test_foreign_stage_url_is_404_on_every_action(owner_client, other_organizati
     assert owner_client.patch(url, {"probability": 99}, format="json").status_code == 404
     assert owner_client.delete(url).status_code == 404
     assert default_stage(other_organization).probability == 10
-

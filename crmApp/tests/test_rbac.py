@@ -1,4 +1,5 @@
 """RBAC: who holds which code, and the `/api/roles/`, `/api/user-roles/` and `/api/permissions/` rules."""
+
 import pytest
 
 from crmApp.constants import PERMISSIONS, MembershipRole
@@ -82,7 +83,9 @@ def test_http_permission_matrix(principal, organization, make_member, name, meth
     }
     client = make_client(user, organization)
 
-    response = getattr(client, method)(path.format(org=organization.id), bodies.get(path) if method == "post" else None, format="json")
+    response = getattr(client, method)(
+        path.format(org=organization.id), bodies.get(path) if method == "post" else None, format="json"
+    )
 
     allowed = code is None or contract_allows(name, code)
     assert response.status_code == ({"get": 200, "post": 201}[method] if allowed else 403), response.content
@@ -101,7 +104,9 @@ def test_codes_are_the_union_of_the_members_roles(make_member, organization):
 def test_a_role_held_in_another_organization_grants_nothing_here(make_member, organization, other_organization):
     user = make_member()
     MembershipFactory(user=user, organization=other_organization)
-    UserRoleFactory(user=user, role=RoleFactory(organization=other_organization, codes=["employees:view", "roles:manage"]))
+    UserRoleFactory(
+        user=user, role=RoleFactory(organization=other_organization, codes=["employees:view", "roles:manage"])
+    )
 
     assert make_client(user, organization).get("/api/employees/").status_code == 403
     assert make_client(user, organization).post("/api/roles/", {"name": "X"}, format="json").status_code == 403
@@ -137,23 +142,39 @@ def test_roles_list_shows_the_default_roles_with_their_codes(member_client):
     sales_rep = results[1]
     assert set(sales_rep) == {"id", "name", "description", "permissions"}
     assert sales_rep["permissions"] == [
-        "customers:create", "customers:update", "customers:view",
-        "deals:create", "deals:update", "deals:view",
-        "leads:create", "leads:update", "leads:view",
+        "customers:create",
+        "customers:update",
+        "customers:view",
+        "deals:create",
+        "deals:update",
+        "deals:view",
+        "leads:create",
+        "leads:update",
+        "leads:view",
     ]
 
 
 def test_create_role_stores_deduplicated_codes(owner_client, organization):
     response = owner_client.post(
         "/api/roles/",
-        {"name": "Auditor", "description": "Reads leads", "permissions": ["leads:view", "deals:view", "leads:view"], "id": 1},
+        {
+            "name": "Auditor",
+            "description": "Reads leads",
+            "permissions": ["leads:view", "deals:view", "leads:view"],
+            "id": 1,
+        },
         format="json",
     )
 
     assert response.status_code == 201
     body = response.json()
     role = Role.objects.get(pk=body["id"])
-    assert body == {"id": role.id, "name": "Auditor", "description": "Reads leads", "permissions": ["deals:view", "leads:view"]}
+    assert body == {
+        "id": role.id,
+        "name": "Auditor",
+        "description": "Reads leads",
+        "permissions": ["deals:view", "leads:view"],
+    }
     assert role.organization_id == organization.id
     assert sorted(role.permissions.values_list("code", flat=True)) == ["deals:view", "leads:view"]
 
@@ -238,7 +259,9 @@ def test_an_impossible_role_id_is_404(owner_client, role_id):
 
 
 @pytest.mark.parametrize("page_size", [1, 100])
-def test_roles_list_runs_a_constant_number_of_queries(owner_client, organization, page_size, django_assert_max_num_queries):
+def test_roles_list_runs_a_constant_number_of_queries(
+    owner_client, organization, page_size, django_assert_max_num_queries
+):
     for index in range(10):
         RoleFactory(organization=organization, codes=["leads:view", "deals:view"], name=f"Extra {index}")
     # user, membership, count, roles, their permissions
@@ -274,11 +297,18 @@ def test_assigning_to_someone_who_is_not_an_active_member_is_400_on_user(
     removed = make_member()
     Membership.objects.filter(user=removed).update(is_active=False)
     user = {
-        "outsider": UserFactory().id, "foreign member": other_owner.id, "removed member": removed.id,
-        "missing": 10**6, "text": "abc", "huge": 10**25, "null": None,
+        "outsider": UserFactory().id,
+        "foreign member": other_owner.id,
+        "removed member": removed.id,
+        "missing": 10**6,
+        "text": "abc",
+        "huge": 10**25,
+        "null": None,
     }[who]
 
-    response = owner_client.post("/api/user-roles/", {"user": user, "role": viewer_role(organization).id}, format="json")
+    response = owner_client.post(
+        "/api/user-roles/", {"user": user, "role": viewer_role(organization).id}, format="json"
+    )
 
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["user"]
@@ -357,7 +387,9 @@ def test_assignments_cannot_be_edited(owner_client, organization, make_member):
 
 
 @pytest.mark.parametrize("page_size", [1, 100])
-def test_user_roles_list_runs_a_constant_number_of_queries(owner_client, organization, make_member, page_size, django_assert_max_num_queries):
+def test_user_roles_list_runs_a_constant_number_of_queries(
+    owner_client, organization, make_member, page_size, django_assert_max_num_queries
+):
     for _ in range(6):
         UserRoleFactory(user=make_member(), role=viewer_role(organization))
     # user, membership, count, page

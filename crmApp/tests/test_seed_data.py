@@ -1,4 +1,5 @@
 """`manage.py seed_data`: the documented demo, reruns, determinism and the size options."""
+
 from datetime import timedelta
 from io import StringIO
 
@@ -99,15 +100,20 @@ def test_demo_covers_every_lead_status_source_and_deal_stage(demo, name):
     for model in (Employee, Vendor, Customer):
         assert model.objects.filter(organization=organization).exists()
     assert set(Customer.objects.filter(organization=organization).values_list("customer_type", flat=True)) == {
-        "individual", "business",
+        "individual",
+        "business",
     }
 
 
 def test_demo_leads_carry_scores_and_workflow_dates(demo):
     for lead in Lead.objects.all():
         assert lead.score == score_lead(
-            email=lead.email, phone=lead.phone, company=lead.company, job_title=lead.job_title,
-            source=lead.source, estimated_value=lead.estimated_value,
+            email=lead.email,
+            phone=lead.phone,
+            company=lead.company,
+            job_title=lead.job_title,
+            source=lead.source,
+            estimated_value=lead.estimated_value,
         )
         if lead.status in (LeadStatus.QUALIFIED, LeadStatus.CONVERTED):
             assert lead.created_at <= lead.qualified_at <= timezone.now()
@@ -119,7 +125,11 @@ def test_demo_leads_carry_scores_and_workflow_dates(demo):
     assert linked.count() > 10
     for customer in linked:
         lead = customer.converted_from_lead
-        assert (lead.status, lead.organization_id, customer.created_at) == ("converted", customer.organization_id, lead.converted_at)
+        assert (lead.status, lead.organization_id, customer.created_at) == (
+            "converted",
+            customer.organization_id,
+            lead.converted_at,
+        )
 
 
 def test_demo_deals_are_consistent_with_their_stage_and_spread_over_the_year(demo):
@@ -194,7 +204,13 @@ def test_size_options_create_exactly_the_requested_counts_with_unique_codes(db):
     organization = Organization.objects.get(name="Initech")
     owner = Membership.objects.get(organization=organization, role="owner").user
     assert owner.email == "boss@initech.example" and owner.check_password("demo12345")
-    expected = {Lead: ("LEAD", 300), Customer: ("CUST", 40), Deal: ("DEAL", 60), Employee: ("EMP", 5), Vendor: ("VEN", 3)}
+    expected = {
+        Lead: ("LEAD", 300),
+        Customer: ("CUST", 40),
+        Deal: ("DEAL", 60),
+        Employee: ("EMP", 5),
+        Vendor: ("VEN", 3),
+    }
     for model, (prefix, count) in expected.items():
         codes = list(model.objects.filter(organization=organization).values_list("code", flat=True))
         assert sorted(codes) == sorted(f"{prefix}-{n:04d}" for n in range(1, count + 1))
@@ -233,11 +249,15 @@ def test_size_options_top_up_instead_of_duplicating(db):
 def test_filled_organization_keeps_the_business_rules(db):
     seed("--organization", "Initech", *SIZES)
     organization = Organization.objects.get(name="Initech")
-    assert set(Lead.objects.filter(organization=organization).values_list("status", flat=True)) == set(LeadStatus.values)
+    assert set(Lead.objects.filter(organization=organization).values_list("status", flat=True)) == set(
+        LeadStatus.values
+    )
     for deal in Deal.objects.filter(organization=organization).select_related("stage", "customer"):
         assert deal.customer.organization_id == organization.id
         assert (deal.probability, deal.expected_revenue) == (
-            deal.stage.probability, expected_revenue(deal.value, deal.stage.probability))
+            deal.stage.probability,
+            expected_revenue(deal.value, deal.stage.probability),
+        )
         assert (deal.closed_at is None) == (deal.status == DealStatus.OPEN)
 
 
@@ -277,11 +297,39 @@ def test_insert_rows_refuses_rows_missing_a_column(db):
 
 
 def test_reference_check_catches_a_row_pointing_at_a_missing_record(organization):
-    row = (organization.id, "2025-01-01 00:00:00", "2025-01-01 00:00:00", None, "VEN-9999", "Ghost", "", "", "", "",
-           "active", "", 2**40, "")
-    columns = ("organization_id", "created_at", "updated_at", "created_by_id", "code", "name", "email", "phone",
-               "contact_person", "vendor_type", "status", "address", "user_id", "notes")
+    row = (
+        organization.id,
+        "2025-01-01 00:00:00",
+        "2025-01-01 00:00:00",
+        None,
+        "VEN-9999",
+        "Ghost",
+        "",
+        "",
+        "",
+        "",
+        "active",
+        "",
+        2**40,
+        "",
+    )
+    columns = (
+        "organization_id",
+        "created_at",
+        "updated_at",
+        "created_by_id",
+        "code",
+        "name",
+        "email",
+        "phone",
+        "contact_person",
+        "vendor_type",
+        "status",
+        "address",
+        "user_id",
+        "notes",
+    )
     insert_rows(Vendor, columns, iter([[row]]))
-    with pytest.raises(IntegrityError, match="Vendor.user points at a missing User"):
+    with pytest.raises(IntegrityError, match=r"Vendor\.user points at a missing User"):
         check_references(Vendor, organization_id=organization.id, after_id=0)
     Vendor.objects.filter(code="VEN-9999").delete()  # the test database checks constraints on teardown

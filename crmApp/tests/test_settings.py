@@ -1,4 +1,5 @@
 """Start-up configuration comes from the environment and refuses unsafe production settings."""
+
 import os
 import subprocess
 import sys

@@ -8,7 +8,9 @@ from crmApp.models import Membership, PipelineStage, Role
 def test_new_organization_gets_owner_default_roles_and_pipeline(organization, owner):
     assert Membership.objects.get(organization=organization, user=owner).role == "owner"
     assert set(Role.objects.filter(organization=organization).values_list("name", flat=True)) == {
-        "Sales Manager", "Sales Rep", "Viewer",
+        "Sales Manager",
+        "Sales Rep",
+        "Viewer",
     }
     stages = PipelineStage.objects.filter(organization=organization).order_by("order")
     assert [(s.name, s.probability, s.is_won, s.is_lost) for s in stages] == list(DEFAULT_PIPELINE_STAGES)

@@ -1,5 +1,6 @@
 """The tenancy base: every organization-owned route is scoped, the base can't be bypassed, and
 `X-Organization-ID` picks the organization a request acts in."""
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
@@ -47,7 +48,9 @@ def scoping_violations(patterns) -> list[str]:
         queryset = getattr(view, "queryset", None)
         reads_data = queryset is not None or "get_queryset" in vars(view)
         if queryset is not None and owns_organization_rows(queryset.model):
-            problems.append(f"{route}: {view.__name__} serves {queryset.model.__name__} without OrganizationScopedViewSet")
+            problems.append(
+                f"{route}: {view.__name__} serves {queryset.model.__name__} without OrganizationScopedViewSet"
+            )
         elif reads_data and not (view in DELIBERATE_EXCEPTIONS and getattr(view, "dangerously_unscoped", "")):
             problems.append(f"{route}: {view.__name__} is unscoped without being a named, documented exception")
     return problems
@@ -60,7 +63,12 @@ def test_every_api_route_with_organization_data_is_scoped():
     # The walk really reached the router's views (so an empty result above means something).
     reached = set(routes.values())
     assert {OrganizationViewSet, PermissionViewSet} <= reached
-    assert {view.__name__ for view in reached} >= {"RoleViewSet", "UserRoleViewSet", "EmployeeViewSet", "CustomerViewSet"}
+    assert {view.__name__ for view in reached} >= {
+        "RoleViewSet",
+        "UserRoleViewSet",
+        "EmployeeViewSet",
+        "CustomerViewSet",
+    }
 
 
 class UnscopedCustomers(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -238,4 +246,3 @@ def test_owners_and_admins_need_no_code_query(owner_client, make_member, organiz
         assert admin_client.get("/api/employees/").status_code == 200
 
     assert permission_lookups(queries.captured_queries) == 0
-

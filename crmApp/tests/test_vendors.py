@@ -4,6 +4,7 @@ people-and-company record shares (status and kind, ordering with its id tiebreak
 Codes, read-only fields, tenant isolation, RBAC, the member-user rule and query counts are proved
 for vendors by the record-wide tables in test_employees.py.
 """
+
 from datetime import UTC, date, datetime
 
 import pytest
@@ -32,8 +33,14 @@ VIEWSETS = {"employees": EmployeeViewSet, "vendors": VendorViewSet, "customers":
 def test_create_vendor_returns_the_exact_record(owner_client, organization, owner, make_member):
     linked = make_member(profile_type="vendor")
     payload = {
-        "name": "Acme Supplies", "email": "sales@acme.test", "phone": "+1 555 0100", "contact_person": "Wile E.",
-        "vendor_type": "Hardware", "status": "inactive", "address": "1 Desert Road\nNowhere", "user": linked.id,
+        "name": "Acme Supplies",
+        "email": "sales@acme.test",
+        "phone": "+1 555 0100",
+        "contact_person": "Wile E.",
+        "vendor_type": "Hardware",
+        "status": "inactive",
+        "address": "1 Desert Road\nNowhere",
+        "user": linked.id,
         "notes": "Pays late.",
     }
     vendor = assert_created_exactly(owner_client, "vendors", payload, organization=organization, owner=owner)
@@ -44,8 +51,14 @@ def test_vendor_defaults(owner_client):
     body = owner_client.post("/api/vendors/", {"name": "Acme"}, format="json").json()
     optional = ("email", "phone", "contact_person", "vendor_type", "status", "address", "user", "notes")
     assert {k: body[k] for k in optional} == {
-        "email": "", "phone": "", "contact_person": "", "vendor_type": "", "status": "active", "address": "",
-        "user": None, "notes": "",
+        "email": "",
+        "phone": "",
+        "contact_person": "",
+        "vendor_type": "",
+        "status": "active",
+        "address": "",
+        "user": None,
+        "notes": "",
     }
 
 
@@ -130,11 +143,13 @@ def orderable_records(resource, organization):
         same = index // 2
         records.append(
             factory(
-                organization=organization, status=("active", "inactive")[same % 2],
+                organization=organization,
+                status=("active", "inactive")[same % 2],
                 created_at=datetime(2024, 1, 1 + same, tzinfo=UTC),
                 **{name: f"Name {same}" for name in name_fields if hasattr(factory._meta.model, name)},
                 **{"department": f"Dept {same}", "hire_date": date(2020, 1, 1 + same) if index % 3 else None}
-                if resource == "employees" else {},
+                if resource == "employees"
+                else {},
                 **{"vendor_type": f"Type {same}"} if resource == "vendors" else {},
                 **extra,
             )
@@ -154,7 +169,9 @@ def test_ordering_by_each_field_breaks_ties_by_id(resource, field, direction, ow
     key = F(field).desc(nulls_last=True) if direction else F(field).asc(nulls_last=True)
     # The id tiebreak runs in the first key's direction, so PostgreSQL can read an index backwards.
     tiebreak = f"{direction}id"
-    expected = list(model.objects.filter(organization=organization).order_by(key, tiebreak).values_list("id", flat=True))
+    expected = list(
+        model.objects.filter(organization=organization).order_by(key, tiebreak).values_list("id", flat=True)
+    )
     assert [row["id"] for row in rows] == expected
 
 

@@ -1,4 +1,5 @@
 """Analytics endpoints: read-only reports of the active organization, each needing `analytics:view`."""
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response

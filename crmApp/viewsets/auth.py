@@ -1,4 +1,5 @@
 """/api/auth/...: sign-up, sign-in, tokens, passwords, email verification; and /api/users/me/."""
+
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -55,7 +56,9 @@ class RegisterView(OpenView):
     throttle_classes = [AuthRateThrottle]
 
     @extend_schema(
-        tags=TAGS, auth=[], request=s.RegisterSerializer,
+        tags=TAGS,
+        auth=[],
+        request=s.RegisterSerializer,
         responses={201: s.RegisterResponseSerializer, 400: ERROR, 429: ERROR},
     )
     def post(self, request):
@@ -75,7 +78,9 @@ class LoginView(OpenView):
     throttle_classes = [AuthRateThrottle]
 
     @extend_schema(
-        tags=TAGS, auth=[], request=s.LoginSerializer,
+        tags=TAGS,
+        auth=[],
+        request=s.LoginSerializer,
         responses={200: s.LoginResponseSerializer, 400: ERROR, 401: ERROR, 429: ERROR},
     )
     def post(self, request):
@@ -88,7 +93,9 @@ class RefreshTokensView(OpenView):
     """Rotate a refresh token: a new pair, and the old refresh token is used up."""
 
     @extend_schema(
-        tags=TAGS, auth=[], request=s.RefreshTokenSerializer,
+        tags=TAGS,
+        auth=[],
+        request=s.RefreshTokenSerializer,
         responses={200: s.TokenPairSerializer, 400: ERROR, 401: ERROR},
     )
     def post(self, request):
@@ -102,9 +109,12 @@ class LogoutView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
-        tags=TAGS, request=s.RefreshTokenSerializer,
+        tags=TAGS,
+        request=s.RefreshTokenSerializer,
         responses={
-            205: OpenApiResponse(description="Logged out; the refresh token is revoked."), 400: ERROR, 401: ERROR,
+            205: OpenApiResponse(description="Logged out; the refresh token is revoked."),
+            400: ERROR,
+            401: ERROR,
         },
     )
     def post(self, request):
@@ -118,7 +128,8 @@ class ChangePasswordView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
-        tags=TAGS, request=s.ChangePasswordSerializer,
+        tags=TAGS,
+        request=s.ChangePasswordSerializer,
         responses={200: s.ChangePasswordResponseSerializer, 400: ERROR, 401: ERROR},
     )
     def post(self, request):
@@ -133,7 +144,9 @@ class PasswordResetView(OpenView):
     throttle_classes = [AuthRateThrottle]
 
     @extend_schema(
-        tags=TAGS, auth=[], request=s.PasswordResetSerializer,
+        tags=TAGS,
+        auth=[],
+        request=s.PasswordResetSerializer,
         responses={202: s.DetailSerializer, 400: ERROR, 429: ERROR},
     )
     def post(self, request):
@@ -148,7 +161,9 @@ class PasswordResetConfirmView(OpenView):
     throttle_classes = [AuthRateThrottle]
 
     @extend_schema(
-        tags=TAGS, auth=[], request=s.PasswordResetConfirmSerializer,
+        tags=TAGS,
+        auth=[],
+        request=s.PasswordResetConfirmSerializer,
         responses={200: s.DetailSerializer, 400: ERROR, 429: ERROR},
     )
     def post(self, request):
@@ -160,7 +175,10 @@ class VerifyEmailView(OpenView):
     """Confirm the email address with the token of the mailed link."""
 
     @extend_schema(
-        tags=TAGS, auth=[], request=s.VerifyEmailSerializer, responses={200: s.DetailSerializer, 400: ERROR},
+        tags=TAGS,
+        auth=[],
+        request=s.VerifyEmailSerializer,
+        responses={200: s.DetailSerializer, 400: ERROR},
     )
     def post(self, request):
         auth_service.verify_email(**validated(s.VerifyEmailSerializer, request))
@@ -180,7 +198,8 @@ class MeView(APIView):
         return Response(s.CurrentUserSerializer(profile).data)
 
     @extend_schema(
-        tags=["users"], request=s.MeUpdateSerializer,
+        tags=["users"],
+        request=s.MeUpdateSerializer,
         responses={200: s.CurrentUserSerializer, 400: ERROR, 401: ERROR, 403: ERROR},
     )
     def patch(self, request):

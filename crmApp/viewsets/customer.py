@@ -1,4 +1,5 @@
 """/api/customers/: CRUD, statistics, the top customers and bulk changes."""
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -39,7 +40,14 @@ class CustomerViewSet(OrganizationScopedModelViewSet):
     filterset_class = CustomerFilter
     search_fields = ["first_name", "last_name", "company_name", "contact_person", "email", "code"]
     ordering_fields = [
-        "created_at", "updated_at", "code", "first_name", "last_name", "company_name", "customer_type", "status",
+        "created_at",
+        "updated_at",
+        "code",
+        "first_name",
+        "last_name",
+        "company_name",
+        "customer_type",
+        "status",
     ]
     ordering = ["-created_at", "-id"]
 

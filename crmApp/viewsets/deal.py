@@ -1,4 +1,5 @@
 """Deals: CRUD, stage moves (`move-stage`, `win`, `lose`) and the kanban `board`."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response

@@ -17,6 +17,13 @@ class EmployeeViewSet(OrganizationScopedModelViewSet):
     filterset_class = EmployeeFilter
     search_fields = ["first_name", "last_name", "email", "code", "department", "job_title"]
     ordering_fields = [
-        "created_at", "updated_at", "code", "first_name", "last_name", "department", "hire_date", "status",
+        "created_at",
+        "updated_at",
+        "code",
+        "first_name",
+        "last_name",
+        "department",
+        "hire_date",
+        "status",
     ]
     ordering = ["last_name", "first_name", "id"]

@@ -1,4 +1,5 @@
 """GET /api/health/: is the service up and can it reach its database."""
+
 from django.db import DatabaseError, connection
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers

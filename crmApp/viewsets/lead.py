@@ -1,4 +1,5 @@
 """`/api/leads/`: CRUD, `stats`, `assign` and `convert`."""
+
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -33,7 +34,9 @@ class LeadViewSet(OrganizationScopedModelViewSet):
     def scoped_queryset(self, queryset):
         # The converted customer's id comes in one extra query for the whole page; a join would make
         # a deep page's OFFSET join every skipped row too.
-        return queryset.prefetch_related(Prefetch("converted_customer", queryset=Customer.objects.only("id", "converted_from_lead_id")))
+        return queryset.prefetch_related(
+            Prefetch("converted_customer", queryset=Customer.objects.only("id", "converted_from_lead_id"))
+        )
 
     @extend_schema(filters=True, responses=LeadStatsSerializer)
     @action(detail=False, methods=["get"], permission_code="leads:view")

@@ -1,4 +1,5 @@
 """Organizations the caller belongs to, and their members."""
+
 from functools import cached_property
 
 from django.core.exceptions import ImproperlyConfigured
@@ -115,7 +116,9 @@ class OrganizationViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Organization.objects.none()
-        mine = FilteredRelation("memberships", condition=Q(memberships__user=self.request.user, memberships__is_active=True))
+        mine = FilteredRelation(
+            "memberships", condition=Q(memberships__user=self.request.user, memberships__is_active=True)
+        )
         return (
             Organization.objects.filter(is_active=True)
             .annotate(mine=mine)
@@ -163,7 +166,9 @@ class OrganizationViewSet(
         delete_organization(instance)
 
     # --- members ---------------------------------------------------------------------------------
-    @extend_schema(summary="The organization's active members (any active member)", responses=MemberSerializer(many=True))
+    @extend_schema(
+        summary="The organization's active members (any active member)", responses=MemberSerializer(many=True)
+    )
     @action(detail=True, methods=["get"], serializer_class=MemberSerializer, filter_backends=[])
     def members(self, request, pk=None):
         page = self.paginate_queryset(self.member_service().members())

@@ -1,4 +1,5 @@
 """Pipelines and pipeline stages: `/api/pipelines/` and `/api/pipeline-stages/`."""
+
 from django.db.models import Prefetch
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -31,9 +32,7 @@ class PipelineViewSet(OrganizationScopedModelViewSet):
 
     def scoped_queryset(self, queryset):
         """Stages in order, fetched once per page."""
-        return queryset.prefetch_related(
-            Prefetch("stages", queryset=PipelineStage.objects.order_by("order", "id"))
-        )
+        return queryset.prefetch_related(Prefetch("stages", queryset=PipelineStage.objects.order_by("order", "id")))
 
 
 @extend_schema_view(destroy=extend_schema(responses={204: None, 409: PROTECTED_DELETE[409]}))

@@ -1,6 +1,7 @@
 """The permission catalogue, roles, and role assignments of the active organization."""
-from drf_spectacular.utils import extend_schema, extend_schema_view
+
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.filters import SearchFilter
 from rest_framework.permissions import IsAuthenticated
@@ -15,7 +16,7 @@ from crmApp.serializers.rbac import PermissionSerializer, RoleSerializer, UserRo
 from crmApp.services.rbac_service import RoleService, UserRoleService
 
 READ_ANY_MEMBER = {"list": ANY_MEMBER, "retrieve": ANY_MEMBER, "metadata": ANY_MEMBER}
-WRITE_ROLES_MANAGE = {action: "roles:manage" for action in ("create", "update", "partial_update", "destroy")}
+WRITE_ROLES_MANAGE = dict.fromkeys(("create", "update", "partial_update", "destroy"), "roles:manage")
 
 
 class CataloguePagination(StandardPagination):
@@ -82,4 +83,3 @@ class UserRoleViewSet(
 
     def perform_destroy(self, instance):
         self.get_service().delete(instance)
-

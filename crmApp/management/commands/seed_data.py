@@ -1,4 +1,5 @@
 """`manage.py seed_data`: the documented demo, or one organization filled to a given size."""
+
 import sys
 import time
 from random import Random
@@ -30,9 +31,13 @@ class Command(BaseCommand):
         """The seed, the organization to fill and its sizes."""
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (same seed, same data)")
         parser.add_argument("--organization", metavar="NAME", help="fill this organization instead of the demo")
-        parser.add_argument("--owner", metavar="EMAIL", default=demo.ADMIN_EMAIL,
-                            help=f"owner of a newly created --organization (default {demo.ADMIN_EMAIL}); "
-                                 f"a missing account is created with password {demo.DEMO_PASSWORD}")
+        parser.add_argument(
+            "--owner",
+            metavar="EMAIL",
+            default=demo.ADMIN_EMAIL,
+            help=f"owner of a newly created --organization (default {demo.ADMIN_EMAIL}); "
+            f"a missing account is created with password {demo.DEMO_PASSWORD}",
+        )
         for name in SIZE_OPTIONS:
             parser.add_argument(f"--{name}", type=int, metavar="N", help=f"at least N {name} in the organization")
         parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -77,8 +82,9 @@ class Command(BaseCommand):
             else:
                 owner = self._owner(organization)
             try:
-                report = fill_organization(organization, targets=targets, rng=Random(seed), author=owner,
-                                           progress=progress)
+                report = fill_organization(
+                    organization, targets=targets, rng=Random(seed), author=owner, progress=progress
+                )
             except ValueError as error:
                 raise CommandError(str(error)) from error
         if any(step.added for step in report.steps):
@@ -90,7 +96,9 @@ class Command(BaseCommand):
 
     @staticmethod
     def _owner(organization):
-        membership = Membership.objects.filter(organization=organization, role=MembershipRole.OWNER).order_by("id").first()
+        membership = (
+            Membership.objects.filter(organization=organization, role=MembershipRole.OWNER).order_by("id").first()
+        )
         return membership.user if membership else None
 
     @staticmethod
@@ -98,8 +106,11 @@ class Command(BaseCommand):
         memberships = Membership.objects.filter(user__email=email).select_related("organization").order_by("id")
         parts = []
         for membership in memberships:
-            roles = ", ".join(membership.user.user_roles.filter(organization=membership.organization)
-                              .values_list("role__name", flat=True))
+            roles = ", ".join(
+                membership.user.user_roles.filter(organization=membership.organization).values_list(
+                    "role__name", flat=True
+                )
+            )
             kind = "portal customer" if membership.profile_type == "customer" else (roles or membership.role)
             parts.append(f"{membership.organization.name}: {kind}")
         return "; ".join(parts) or "no organization"
@@ -109,12 +120,16 @@ class Command(BaseCommand):
         self.stdout.write(f"{organization.name} (id {organization.id}):")
         for step in report.steps:
             if step.added:
-                self.stdout.write(f"  {step.kind:<10} +{step.added:>10,}  {step.seconds:7.2f} s  {step.rate:>10,.0f} rows/s")
+                self.stdout.write(
+                    f"  {step.kind:<10} +{step.added:>10,}  {step.seconds:7.2f} s  {step.rate:>10,.0f} rows/s"
+                )
             elif step.target:
                 self.stdout.write(f"  {step.kind:<10} {'already there':>11}")
         if report.linked_conversions:
-            self.stdout.write(f"  {report.linked_conversions:,} customers linked to the leads they were converted from"
-                              f" ({report.link_seconds:.1f} s)")
+            self.stdout.write(
+                f"  {report.linked_conversions:,} customers linked to the leads they were converted from"
+                f" ({report.link_seconds:.1f} s)"
+            )
         if report.analyze_seconds > 0.05:
             self.stdout.write(f"  ANALYZE {report.analyze_seconds:.1f} s")
         if report.check_seconds:

@@ -1,4 +1,5 @@
 """Builders shared by the analytics tests: a frozen clock, dated records, and another organization's noise."""
+
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -8,7 +9,14 @@ from django.utils import timezone
 from crmApp.constants import CustomerStatus, LeadStatus
 from crmApp.models import Deal, Lead, Membership, Role, UserRole
 from crmApp.tests.conftest import make_client
-from crmApp.tests.factories import CustomerFactory, DealFactory, EmployeeFactory, LeadFactory, UserFactory, default_stage
+from crmApp.tests.factories import (
+    CustomerFactory,
+    DealFactory,
+    EmployeeFactory,
+    LeadFactory,
+    UserFactory,
+    default_stage,
+)
 
 # A Friday; 30 days before is 2024-02-14 12:00, 60 days before is 2024-01-15 12:00.
 NOW = datetime(2024, 3, 15, 12, 0, tzinfo=UTC)
@@ -36,7 +44,10 @@ def frozen(monkeypatch):
     return NOW
 
 
-def customer(org, *, created_at: datetime = at(2020, 1, 1), status: str = CustomerStatus.ACTIVE):
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def customer(org, *, created_at: datetime = LONG_AGO, status: str = CustomerStatus.ACTIVE):
     return CustomerFactory(organization=org, created_at=created_at, status=status)
 
 
@@ -87,7 +98,9 @@ def foreign_noise(org) -> None:
         won(org, "99999.99", closed_at, customer=buyer, assigned_to=seller)
         lost(org, "88888.88", closed_at, customer=buyer, assigned_to=seller)
     for month in range(3, 10):
-        deal(org, "Negotiation", "77777.77", customer=buyer, assigned_to=seller, expected_close_date=date(2024, month, 1))
+        deal(
+            org, "Negotiation", "77777.77", customer=buyer, assigned_to=seller, expected_close_date=date(2024, month, 1)
+        )
 
 
 @pytest.fixture
