@@ -1,4 +1,7 @@
-"""CRM settings: every knob that differs between a laptop and production comes from the environment."""
+"""CRM settings: every knob that differs between a laptop and production comes from the environment.
+
+`.env.example` and the README list every variable read here, with its default.
+"""
 
 from datetime import timedelta
 from pathlib import Path
@@ -20,26 +23,30 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "crmApp.apps.CRMAdminConfig",  # django.contrib.admin, with a throttled sign-in
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "corsheaders",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "crmApp",
 ]
 
 MIDDLEWARE = [
-    "crmApp.middleware.RequestSizeLimitMiddleware",
+    "crmApp.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -47,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "crmApp.middleware.RateLimitHeadersMiddleware",
+    "crmApp.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "crmAdmin.urls"
@@ -84,12 +93,24 @@ else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache (shared throttle counters) ---------------------------------------------------------------
+# --- Redis: the shared cache, the throttle counters and the task broker ------------------------------
+# With REDIS_URL set, every process and machine shares one cache (cached list counts and figures,
+# throttle counters) and background jobs run on Celery workers (`celery -A crmAdmin worker --beat`).
+# Without it, the app still runs whole: figures are computed on every request instead of cached (a
+# per-process cache could serve another process's stale counts), throttle counters live in each
+# process's memory (limits hold per process), and the app process runs background jobs itself.
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "crm"}}
+# Cached figures are only exact when every process sees the same cache (crmApp.caching).
+CACHE_FIGURES = bool(REDIS_URL)
+CELERY_BROKER_URL = REDIS_URL or None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The test suite runs jobs in line; everywhere else they leave the request (crmApp.jobs).
+TASKS_RUN_SYNCHRONOUSLY = False
 
 # --- Identity -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "crmApp.User"
@@ -113,36 +134,77 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# --- Static files: served by the app itself (WhiteNoise), collected by `manage.py collectstatic` ------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # A request body over 5 MB is refused before it is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 MAX_REQUEST_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 
+# --- HTTPS and cookies (production behind TLS; see docs/operations.md) -----------------------------
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# On: trust the proxy's X-Forwarded-Proto to tell HTTPS requests (only behind a proxy that sets it).
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("SECURE_PROXY_SSL_HEADER", default=False) else None
+)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+CSRF_FAILURE_VIEW = "crmApp.exceptions.csrf_failure"
+
 # --- CORS -----------------------------------------------------------------------------------------
-CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=["http://localhost:3000", "http://127.0.0.1:3000"])
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=["http://localhost:3000"])
 CORS_ALLOW_HEADERS = (
     "accept",
     "authorization",
     "content-type",
+    "idempotency-key",
+    "if-match",
+    "if-none-match",
     "origin",
     "user-agent",
+    "x-csrftoken",
     "x-organization-id",
     "x-requested-with",
+)
+CORS_EXPOSE_HEADERS = (
+    "ETag",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Idempotent-Replayed",
+    "Content-Disposition",
 )
 
 # --- Mail -----------------------------------------------------------------------------------------
 FRONTEND_URL = env.str("FRONTEND_URL", default="http://localhost:3000").rstrip("/")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = 10
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent_emails"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CRM <no-reply@crm.local>")
 
 # --- REST framework -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # A signed-in admin session in the browser (the browsable API); unsafe methods need its CSRF token.
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["crmApp.throttles.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("THROTTLE_USER", default="2000/minute"),
         "auth": env.str("THROTTLE_AUTH", default="10/minute"),
@@ -155,12 +217,13 @@ REST_FRAMEWORK = {
         "crmApp.filters.StableOrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["crmApp.parsers.StrictJSONParser"],
+    "DEFAULT_METADATA_CLASS": "crmApp.metadata.PermittedMetadata",
     "DEFAULT_SCHEMA_CLASS": "crmApp.schema.CRMAutoSchema",
     "EXCEPTION_HANDLER": "crmApp.exceptions.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
-    # Proxies in front of the app; throttles then key on the real client IP from X-Forwarded-For.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
+    # Proxies in front of the app; throttles key on X-Forwarded-For only through this many of them.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
@@ -171,7 +234,7 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
-    # Access tokens carry a hash of the password, so a password change ends them at once too.
+    # Access tokens carry a hash of the password, so a password change also ends them at once.
     "CHECK_REVOKE_TOKEN": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
@@ -183,6 +246,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/",
+    # Swagger UI and ReDoc from the installed sidecar package: /api/docs/ works with no internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several models share these choices; one named enum each keeps the schema free of collisions.
     "ENUM_NAME_OVERRIDES": {
         "DealStatusEnum": "crmApp.constants.DealStatus",
@@ -196,4 +263,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's own logger would print through its handler and again through the root one.
+    "loggers": {"django": {"handlers": [], "level": env.str("LOG_LEVEL", default="INFO"), "propagate": True}},
 }

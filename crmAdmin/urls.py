@@ -1,8 +1,8 @@
-"""Root URLs: the API under /api/, the admin, and JSON errors everywhere under /api/."""
+"""Root URLs: the API under /api/ (JSON errors everywhere there), its schema and docs, and the admin."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from crmApp import exceptions
 
@@ -10,12 +10,14 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/", include("crmApp.urls")),
-    # Unknown API URLs answer JSON even with DEBUG on (Django's debug 404 page is HTML).
+    # Unknown API URLs answer JSON for every method, even with DEBUG on (Django's debug 404 is HTML).
     re_path(r"^api/", exceptions.not_found),
 ]
 
+# JSON under /api/, Django's own pages everywhere else.
 handler400 = "crmApp.exceptions.bad_request"
 handler403 = "crmApp.exceptions.permission_denied"
-handler404 = "crmApp.exceptions.not_found"
+handler404 = "crmApp.exceptions.page_not_found"
 handler500 = "crmApp.exceptions.server_error"

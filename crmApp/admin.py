@@ -8,6 +8,7 @@ from crmApp.models import (
     Customer,
     Deal,
     Employee,
+    IdempotencyKey,
     Lead,
     Membership,
     Organization,
@@ -74,8 +75,8 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ("user", "organization", "role", "profile_type", "is_active")
-    list_filter = ("organization", "role", "profile_type", "is_active")
+    list_display = ("user", "organization", "role", "profile_type", "status")
+    list_filter = ("organization", "role", "profile_type", "status")
     search_fields = ("user__email", "organization__name")
     list_select_related = ("user", "organization")
     autocomplete_fields = ("user", "organization")
@@ -193,3 +194,20 @@ class CodeSequenceAdmin(admin.ModelAdmin):
     list_filter = ("organization",)
     search_fields = ("organization__name", "prefix")
     readonly_fields = ("organization", "prefix", "last_value")
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    """Remembered answers of idempotent POSTs (kept 24 hours): read-only, for support."""
+
+    list_display = ("key", "principal", "scope", "status_code", "created_at")
+    list_filter = ("status_code",)
+    search_fields = ("key", "principal")
+    readonly_fields = ("principal", "scope", "key", "fingerprint", "status_code", "content_type", "etag", "created_at")
+    exclude = ("body",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class CrmAppConfig(AppConfig):
@@ -8,7 +9,9 @@ class CrmAppConfig(AppConfig):
     name = "crmApp"
     verbose_name = "CRM"
 
-    def ready(self):
-        from crmApp import signals
 
-        signals.connect()
+class CRMAdminConfig(admin_apps.AdminConfig):
+    """Django's admin, on a site whose sign-in form is throttled like the API's login."""
+
+    default = False  # crmApp's own config stays the default of this module
+    default_site = "crmApp.admin_site.CRMAdminSite"

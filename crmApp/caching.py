@@ -1,10 +1,13 @@
 """Per-organization data versions: cached reads that any write to an organization's rows makes stale.
 
-Every save or delete of a row that belongs to an organization moves that organization's version on
-(see signals.py); writes that bypass signals (QuerySet.update, bulk_create, COPY) call
-`mark_organization_changed` themselves. A value cached under the current version is therefore never
-stale, so expensive exact reads (list counts, aggregates over a million rows) run once per change
-instead of once per request. The timeout is only a safety net.
+Every write of a service (crmApp.services.base) moves its organization's version on, and so do the
+bulk paths (seeding, COPY). A value cached under the current version is therefore never stale, so
+expensive exact reads (list counts, aggregates over a million rows) run once per change instead of
+once per request. The timeout is only a safety net.
+
+This holds only when every process reads and writes the same cache: with Redis (REDIS_URL) it does.
+Without Redis each process would have its own version and serve the others' stale figures, so then
+nothing is cached (`CACHE_FIGURES` is off) and every figure is computed when asked for.
 """
 
 import hashlib
@@ -12,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -39,6 +43,8 @@ def mark_organization_changed(organization_id) -> None:
     The version moves now (so this transaction's own reads recompute) and again at commit (so a value
     computed by another request before the commit is never reused).
     """
+    if not settings.CACHE_FIGURES:
+        return
     key = _version_key(organization_id)
     cache.set(key, uuid.uuid4().hex, timeout=None)
     transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex, timeout=None))
@@ -52,6 +58,8 @@ def query_fingerprint(queryset) -> str:
 
 def cached_for_organization(organization_id, name: str, compute: Callable[[], T], *key_parts) -> T:
     """`compute()`, cached under the organization's current data version, `name` and `key_parts`."""
+    if not settings.CACHE_FIGURES:
+        return compute()
     parts = ":".join(str(part) for part in key_parts)
     key = f"crm:{name}:{organization_id}:{data_version(organization_id)}:{parts}"
     value = cache.get(key)

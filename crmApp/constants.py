@@ -9,6 +9,12 @@ class MembershipRole(models.TextChoices):
     MEMBER = "member", "Member"
 
 
+class MembershipStatus(models.TextChoices):
+    INVITED = "invited", "Invited"
+    ACTIVE = "active", "Active"
+    REMOVED = "removed", "Removed"
+
+
 class ProfileType(models.TextChoices):
     EMPLOYEE = "employee", "Employee"
     VENDOR = "vendor", "Vendor"
@@ -56,6 +62,16 @@ class DealStatus(models.TextChoices):
     OPEN = "open", "Open"
     WON = "won", "Won"
     LOST = "lost", "Lost"
+
+
+class ChangeSource(models.TextChoices):
+    """Where a change to a record came from (history entries carry it)."""
+
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    BULK = "bulk", "Bulk action"
+    IMPORT = "import", "Import"
+    SYSTEM = "system", "System"
 
 
 # --- RBAC -----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Mailed links: password reset (also the set-password mail for invited users) and email verification."""
+"""Mailed links: password reset, member invitation and email verification."""
 
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
@@ -42,13 +42,15 @@ def send_password_reset_email(user) -> None:
     )
 
 
-def send_invitation_email(user, organization) -> None:
-    """Mail a user added to an organization the link to set their first password."""
+def send_invitation_email(membership, token: str) -> None:
+    """Mail the invited address the one-time link that accepts the invitation."""
     send_mail(
-        f"You have been added to {organization.name} on the CRM",
-        f"Choose your password to sign in:\n\n{password_reset_link(user)}\n",
+        f"You are invited to {membership.organization.name} on the CRM",
+        "You have been invited to join "
+        f"{membership.organization.name}. Accept the invitation (the link works once, for 7 days):\n\n"
+        f"{frontend_link('accept-invitation', token=token)}\n",
         None,
-        [user.email],
+        [membership.user.email],
     )
 
 

@@ -1,6 +1,7 @@
 """Domain errors and the one handler that renders every API error as {detail, code, errors?}."""
 
 import logging
+import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
@@ -8,6 +9,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, JsonResponse
+from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -42,6 +45,22 @@ class Conflict(DomainError):
 class Protected(Conflict):
     default_code = "protected"
     default_detail = "This record is still referenced and cannot be deleted."
+
+
+class RecordGone(DomainError):
+    """The record was deleted (or left the caller's reach) between reading it and locking it."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "not_found"
+    default_detail = "Not found."
+
+
+class PreconditionFailed(DomainError):
+    """`If-Match` named a version the record no longer has; nothing was changed."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_code = "precondition_failed"
+    default_detail = "The record has changed since you read it (If-Match does not match its ETag); nothing was changed."
 
 
 class MemberNotFound(DomainError):
@@ -107,10 +126,13 @@ def exception_handler(exc, context):
         return Response({"detail": "Internal server error.", "code": "server_error"}, status=500)
 
     headers = {}
+    extra = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
+    if isinstance(exc, exceptions.Throttled):
+        retry_after = max(1, math.ceil(exc.wait or 0))
+        headers["Retry-After"] = str(retry_after)
+        extra["retry_after"] = retry_after
 
     if isinstance(exc, exceptions.ValidationError):
         errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
@@ -125,6 +147,7 @@ def exception_handler(exc, context):
         else:
             body = {"detail": str(detail), "code": getattr(detail, "code", None) or exc.default_code}
     set_rollback()
+    body.update(extra)
     return Response(body, status=exc.status_code, headers=headers)
 
 
@@ -132,18 +155,41 @@ def json_error(status_code: int, detail: str, code: str) -> JsonResponse:
     return JsonResponse({"detail": detail, "code": code}, status=status_code)
 
 
+@csrf_exempt  # the catch-all answers every method, so a POST must not meet Django's HTML CSRF page
 def not_found(request, exception=None):
     """Django's handler404 and the catch-all for unknown /api/ URLs."""
     return json_error(404, "Not found.", "not_found")
 
 
+def csrf_failure(request, reason=""):
+    """A refused CSRF check (a browser session without its token) answers JSON like every other error."""
+    return json_error(403, "CSRF check failed: send the X-CSRFToken header with a session.", "csrf_failed")
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def page_not_found(request, exception=None):
+    """Django's handler404: JSON under /api/, Django's plain page elsewhere (a missing static file, say)."""
+    if _is_api(request):
+        return not_found(request, exception)
+    return defaults.page_not_found(request, exception)
+
+
 def server_error(request):
+    if not _is_api(request):
+        return defaults.server_error(request)
     return json_error(500, "Internal server error.", "server_error")
 
 
 def permission_denied(request, exception=None):
+    if not _is_api(request):
+        return defaults.permission_denied(request, exception)
     return json_error(403, "You do not have permission to perform this action.", "permission_denied")
 
 
 def bad_request(request, exception=None):
+    if not _is_api(request):
+        return defaults.bad_request(request, exception)
     return json_error(400, "Bad request.", "bad_request")

@@ -1,13 +1,17 @@
-"""Refuses oversized request bodies before any view parses them."""
+"""Request guards that run before any view, and the RateLimit-* headers after it."""
 
 from django.conf import settings
 from django.http import JsonResponse
 
+from crmApp.exceptions import json_error
 
-class RequestSizeLimitMiddleware:
-    """A body declared larger than MAX_REQUEST_BODY_BYTES is a 413 and never read.
 
-    DRF's parsers read the raw stream, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE alone doesn't cover them.
+class RequestLimitsMiddleware:
+    """Refuses, before any view parses anything, what no view could handle.
+
+    - A body declared larger than MAX_REQUEST_BODY_BYTES is a 413 and never read (DRF's parsers read
+      the raw stream, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE alone doesn't cover them).
+    - A query string with a NUL character is a 400: no text column can store or compare one.
     """
 
     def __init__(self, get_response):
@@ -17,9 +21,33 @@ class RequestSizeLimitMiddleware:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse({"detail": "Invalid Content-Length header.", "code": "bad_request"}, status=400)
+            return json_error(400, "Invalid Content-Length header.", "bad_request")
         if length > settings.MAX_REQUEST_BODY_BYTES:
+            return json_error(413, "Request body is too large (5 MB at most).", "request_too_large")
+        with_nul = sorted({name for name, values in request.GET.lists() if any("\x00" in v for v in [name, *values])})
+        if with_nul:
             return JsonResponse(
-                {"detail": "Request body is too large (5 MB at most).", "code": "request_too_large"}, status=413
+                {
+                    "detail": "Invalid input.",
+                    "code": "invalid",
+                    "errors": {name: ["Must not contain NUL characters."] for name in with_nul},
+                },
+                status=400,
             )
         return self.get_response(request)
+
+
+class RateLimitHeadersMiddleware:
+    """Every answer of a throttled endpoint says its limit: RateLimit-Limit, -Remaining and -Reset."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        state = getattr(request, "crm_rate_state", None)
+        if state is not None:
+            response["RateLimit-Limit"] = str(state.limit)
+            response["RateLimit-Remaining"] = str(state.remaining)
+            response["RateLimit-Reset"] = str(state.reset)
+        return response

@@ -7,8 +7,10 @@ from django.http import Http404
 from rest_framework import mixins, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
 
-from crmApp.permissions import HasOrganizationPermission
+from crmApp.conditional import etag, if_match_versions, if_none_match_hits
+from crmApp.permissions import HasOrganizationPermission, permitted_methods
 from crmApp.tenancy import Tenant, get_tenant, parse_id
 
 SEALED_METHODS = ("get_queryset", "get_object", "get_permissions")
@@ -54,8 +56,11 @@ class OrganizationScopedViewSet(viewsets.GenericViewSet):
         return self.tenant.organization
 
     def get_service(self):
-        """The resource's service, bound to the active organization and the caller."""
-        return self.service_class(organization=self.organization, actor=self.request.user)
+        """The resource's service, bound to the tenant; on a record's write, bound to `If-Match` too."""
+        expected = None
+        if self.detail and self.request.method not in ("GET", "HEAD", "OPTIONS"):
+            expected = if_match_versions(self.request.headers.get("If-Match"))
+        return self.service_class(self.tenant, expected_versions=expected)
 
     def validated(self, serializer_class, data) -> dict:
         """An action's body or query validated by `serializer_class` in this request's context (400 when invalid)."""
@@ -70,6 +75,24 @@ class OrganizationScopedViewSet(viewsets.GenericViewSet):
 
     def get_permissions(self):
         return [IsAuthenticated(), HasOrganizationPermission()]
+
+    def permitted_methods(self) -> list[str]:
+        """The methods of this route the caller may use."""
+        return permitted_methods(self, self.request)
+
+    def options(self, request, *args, **kwargs):
+        """The metadata, with `Allow` naming only the methods the caller may use here."""
+        response = super().options(request, *args, **kwargs)
+        self.headers["Allow"] = ", ".join(self.permitted_methods())
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """A single versioned record in the answer gets its ETag."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        data = getattr(response, "data", None)
+        if 200 <= response.status_code < 300 and isinstance(data, dict) and "version" in data and "id" in data:
+            response["ETag"] = etag(data["version"])
+        return response
 
     def get_queryset(self):
         if self.queryset is None:
@@ -109,6 +132,14 @@ class OrganizationScopedModelViewSet(
     """
 
     http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
+
+    def retrieve(self, request, *args, **kwargs):
+        """The record; a 304 without a body when `If-None-Match` names its current ETag."""
+        instance = self.get_object()
+        version = getattr(instance, "version", None)
+        if version is not None and if_none_match_hits(request.headers.get("If-None-Match"), etag(version)):
+            return Response(status=304, headers={"ETag": etag(version)})
+        return Response(self.get_serializer(instance).data)
 
     def perform_create(self, serializer):
         serializer.instance = self.get_service().create(**serializer.validated_data)

@@ -1,10 +1,14 @@
-"""How a request finds its organization, its membership and its permission codes: the one place."""
+"""How a request finds its organization, its membership and its permission codes: the one place.
+
+A `Tenant` is who acts, in which organization, with which codes and from which source. Viewsets build
+it once per request; every service receives it, so every query a service runs is scoped by construction.
+"""
 
 from functools import cached_property
 
 from django.db.models import Case, IntegerField, Value, When
 
-from crmApp.constants import ALL_PERMISSION_CODES
+from crmApp.constants import ALL_PERMISSION_CODES, ChangeSource, MembershipStatus, ProfileType
 from crmApp.exceptions import TenantError
 from crmApp.models import Membership, Organization, Permission
 
@@ -24,16 +28,44 @@ def parse_id(raw) -> int | None:
 
 
 class Tenant:
-    """The caller's active organization and membership for one request."""
+    """The organization a piece of work acts in, the user behind it, their codes and the source of the change."""
 
-    def __init__(self, membership: Membership):
+    def __init__(
+        self,
+        *,
+        organization: Organization,
+        user=None,
+        membership: Membership | None = None,
+        codes: frozenset[str] | None = None,
+        source: str = ChangeSource.API,
+    ):
+        self.organization = organization
+        self._user = user
         self.membership = membership
-        self.organization: Organization = membership.organization
+        self.source = source
+        if codes is not None:
+            self.__dict__["codes"] = codes
+
+    @classmethod
+    def for_membership(cls, membership: Membership, *, source: str = ChangeSource.API) -> "Tenant":
+        """A member acting in their organization with the codes their role and roles give them."""
+        return cls(organization=membership.organization, membership=membership, source=source)
+
+    @cached_property
+    def user(self):
+        """The signed-in user behind the work, or None for the CRM's own."""
+        user = self.membership.user if self._user is None and self.membership is not None else self._user
+        return user if getattr(user, "is_authenticated", False) else None
+
+    @classmethod
+    def system(cls, organization: Organization, *, user=None, source: str = ChangeSource.SYSTEM) -> "Tenant":
+        """Work the CRM does itself (or staff do in the admin): every code, attributed to `user` if any."""
+        return cls(organization=organization, user=user, codes=ALL_PERMISSION_CODES, source=source)
 
     @cached_property
     def codes(self) -> frozenset[str]:
         """Every code the caller holds here; owners and admins hold all of them (one query otherwise)."""
-        if self.membership.holds_every_code:
+        if self.membership is None or self.membership.holds_every_code:
             return ALL_PERMISSION_CODES
         return frozenset(
             Permission.objects.filter(
@@ -47,10 +79,15 @@ class Tenant:
     def has(self, code: str) -> bool:
         return code in self.codes
 
+    @property
+    def is_portal_customer(self) -> bool:
+        """A customer-portal member: sees only its own customer record and that customer's deals."""
+        return self.membership is not None and self.membership.profile_type == ProfileType.CUSTOMER
+
 
 def active_memberships(user):
     return Membership.objects.select_related("organization").filter(
-        user=user, is_active=True, organization__is_active=True
+        user=user, status=MembershipStatus.ACTIVE, organization__is_active=True
     )
 
 
@@ -66,20 +103,26 @@ def resolve_membership(user, organization_id: int | None = None) -> Membership |
     return memberships.order_by(preferred, "created_at", "id").first()
 
 
+def requested_organization_id(request) -> int | None:
+    """The id in X-Organization-ID, None without the header; a header that can't be an id is a 403."""
+    raw = request.META.get(ORGANIZATION_HEADER)
+    if raw in (None, ""):
+        return None
+    organization_id = parse_id(raw)
+    if organization_id is None:
+        raise TenantError("X-Organization-ID must be the id of an organization you belong to.")
+    return organization_id
+
+
 def get_tenant(request) -> Tenant:
     """Resolve (once per request) the active organization; 403 when the caller is not a member."""
     tenant = getattr(request, "_crm_tenant", None)
     if tenant is not None:
         return tenant
-    raw = request.META.get(ORGANIZATION_HEADER)
-    organization_id = None
-    if raw not in (None, ""):
-        organization_id = parse_id(raw)
-        if organization_id is None:
-            raise TenantError("X-Organization-ID must be the id of an organization you belong to.")
-    membership = resolve_membership(request.user, organization_id)
+    membership = resolve_membership(request.user, requested_organization_id(request))
     if membership is None:
         raise TenantError()
-    tenant = Tenant(membership)
+    membership.user = request.user
+    tenant = Tenant.for_membership(membership)
     request._crm_tenant = tenant
     return tenant

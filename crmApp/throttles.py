@@ -1,27 +1,155 @@
-"""Throttles for the open sign-in endpoints: counted per client address, one bucket per endpoint."""
+"""Rate limits with a constant cost per request, and the RateLimit-* headers every throttled answer carries.
 
+Each limit is a sliding window approximated from two fixed windows: the count of the current window
+plus the previous window's count weighted by how much of it still overlaps the last `window` seconds.
+That avoids the burst of twice the limit a fixed window allows at its edge, and costs one round trip
+to Redis (INCR + EXPIRE + GET in a pipeline on one reused client) whatever the traffic; DRF's
+throttle instead reads and rewrites the list of every timestamp in the window.
+
+The client address is REMOTE_ADDR, or X-Forwarded-For only through NUM_PROXIES trusted proxies.
+"""
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from django.core.cache import cache as django_cache
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
+
+logger = logging.getLogger(__name__)
+DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class AuthRateThrottle(SimpleRateThrottle):
-    """Limits login, register and password reset per client IP at the `auth` rate (THROTTLE_AUTH).
+@dataclass(frozen=True)
+class RateState:
+    """What the RateLimit-* headers say after one request."""
+
+    limit: int
+    remaining: int
+    reset: int  # seconds until the window frees a request
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """`10/minute` → (10, 60)."""
+    count, period = rate.split("/")
+    return int(count), DURATIONS[period.strip()[0]]
+
+
+@cache
+def redis_client():
+    """One client (and connection pool) per process, reused by every request."""
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _hit_redis(current: str, previous: str, window: int) -> tuple[int, int]:
+    pipeline = redis_client().pipeline(transaction=False)
+    pipeline.incr(current)
+    pipeline.expire(current, 2 * window)
+    pipeline.get(previous)
+    count, _, before = pipeline.execute()
+    return int(count), int(before or 0)
+
+
+def _hit_cache(current: str, previous: str, window: int) -> tuple[int, int]:
+    django_cache.add(current, 0, timeout=2 * window)
+    try:
+        count = django_cache.incr(current)
+    except ValueError:  # expired between add and incr
+        django_cache.set(current, 1, timeout=2 * window)
+        count = 1
+    return count, django_cache.get(previous) or 0
+
+
+def hit(key: str, window: int, now: float) -> tuple[int, int, float]:
+    """Count one request under `key`; returns (this window's count, the previous window's, elapsed share)."""
+    index = int(now // window)
+    current, previous = f"crm:rate:{key}:{index}", f"crm:rate:{key}:{index - 1}"
+    hit_counter = _hit_redis if settings.REDIS_URL else _hit_cache
+    count, before = hit_counter(current, previous, window)
+    return count, before, (now - index * window) / window
+
+
+def seconds_until_free(count: int, before: int, elapsed: float, limit: int, window: int) -> float:
+    """How long until the weighted count leaves room for one more request (0 when there is room now)."""
+    if before * (1 - elapsed) + count + 1 <= limit:
+        return 0.0
+    if count + 1 <= limit:  # the previous window's weight must shrink enough within this window
+        return window * (1 - (limit - count - 1) / before) - elapsed * window
+    # Only in the next window, as this window's count fades in turn.
+    next_share = 1 - (limit - 1) / count if count else 0.0
+    return (1 - elapsed) * window + max(next_share, 0.0) * window
+
+
+class WindowRateThrottle(BaseThrottle):
+    """A limit of `rate` requests per window for each `get_key()`; None keys are not limited."""
+
+    scope = ""
+
+    def __init__(self):
+        self.limit, self.window = parse_rate(self.get_rate())
+        self.wait_seconds = 0.0
+
+    def get_rate(self) -> str:
+        return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+
+    def get_key(self, request, view) -> str | None:
+        raise NotImplementedError("Each throttle names what it counts.")
+
+    def allow_request(self, request, view):
+        key = self.get_key(request, view)
+        if key is None:
+            return True
+        try:
+            count, before, elapsed = hit(f"{self.scope}:{key}", self.window, time.time())
+        except Exception:  # the counter store is down: serve rather than fail every request
+            logger.exception("Rate limit counters are unavailable; %s is not limited", self.scope)
+            return True
+        weighted = before * (1 - elapsed) + count
+        free_in = seconds_until_free(count, before, elapsed, self.limit, self.window)
+        remaining = max(0, math.floor(self.limit - weighted))
+        # With room left, the window frees its next request when it ends; without, when free_in has passed.
+        reset = math.ceil((1 - elapsed) * self.window) if remaining else math.ceil(free_in)
+        remember(request, RateState(limit=self.limit, remaining=remaining, reset=reset))
+        self.wait_seconds = free_in
+        return weighted <= self.limit
+
+    def wait(self):
+        return self.wait_seconds
+
+
+def remember(request, state: RateState) -> None:
+    """Keep the tightest state of the request's throttles for the RateLimit-* headers."""
+    django_request = getattr(request, "_request", request)
+    known = getattr(django_request, "crm_rate_state", None)
+    if known is None or state.remaining < known.remaining:
+        django_request.crm_rate_state = state
+
+
+class AuthRateThrottle(WindowRateThrottle):
+    """The endpoints open to anonymous callers, per client address and per endpoint, at THROTTLE_AUTH.
 
     Each endpoint counts separately, so failed logins don't use up the budget for a password reset.
-    The counters live in the default cache, which is Redis when REDIS_URL is set.
     """
 
     scope = "auth"
 
-    def get_cache_key(self, request, view):
-        return self.cache_format % {
-            "scope": f"{self.scope}:{type(view).__name__}",
-            "ident": self.get_ident(request),
-        }
+    def get_key(self, request, view):
+        return f"{type(view).__name__}:{self.get_ident(request)}"
 
-    def get_ident(self, request):
-        # DRF trusts X-Forwarded-For when NUM_PROXIES is unset, which lets a client pick a fresh
-        # address per request; without a configured proxy count only the socket address counts.
-        if api_settings.NUM_PROXIES is None:
-            return request.META.get("REMOTE_ADDR") or "unknown"
-        return super().get_ident(request)
+
+class UserRateThrottle(WindowRateThrottle):
+    """Every other endpoint: per signed-in user at THROTTLE_USER (per client address before sign-in)."""
+
+    scope = "user"
+
+    def get_key(self, request, view):
+        user = request.user
+        if user and user.is_authenticated:
+            return f"user:{user.pk}"
+        return f"address:{self.get_ident(request)}"

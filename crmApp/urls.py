@@ -1,7 +1,8 @@
 """API routes under /api/."""
 
 from django.urls import include, path
-from rest_framework.routers import DefaultRouter
+from rest_framework.permissions import AllowAny
+from rest_framework.routers import APIRootView, DefaultRouter
 
 from crmApp.viewsets import (
     analytics,
@@ -17,8 +18,17 @@ from crmApp.viewsets import (
     vendor,
 )
 
+
+class CRMRootView(APIRootView):
+    """GET /api/: the top-level resources, with their URLs; open to anyone, like the docs."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    schema = None  # a map of the API, not an operation of it
+
+
 router = DefaultRouter()
-router.include_root_view = False
+router.APIRootView = CRMRootView
 router.register("organizations", organization.OrganizationViewSet, basename="organization")
 router.register("permissions", rbac.PermissionViewSet, basename="permission")
 router.register("roles", rbac.RoleViewSet, basename="role")
@@ -36,5 +46,6 @@ urlpatterns = [
     path("health/", health.HealthView.as_view(), name="health"),
     path("auth/", include(auth.urlpatterns)),
     path("users/me/", auth.MeView.as_view(), name="me"),
+    path("invitations/accept/", auth.InvitationAcceptView.as_view(), name="invitation-accept"),
     path("", include(router.urls)),
 ]

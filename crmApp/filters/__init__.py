@@ -1,6 +1,6 @@
 """django-filter filtersets, one module per resource; the shared filters and the ordering backend live here."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import django_filters
 from django import forms
@@ -10,17 +10,26 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
 from crmApp.tenancy import MAX_ID, parse_id
 
 UNASSIGNED = "none"
+MINE = "me"
 
 
 class DateOrDateTimeField(forms.Field):
-    """Accepts `YYYY-MM-DD` or an ISO 8601 datetime; returns (value, is_date_only)."""
+    """Accepts `YYYY-MM-DD` or an ISO 8601 datetime; returns (value, is_date_only), datetimes in UTC.
 
-    default_error_messages = {"invalid": "Enter a date (YYYY-MM-DD) or an ISO 8601 date-time."}
+    A datetime whose offset or value falls outside what the database stores (years 1-9999 in UTC) is
+    invalid, never an error further down.
+    """
+
+    default_error_messages = {
+        "invalid": "Enter a date (YYYY-MM-DD) or an ISO 8601 date-time.",
+        "range": "Enter a moment between the years 1 and 9999 (UTC).",
+    }
 
     def to_python(self, value):
         if value in self.empty_values:
@@ -34,17 +43,26 @@ class DateOrDateTimeField(forms.Field):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         if moment is None and day is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return (moment, False) if moment else (day, True)
+        if day is not None:
+            return day, True
+        try:
+            moment = moment.replace(tzinfo=UTC) if timezone.is_naive(moment) else moment.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["range"], code="range")
+        return moment, False
 
 
-class CreatedBoundFilter(django_filters.Filter):
-    """`created_after` includes the whole given day; `created_before` includes it too (up to its end)."""
+class MomentBoundFilter(django_filters.Filter):
+    """A lower (`…_after`) or upper (`…_before`) bound on a datetime column, both inclusive.
+
+    A date bound covers its whole day: `created_before=2024-03-01` includes all of March 1st.
+    """
 
     field_class = DateOrDateTimeField
 
-    def __init__(self, *, upper: bool, **kwargs):
+    def __init__(self, *, field_name: str, upper: bool, **kwargs):
         self.upper = upper
-        super().__init__(field_name="created_at", **kwargs)
+        super().__init__(field_name=field_name, **kwargs)
 
     def filter(self, qs, value):
         if value is None:
@@ -52,18 +70,22 @@ class CreatedBoundFilter(django_filters.Filter):
         moment, date_only = value
         lookup = "lte" if self.upper else "gte"
         if date_only:  # a day bound covers the whole day: [day 00:00, next day 00:00)
-            moment = datetime.combine(moment + timedelta(days=1) if self.upper else moment, time.min)
+            if self.upper and moment == date.max:
+                return qs  # nothing is stored after the last day there is
+            moment = datetime.combine(moment + timedelta(days=1) if self.upper else moment, time.min, tzinfo=UTC)
             lookup = "lt" if self.upper else "gte"
-        if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment, UTC)
         return qs.filter(**{f"{self.field_name}__{lookup}": moment})
 
 
-class CreatedRangeFilterSet(django_filters.FilterSet):
-    """Adds `created_after` / `created_before` (dates or date-times, both inclusive) to a resource's filters."""
+class RecordFilterSet(django_filters.FilterSet):
+    """The filters every CRM list has: `created_after` / `created_before` (inclusive) and `updated_after`.
 
-    created_after = CreatedBoundFilter(upper=False)
-    created_before = CreatedBoundFilter(upper=True)
+    `updated_after` is for incremental sync: every record changed at or after the moment.
+    """
+
+    created_after = MomentBoundFilter(field_name="created_at", upper=False)
+    created_before = MomentBoundFilter(field_name="created_at", upper=True)
+    updated_after = MomentBoundFilter(field_name="updated_at", upper=False)
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -78,26 +100,50 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
-class AssigneeField(forms.CharField):
-    """An employee id, or `none`; anything else (text, zero, negative, past a bigint) is invalid."""
+class CommaSeparatedChoiceField(forms.MultipleChoiceField):
+    """A multiple choice that also takes comma-separated values: `?status=new,lost` as `?status=new&status=lost`."""
 
-    default_error_messages = {"invalid": "Enter an employee id or 'none'."}
+    def to_python(self, value):
+        values = super().to_python(value)
+        return [part.strip() for item in values for part in item.split(",") if part.strip()]
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class MultiChoiceFilter(django_filters.MultipleChoiceFilter):
+    """Any of several choices, repeated or comma-separated; filters a plain column, so no DISTINCT."""
+
+    field_class = CommaSeparatedChoiceField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("distinct", False)  # DISTINCT would force a full sort, and there is no join to repeat rows
+        super().__init__(*args, **kwargs)
+
+
+class AssigneeField(forms.CharField):
+    """An employee id, `none` or `me`; anything else (text, zero, negative, past a bigint) is invalid."""
+
+    default_error_messages = {"invalid": "Enter an employee id, 'none' or 'me'."}
 
     def to_python(self, value):
         value = super().to_python(value)
         if value in self.empty_values:
             return None
-        if value.lower() == UNASSIGNED:
-            return UNASSIGNED
+        if value.lower() in (UNASSIGNED, MINE):
+            return value.lower()
         employee_id = parse_id(value)
         if employee_id is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return employee_id
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": [UNASSIGNED, MINE]}],
+        "description": "An employee id, `none` (unassigned) or `me` (the employee whose user is the caller).",
+    }
+)
 class AssigneeFilter(django_filters.Filter):
-    """`assigned_to=<employee id>` (a foreign or missing id matches nothing); `assigned_to=none`: unassigned rows."""
+    """`assigned_to=<employee id>` (a foreign or missing id matches nothing); `none`: unassigned; `me`: the caller's."""
 
     field_class = AssigneeField
 
@@ -110,6 +156,8 @@ class AssigneeFilter(django_filters.Filter):
             return qs
         if value == UNASSIGNED:
             return qs.filter(**{f"{self.field_name}__isnull": True})
+        if value == MINE:
+            return qs.filter(**{f"{self.field_name}__user": self.parent.request.user})
         return qs.filter(**{f"{self.field_name}_id": value})
 
 
@@ -137,11 +185,28 @@ class StableOrderingFilter(OrderingFilter):
     """
 
     def get_ordering(self, request, queryset, view):
+        self.check_terms(request, queryset, view)
         ordering = list(super().get_ordering(request, queryset, view) or [])
         if not any(term.lstrip("-") in ("id", "pk") for term in ordering):
             descending = bool(ordering) and ordering[0].startswith("-")
             ordering.append("-id" if descending else "id")
         return ordering
+
+    def check_terms(self, request, queryset, view) -> None:
+        """An unknown `ordering` field is a 400 on `ordering`, never silently ignored."""
+        raw = request.query_params.get(self.ordering_param)
+        if not raw:
+            return
+        allowed = {name for name, _ in self.get_valid_fields(queryset, view, {"request": request})}
+        unknown = [term for term in (part.strip() for part in raw.split(",")) if term.lstrip("-") not in allowed]
+        if unknown:
+            raise ValidationError(
+                {
+                    self.ordering_param: [
+                        f"Unknown ordering: {', '.join(unknown)}. Use one of: {', '.join(sorted(allowed))}."
+                    ]
+                }
+            )
 
     def filter_queryset(self, request, queryset, view):
         ordering = self.get_ordering(request, queryset, view)

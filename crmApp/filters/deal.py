@@ -3,7 +3,7 @@
 import django_filters
 
 from crmApp.constants import MONEY_DIGITS, MONEY_PLACES, DealStatus
-from crmApp.filters import AssigneeFilter, CreatedRangeFilterSet, IdFilter
+from crmApp.filters import AssigneeFilter, IdFilter, MultiChoiceFilter, RecordFilterSet
 from crmApp.models import Deal, PipelineStage
 
 
@@ -16,10 +16,10 @@ class MoneyFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
-class DealFilterSet(CreatedRangeFilterSet):
+class DealFilterSet(RecordFilterSet):
     """`status, stage, pipeline, customer, assigned_to`, created and expected-close ranges, value bounds."""
 
-    status = django_filters.ChoiceFilter(choices=DealStatus.choices)
+    status = MultiChoiceFilter(choices=DealStatus.choices)
     stage = IdFilter(field_name="stage_id")
     pipeline = IdFilter(field_name="pipeline_id")
     customer = IdFilter(field_name="customer_id")

@@ -1,14 +1,16 @@
-"""Employee list filters: `status`, `department`, `created_after`, `created_before`."""
+"""Employee list filters: `status`, `department` and the record ranges."""
 
 import django_filters
 
-from crmApp.filters import CreatedRangeFilterSet
+from crmApp.constants import ActiveStatus
+from crmApp.filters import MultiChoiceFilter, RecordFilterSet
 from crmApp.models import Employee
 
 
-class EmployeeFilter(CreatedRangeFilterSet):
+class EmployeeFilter(RecordFilterSet):
     """Filters for /api/employees/; `department` matches regardless of case."""
 
+    status = MultiChoiceFilter(choices=ActiveStatus.choices)
     department = django_filters.CharFilter(lookup_expr="iexact")
 
     class Meta:

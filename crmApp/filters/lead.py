@@ -4,7 +4,7 @@ import django_filters
 from django import forms
 
 from crmApp.constants import LeadSource, LeadStatus
-from crmApp.filters import AssigneeFilter, CreatedRangeFilterSet
+from crmApp.filters import AssigneeFilter, MultiChoiceFilter, RecordFilterSet
 from crmApp.models import Lead
 from crmApp.services.lead_scoring import MAX_SCORE
 
@@ -18,16 +18,15 @@ class ScoreFilter(django_filters.NumberFilter):
         super().__init__(field_name="score", lookup_expr=lookup_expr, min_value=0, max_value=MAX_SCORE, **kwargs)
 
 
-class LeadFilter(CreatedRangeFilterSet):
-    """`status`, `source` (repeatable), `assigned_to`, `score_min`/`score_max`, `created_after`/`created_before`."""
+class LeadFilter(RecordFilterSet):
+    """`status`, `source` (repeated or comma-separated), `assigned_to`, `score_min`/`score_max`, record ranges."""
 
-    # distinct=False: these filter plain columns (no join to repeat rows), and DISTINCT would force a full sort.
-    status = django_filters.MultipleChoiceFilter(choices=LeadStatus.choices, distinct=False)
-    source = django_filters.MultipleChoiceFilter(choices=LeadSource.choices, distinct=False)
+    status = MultiChoiceFilter(choices=LeadStatus.choices)
+    source = MultiChoiceFilter(choices=LeadSource.choices)
     assigned_to = AssigneeFilter()
     score_min = ScoreFilter(lookup_expr="gte")
     score_max = ScoreFilter(lookup_expr="lte")
 
     class Meta:
         model = Lead
-        fields = ["status", "source", "assigned_to", "score_min", "score_max", "created_after", "created_before"]
+        fields = ["status", "source", "assigned_to", "score_min", "score_max"]

@@ -5,6 +5,7 @@ from crmApp.models.base import CodedRecord, CodeSequence, OrganizationOwned
 from crmApp.models.customer import Customer
 from crmApp.models.deal import Deal, Pipeline, PipelineStage
 from crmApp.models.employee import Employee
+from crmApp.models.idempotency import IdempotencyKey
 from crmApp.models.lead import Lead
 from crmApp.models.organization import Membership, Organization
 from crmApp.models.rbac import Permission, Role, UserRole
@@ -16,6 +17,7 @@ __all__ = [
     "Customer",
     "Deal",
     "Employee",
+    "IdempotencyKey",
     "Lead",
     "Membership",
     "Organization",

@@ -20,6 +20,8 @@ class OrganizationOwned(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # 1 on create, +1 on every change by any path; the ETag of the record (API.md › Write safety).
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     class Meta:
         abstract = True

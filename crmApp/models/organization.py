@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 
-from crmApp.constants import LONG_NAME_MAX, MembershipRole, ProfileType
+from crmApp.constants import LONG_NAME_MAX, MembershipRole, MembershipStatus, ProfileType
 
 
 class Organization(models.Model):
@@ -23,13 +23,23 @@ class Organization(models.Model):
 
 
 class Membership(models.Model):
-    """A user's place in one organization: their role there and what kind of profile they have."""
+    """A user's place in one organization: their role there and what kind of profile they have.
+
+    An invitation is a membership in status `invited`: it grants nothing until the invited account
+    accepts it with the mailed token, whose SHA-256 alone is stored.
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=MembershipRole.choices, default=MembershipRole.MEMBER)
     profile_type = models.CharField(max_length=20, choices=ProfileType.choices, default=ProfileType.EMPLOYEE)
-    is_active = models.BooleanField(default=True)
+    status = models.CharField(max_length=10, choices=MembershipStatus.choices, default=MembershipStatus.ACTIVE)
+    invited_at = models.DateTimeField(null=True, blank=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    invitation_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    # When the member joined (accepted); for an invitation, when it was made.
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -46,3 +56,7 @@ class Membership(models.Model):
     @property
     def holds_every_code(self) -> bool:
         return self.role in (MembershipRole.OWNER, MembershipRole.ADMIN)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == MembershipStatus.ACTIVE

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 
 from crmApp.constants import NAME_MAX
 
@@ -39,7 +40,8 @@ class Role(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
-        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="role_unique_name_per_org")]
+        # Unique regardless of case, like the API's check, so a race past the check is a 409, not a twin.
+        constraints = [models.UniqueConstraint("organization", Lower("name"), name="role_unique_name_ci_per_org")]
 
     def __str__(self):
         return self.name

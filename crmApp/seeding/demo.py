@@ -13,6 +13,7 @@ from crmApp.models import Customer, Employee, Membership, Organization, Pipeline
 from crmApp.seeding.fill import Counts, FillReport, fill_organization
 from crmApp.services.deal_service import DealService
 from crmApp.services.organization_service import create_organization
+from crmApp.tenancy import Tenant
 
 ADMIN_EMAIL = "admin@crm.com"
 DEMO_PASSWORD = "demo12345"
@@ -155,7 +156,7 @@ def _build_organization(spec: DemoOrganization, admin: User, users: dict, rng: R
             ).save()
     report = fill_organization(organization, targets=spec.counts, rng=rng, author=admin, progress=progress)
     if portal_customer is not None:
-        service = DealService(organization=organization, actor=admin)
+        service = DealService(Tenant.system(organization, user=admin))
         for stage_name, value in PORTAL_DEALS:
             stage = PipelineStage.objects.get(organization=organization, pipeline__is_default=True, name=stage_name)
             service.create(

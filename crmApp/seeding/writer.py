@@ -24,8 +24,16 @@ def _copy_line(row) -> str:
     return "\t".join("\\N" if value is None else str(value) for value in row) + "\n"
 
 
+def _with_first_version(model, names, chunks):
+    """Every inserted record starts at version 1; the row generators need not say so."""
+    if "version" in names or not any(field.name == "version" for field in model._meta.concrete_fields):
+        return names, chunks
+    return (*names, "version"), ([(*row, 1) for row in rows] for rows in chunks)
+
+
 def insert_rows(model, names, chunks, *, on_chunk=None) -> int:
     """Insert every chunk of row tuples (column order `names`) into the model's table; returns the row count."""
+    names, chunks = _with_first_version(model, names, chunks)
     table, columns = _table(model), ", ".join(_columns(model, names))
     total = 0
     with connection.cursor() as cursor:

@@ -1,12 +1,12 @@
 """Request and response shapes of the auth endpoints and of /api/users/me/."""
 
 from django.core.validators import RegexValidator
-from django.db.models import Value
-from django.db.models.functions import Lower
 from rest_framework import serializers
 
 from crmApp.constants import EMAIL_MAX, LONG_NAME_MAX, NAME_MAX, MembershipRole, ProfileType
 from crmApp.models import User
+from crmApp.models.auth import TAKEN_EMAIL, TAKEN_USERNAME
+from crmApp.serializers.fields import AccountEmailField
 
 # Django stores a hash, so the raw length is ours to bound: long enough for passphrases, short
 # enough that nobody makes the server hash megabytes.
@@ -41,20 +41,11 @@ class UsernameField(serializers.CharField):
         return super().run_validation(data)
 
 
-def username_taken(username: str, *, exclude_id: int | None = None) -> bool:
-    """Whether another user holds this username, compared case-insensitively."""
-    # The database lowers both sides, exactly as the case-insensitive unique index does.
-    others = User.objects.annotate(username_lower=Lower("username")).filter(username_lower=Lower(Value(username)))
-    if exclude_id is not None:
-        others = others.exclude(pk=exclude_id)
-    return others.exists()
-
-
 # --- requests -------------------------------------------------------------------------------------
 class RegisterSerializer(serializers.Serializer):
     """Sign-up: the new user and the organization they will own."""
 
-    email = serializers.EmailField(max_length=EMAIL_MAX)
+    email = AccountEmailField(max_length=EMAIL_MAX)
     password = password_field()
     first_name = serializers.CharField(max_length=NAME_MAX)
     last_name = serializers.CharField(max_length=NAME_MAX)
@@ -62,14 +53,14 @@ class RegisterSerializer(serializers.Serializer):
     username = UsernameField()
 
     def validate_email(self, value: str) -> str:
-        value = value.lower()
-        if User.objects.filter(email=value).exists():
-            raise serializers.ValidationError("A user with this email already exists.", code="unique")
+        # The same answer for the address itself and for a look-alike of it.
+        if User.objects.email_taken(value):
+            raise serializers.ValidationError(TAKEN_EMAIL, code="unique")
         return value
 
     def validate_username(self, value: str | None) -> str | None:
-        if value is not None and username_taken(value):
-            raise serializers.ValidationError("A user with this username already exists.", code="unique")
+        if value is not None and User.objects.username_taken(value):
+            raise serializers.ValidationError(TAKEN_USERNAME, code="unique")
         return value
 
 
@@ -104,7 +95,7 @@ class ChangePasswordSerializer(serializers.Serializer):
 class PasswordResetSerializer(serializers.Serializer):
     """The address to mail a reset link to."""
 
-    email = serializers.EmailField(max_length=EMAIL_MAX)
+    email = AccountEmailField(max_length=EMAIL_MAX)
 
 
 class PasswordResetConfirmSerializer(serializers.Serializer):
@@ -121,6 +112,15 @@ class VerifyEmailSerializer(serializers.Serializer):
     token = serializers.CharField(max_length=TOKEN_MAX)
 
 
+class InvitationAcceptSerializer(serializers.Serializer):
+    """The token of a mailed invitation; an account without a password chooses one (and its names) here."""
+
+    token = serializers.CharField(max_length=TOKEN_MAX)
+    password = password_field(required=False)
+    first_name = serializers.CharField(max_length=NAME_MAX, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=NAME_MAX, required=False, allow_blank=True)
+
+
 class MeUpdateSerializer(serializers.Serializer):
     """The fields a user may change on their own account."""
 
@@ -130,8 +130,8 @@ class MeUpdateSerializer(serializers.Serializer):
 
     def validate_username(self, value: str | None) -> str | None:
         user = self.context["request"].user
-        if value is not None and username_taken(value, exclude_id=user.pk):
-            raise serializers.ValidationError("A user with this username already exists.", code="unique")
+        if value is not None and User.objects.username_taken(value, exclude_pk=user.pk):
+            raise serializers.ValidationError(TAKEN_USERNAME, code="unique")
         return value
 
 
@@ -185,6 +185,15 @@ class RegisterResponseSerializer(LoginResponseSerializer):
     """The new user, their organization and their first tokens."""
 
     organization = OrganizationSummarySerializer()
+
+
+class InvitationAcceptedSerializer(serializers.Serializer):
+    """The new member and the organization; tokens too when the invitation was accepted signed out."""
+
+    user = CurrentUserSerializer()
+    organization = OrganizationSummarySerializer()
+    access = serializers.CharField(required=False)
+    refresh = serializers.CharField(required=False)
 
 
 class DetailSerializer(serializers.Serializer):

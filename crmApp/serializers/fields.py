@@ -3,6 +3,8 @@
 from django.db import models
 from rest_framework import serializers
 
+from crmApp.constants import MembershipStatus
+from crmApp.identity import normalize_email
 from crmApp.models import User
 from crmApp.tenancy import get_tenant, parse_id
 
@@ -22,6 +24,15 @@ class StrictCharField(StrictStringMixin, serializers.CharField):
 
 class StrictEmailField(StrictStringMixin, serializers.EmailField):
     """An EmailField that accepts only JSON strings."""
+
+
+class AccountEmailField(StrictEmailField):
+    """The address of an account: NFKC-normalised and lower-cased before it is validated and stored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = normalize_email(data)
+        return super().to_internal_value(data)
 
 
 class StrictModelSerializer(serializers.ModelSerializer):
@@ -74,5 +85,5 @@ class ActiveMemberField(ScopedPrimaryKeyRelatedField):
             return User.objects.none()
         # One filter() call, so both conditions apply to the same membership row.
         return User.objects.filter(
-            memberships__organization=get_tenant(request).organization, memberships__is_active=True
+            memberships__organization=get_tenant(request).organization, memberships__status=MembershipStatus.ACTIVE
         )

@@ -1,9 +1,11 @@
 """Organizations and their members: input and output shapes."""
 
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
-from crmApp.constants import EMAIL_MAX, LONG_NAME_MAX, NAME_MAX, MembershipRole, ProfileType
+from crmApp.constants import EMAIL_MAX, LONG_NAME_MAX, MembershipRole, MembershipStatus, ProfileType
 from crmApp.models import Membership, Organization
+from crmApp.serializers.fields import AccountEmailField
 
 
 class OrganizationSerializer(serializers.ModelSerializer):
@@ -20,28 +22,67 @@ class OrganizationSerializer(serializers.ModelSerializer):
 
 
 class MemberSerializer(serializers.ModelSerializer):
-    """One member: the user's identity, their role and profile type here, and when they joined."""
+    """An accepted member: the user's identity, their role and profile type here, and when they joined."""
 
     user_id = serializers.IntegerField(read_only=True)
     email = serializers.EmailField(source="user.email", read_only=True)
     first_name = serializers.CharField(source="user.first_name", read_only=True)
     last_name = serializers.CharField(source="user.last_name", read_only=True)
+    status = serializers.ChoiceField(choices=[MembershipStatus.ACTIVE], read_only=True)
+    is_active = serializers.BooleanField(read_only=True)
     joined_at = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
         model = Membership
-        fields = ["user_id", "email", "first_name", "last_name", "role", "profile_type", "is_active", "joined_at"]
+        fields = [
+            "user_id",
+            "email",
+            "first_name",
+            "last_name",
+            "role",
+            "profile_type",
+            "status",
+            "is_active",
+            "joined_at",
+        ]
         read_only_fields = fields
 
 
-class MemberCreateSerializer(serializers.Serializer):
-    """Adds a member by email; the names are used only when the email has no account yet."""
+class InvitationSerializer(serializers.ModelSerializer):
+    """An open invitation: only what the inviter typed, nothing of the account behind the address."""
 
-    email = serializers.EmailField(max_length=EMAIL_MAX)
+    invitation_id = serializers.IntegerField(source="id", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+    status = serializers.ChoiceField(choices=[MembershipStatus.INVITED], read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["invitation_id", "email", "role", "profile_type", "status", "invited_at"]
+        read_only_fields = fields
+
+
+class MemberEntrySerializer(serializers.Serializer):
+    """A row of the member list: a member, or an invitation (told apart by `status`)."""
+
+    def to_representation(self, membership):
+        if membership.status == MembershipStatus.INVITED:
+            return InvitationSerializer(membership, context=self.context).data
+        return MemberSerializer(membership, context=self.context).data
+
+
+MEMBER_ENTRY = PolymorphicProxySerializer(
+    component_name="MemberEntry",
+    serializers={MembershipStatus.ACTIVE: MemberSerializer, MembershipStatus.INVITED: InvitationSerializer},
+    resource_type_field_name="status",
+)
+
+
+class InviteSerializer(serializers.Serializer):
+    """Invites an address; the invitee chooses their names and password when accepting."""
+
+    email = AccountEmailField(max_length=EMAIL_MAX)
     role = serializers.ChoiceField(choices=MembershipRole.choices, default=MembershipRole.MEMBER)
     profile_type = serializers.ChoiceField(choices=ProfileType.choices, default=ProfileType.EMPLOYEE)
-    first_name = serializers.CharField(max_length=NAME_MAX, required=False, allow_blank=True)
-    last_name = serializers.CharField(max_length=NAME_MAX, required=False, allow_blank=True)
 
 
 class MemberUpdateSerializer(serializers.Serializer):

@@ -17,6 +17,7 @@ from django.utils import timezone
 from crmApp.caching import cached_for_organization
 from crmApp.constants import CustomerStatus, DealStatus, LeadStatus
 from crmApp.models import Customer, Deal, Employee, Lead
+from crmApp.tenancy import Tenant
 
 CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
@@ -80,9 +81,9 @@ def _midnight(day: date) -> datetime:
 class AnalyticsService:
     """Read-only figures of one organization; every query is filtered by that organization."""
 
-    def __init__(self, *, organization, actor=None):
-        self.organization = organization
-        self.actor = actor
+    def __init__(self, tenant: Tenant, **_):
+        self.tenant = tenant
+        self.organization = tenant.organization
 
     # --- scoped querysets ---------------------------------------------------------------------
     def _customers(self):

@@ -1,7 +1,5 @@
 """Accounts and sessions: sign-up, sign-in, token rotation and revocation, passwords, email verification."""
 
-import logging
-import smtplib
 from dataclasses import dataclass
 
 from django.contrib.auth.models import update_last_login
@@ -9,8 +7,6 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Value
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
@@ -20,13 +16,12 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from crmApp import emails
+from crmApp import emails, jobs, tasks
 from crmApp.exceptions import InvalidCredentials, InvalidRefreshToken, TenantError
+from crmApp.identity import normalize_email
 from crmApp.models import Membership, Organization, User
 from crmApp.services.organization_service import create_organization
 from crmApp.tenancy import Tenant, active_memberships, parse_id, resolve_membership
-
-logger = logging.getLogger(__name__)
 
 INVALID_RESET_LINK = "This password reset link is invalid or has already been used."
 INVALID_VERIFICATION_LINK = "This verification link is invalid or has already been used."
@@ -148,22 +143,12 @@ def _check_new_password(password: str, user: User, *, field: str) -> None:
         raise ValidationError({field: error.messages}) from error
 
 
-def _send(mail, user: User) -> None:
-    """Send a mail without letting a delivery failure undo the request (or reveal the address)."""
-    try:
-        mail(user)
-    except (smtplib.SMTPException, OSError):
-        logger.exception("Could not send %s to user %s", mail.__name__, user.pk)
-
-
 def _find_user(*, email: str | None, username: str | None) -> User | None:
-    """The user named by an email, or by a username (one with an `@` is an email), case-insensitively."""
+    """The account an email, or a username (one with an `@` is an email), names however it is written."""
     identifier = (email or username or "").strip()
     if email or "@" in identifier:
-        return User.objects.filter(email=identifier.lower()).first()  # emails are stored lower-cased
-    # Lowered by the database on both sides, as the case-insensitive unique index is.
-    by_username = User.objects.annotate(username_lower=Lower("username"))
-    return by_username.filter(username_lower=Lower(Value(identifier))).first()
+        return User.objects.find_by_email(identifier)
+    return User.objects.find_by_username(identifier)
 
 
 def register(
@@ -173,7 +158,7 @@ def register(
 
     Raises ValidationError on `password` (weak) or on `email`/`username` (taken).
     """
-    user = User(email=email.lower(), username=username or None, first_name=first_name, last_name=last_name)
+    user = User(email=normalize_email(email), username=username or None, first_name=first_name, last_name=last_name)
     _check_new_password(password, user, field="password")
     user.set_password(password)
     with transaction.atomic():
@@ -182,11 +167,11 @@ def register(
                 user.save()
         except IntegrityError as error:
             # A concurrent sign-up took the address or the username after the serializer looked.
-            field = "email" if User.objects.filter(email=user.email).exists() else "username"
+            field = "email" if User.objects.email_taken(user.email) else "username"
             raise ValidationError({field: [f"A user with this {field} already exists."]}) from error
         organization = create_organization(name=organization_name, owner=user)
         tokens = issue_tokens(user)
-    _send(emails.send_verification_email, user)
+        jobs.enqueue(tasks.send_verification_mail, user.pk)
     return Registration(user=user, organization=organization, tokens=tokens)
 
 
@@ -228,10 +213,11 @@ def change_password(user: User, *, old_password: str, new_password: str) -> Toke
 
 
 def request_password_reset(*, email: str) -> None:
-    """Mail a reset link when the address belongs to an active user; says nothing either way."""
-    user = User.objects.filter(email=email.strip().lower(), is_active=True).first()
-    if user is not None:
-        _send(emails.send_password_reset_email, user)
+    """Mail a reset link if the address belongs to an active user; says nothing either way.
+
+    The look-up happens in the background job, so the answer takes the same time for every address.
+    """
+    jobs.enqueue(tasks.send_password_reset_mail, email)
 
 
 def _user_from_uid(uid: str, *, lock: bool = False) -> User | None:
@@ -289,7 +275,9 @@ def build_profile(user: User, *, organization_id: int | None = None) -> Profile:
     if active is None and organization_id is not None:
         raise TenantError()
     memberships = list(active_memberships(user).order_by("organization__name", "organization_id"))
-    permissions = sorted(Tenant(active).codes) if active else []
+    if active is not None:
+        active.user = user  # already loaded: the tenant needs no query for it
+    permissions = sorted(Tenant.for_membership(active).codes) if active else []
     return Profile(user=user, memberships=memberships, active=active, permissions=permissions)
 
 

@@ -8,7 +8,6 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from crmApp.caching import mark_organization_changed
 from crmApp.constants import CustomerStatus, CustomerType, DealStatus
 from crmApp.exceptions import BusinessRuleViolation, Protected
 from crmApp.models import Customer, Employee
@@ -35,34 +34,29 @@ class CustomerService(OrganizationService):
     model = Customer
 
     @staticmethod
-    def _check_names(current: Customer, changes: dict) -> None:
-        """Raise a validation error naming each name field the resulting customer type lacks."""
-        values = {name: changes.get(name, getattr(current, name)) for name in NAME_FIELDS}
-        customer_type = values["customer_type"]
-        missing = [name for name in REQUIRED_NAMES.get(customer_type, ()) if not (values[name] or "").strip()]
+    def _check_names(customer: Customer) -> None:
+        """Raise a validation error naming each name field the customer's type lacks."""
+        required = REQUIRED_NAMES.get(customer.customer_type, ())
+        missing = [name for name in required if not (getattr(customer, name) or "").strip()]
         if missing:
             raise DjangoValidationError(
-                dict.fromkeys(missing, f"This field is required for a {customer_type} customer.")
+                dict.fromkeys(missing, f"This field is required for a {customer.customer_type} customer.")
             )
 
-    @transaction.atomic
-    def create(self, **fields) -> Customer:
-        """Create a customer; raises ValidationError when its type's names are missing."""
-        self._check_names(Customer(), fields)
-        return super().create(**fields)
+    def prepare_create(self, record: Customer) -> None:
+        """A new customer needs the names of its type; raises ValidationError."""
+        self._check_names(record)
 
-    @transaction.atomic
-    def update(self, instance: Customer, **fields) -> Customer:
-        """Change a customer; the names are checked against the record as it will be after the change."""
-        self._check_names(instance, fields)
-        return super().update(instance, **fields)
+    def apply_update(self, record: Customer, fields: dict) -> None:
+        """The names are checked against the record as it is after the change; raises ValidationError."""
+        super().apply_update(record, fields)
+        self._check_names(record)
 
-    def delete(self, instance: Customer) -> None:
-        """Delete a customer; raises Protected (409) while deals point at it."""
-        if instance.deals.exists():
+    def check_delete(self, record: Customer) -> None:
+        """Raises Protected (409) while deals point at the customer."""
+        if record.deals.exists():
             raise Protected("This customer has deals and cannot be deleted.")
         # Deal.customer is RESTRICT, so a deal added meanwhile still stops the delete (also a 409).
-        instance.delete()
 
     def stats(self) -> dict[str, int]:
         """Counts by status and type, and how many were created this month (UTC): one query."""
@@ -96,23 +90,33 @@ class CustomerService(OrganizationService):
         Ids of other organizations or of missing rows are skipped. If any of the customers has
         deals, raises Protected naming them and deletes nothing.
         """
-        targets = self.records.filter(id__in=list(ids))
-        protected = list(targets.filter(deals__isnull=False).order_by("id").values_list("id", flat=True).distinct())
+        targets = self.locked_rows(ids)
+        protected = sorted(
+            self.records.filter(pk__in=[customer.pk for customer in targets], deals__isnull=False)
+            .values_list("id", flat=True)
+            .distinct()
+        )
         if protected:
             listed = ", ".join(str(pk) for pk in protected)
             raise Protected(f"Customers with deals cannot be deleted (ids: {listed}); nothing was deleted.")
-        _, per_model = targets.delete()
-        return per_model.get(Customer._meta.label, 0)
+        if targets:
+            self.records.filter(pk__in=[customer.pk for customer in targets]).delete()
+            self.data_changed()
+        return len(targets)
 
+    @transaction.atomic
     def bulk_update(self, *, ids: Iterable[int], **changes) -> int:
-        """Set `status` and/or `assigned_to` on the organization's customers among `ids` in one UPDATE."""
+        """Set `status` and/or `assigned_to` on the organization's customers among `ids`; returns how many there are.
+
+        Only the rows whose values really change are written (and get a new version).
+        """
         unknown = set(changes) - BULK_UPDATE_FIELDS
         if unknown:
             raise BusinessRuleViolation(f"These fields cannot be set in bulk: {', '.join(sorted(unknown))}.")
         assignee: Employee | None = changes.get("assigned_to")
         if assignee is not None and assignee.organization_id != self.organization.id:
             raise BusinessRuleViolation("The employee belongs to another organization.")
-        updated = self.records.filter(id__in=list(ids)).update(**changes, updated_at=timezone.now())
-        if updated:
-            mark_organization_changed(self.organization.id)  # a queryset update sends no save signal
-        return updated
+        targets = self.records.filter(id__in=list(ids))
+        matched = targets.count()
+        self.update_rows(targets.exclude(**changes), **changes)
+        return matched

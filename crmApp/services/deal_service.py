@@ -12,8 +12,8 @@ from crmApp.caching import cached_for_organization, query_fingerprint
 from crmApp.constants import DealStatus
 from crmApp.exceptions import BusinessRuleViolation
 from crmApp.models import Deal, Pipeline, PipelineStage
-from crmApp.models.deal import CENT
-from crmApp.services.base import OrganizationService
+from crmApp.models.deal import CENT, expected_revenue
+from crmApp.services.base import OrganizationService, snapshot
 
 ZERO = Decimal("0.00")
 
@@ -112,8 +112,7 @@ class DealService(OrganizationService):
             **fields,
         )
         apply_stage(deal, stage)
-        deal.save()
-        return deal
+        return self.insert_record(deal)
 
     @transaction.atomic
     def update(
@@ -130,7 +129,8 @@ class DealService(OrganizationService):
         if stage is not None:
             self._check_stage_in_pipeline(stage, target_pipeline or instance.pipeline)
             stage = self._lock_stage(stage)
-        deal = self.records.select_for_update().get(pk=instance.pk)
+        deal = self.lock(instance)
+        before = snapshot(deal)
         for name, value in fields.items():
             setattr(deal, name, value)
         if target_pipeline is not None:
@@ -139,8 +139,8 @@ class DealService(OrganizationService):
             apply_stage(deal, stage)
         if deal.status != DealStatus.LOST:
             deal.lost_reason = ""  # a reason only means something on a lost deal
-        deal.save()
-        return deal
+        deal.expected_revenue = expected_revenue(deal.value, deal.probability)
+        return self.save_record(deal, before)
 
     def move_stage(self, deal: Deal, *, stage: PipelineStage) -> Deal:
         """Move a deal to another stage of its own pipeline (ValidationError on `stage` otherwise)."""

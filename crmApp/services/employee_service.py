@@ -1,9 +1,8 @@
 """Employees: one employee record per user account in an organization."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 
-from crmApp.models import Employee
+from crmApp.models import Customer, Deal, Employee, Lead
 from crmApp.services.base import OrganizationService
 
 
@@ -19,15 +18,18 @@ class EmployeeService(OrganizationService):
         if self.records.filter(user=user).exclude(pk=exclude_pk).exists():
             raise DjangoValidationError({"user": "Another employee of this organization already has this user."})
 
-    @transaction.atomic
-    def create(self, **fields) -> Employee:
-        """Create an employee; raises ValidationError when the user already has an employee record here."""
-        self._check_user_free(fields.get("user"))
-        return super().create(**fields)
+    def prepare_create(self, record: Employee) -> None:
+        """Raises ValidationError when the user already has an employee record here."""
+        self._check_user_free(record.user)
 
-    @transaction.atomic
-    def update(self, instance: Employee, **fields) -> Employee:
-        """Change an employee; raises ValidationError when the new user already has an employee record here."""
+    def apply_update(self, record: Employee, fields: dict) -> None:
+        """Raises ValidationError when the new user already has an employee record here."""
         if "user" in fields:
-            self._check_user_free(fields["user"], exclude_pk=instance.pk)
-        return super().update(instance, **fields)
+            self._check_user_free(fields["user"], exclude_pk=record.pk)
+        super().apply_update(record, fields)
+
+    def remove_record(self, record: Employee) -> None:
+        """Delete the employee; the customers, leads and deals they held become unassigned (a change to each)."""
+        for model in (Customer, Lead, Deal):
+            self.update_rows(model.objects.filter(assigned_to=record), assigned_to=None)
+        super().remove_record(record)

@@ -11,7 +11,7 @@ from crmApp.caching import cached_for_organization, query_fingerprint
 from crmApp.constants import LONG_NAME_MAX, NAME_MAX, CustomerType, LeadSource, LeadStatus
 from crmApp.exceptions import BusinessRuleViolation, InvalidTransition
 from crmApp.models import Customer, Deal, Employee, Lead, Pipeline
-from crmApp.services.base import OrganizationService
+from crmApp.services.base import OrganizationService, snapshot
 from crmApp.services.customer_service import CustomerService
 from crmApp.services.deal_service import DealService
 from crmApp.services.lead_scoring import score_lead
@@ -49,50 +49,35 @@ class LeadService(OrganizationService):
     model = Lead
 
     # --- writes -------------------------------------------------------------------------------------
-    @transaction.atomic
-    def create(self, *, status: str = LeadStatus.NEW, **fields) -> Lead:
-        """Create a scored lead; raises InvalidTransition for a final start status (converted, lost)."""
-        if status not in START_STATUSES:
+    def prepare_create(self, record: Lead) -> None:
+        """A lead starts in a non-final status (InvalidTransition otherwise) and is scored."""
+        if record.status not in START_STATUSES:
             raise InvalidTransition(
-                f"A lead cannot start as '{status}'; it starts as one of: {', '.join(sorted(START_STATUSES))}."
+                f"A lead cannot start as '{record.status}'; it starts as one of: {', '.join(sorted(START_STATUSES))}."
             )
-        self._check_employee(fields.get("assigned_to"))
-        lead = Lead(organization=self.organization, created_by=self.actor, status=status, **fields)
-        if status == LeadStatus.QUALIFIED:
-            lead.qualified_at = timezone.now()
-        lead.score = compute_score(lead)
-        lead.save()
-        return lead
+        self._check_employee(record.assigned_to)
+        if record.status == LeadStatus.QUALIFIED:
+            record.qualified_at = timezone.now()
+        record.score = compute_score(record)
 
-    @transaction.atomic
-    def update(self, lead: Lead, *, status: str | None = None, **fields) -> Lead:
+    def apply_update(self, record: Lead, fields: dict) -> None:
         """Apply field changes, move the status when it differs (InvalidTransition if illegal), rescore."""
+        status = fields.pop("status", None)
         self._check_employee(fields.get("assigned_to"))
-        lead = self._lock(lead)
-        for name, value in fields.items():
-            setattr(lead, name, value)
-        if status is not None and status != lead.status:
-            self._move(lead, status)
-        lead.score = compute_score(lead)
-        lead.save()
-        return lead
+        super().apply_update(record, fields)
+        if status is not None and status != record.status:
+            self._move(record, status)
+        record.score = compute_score(record)
 
     @transaction.atomic
     def change_status(self, lead: Lead, status: str) -> Lead:
         """Move the lead along the workflow; the same status is a no-op; raises InvalidTransition."""
-        lead = self._lock(lead)
-        if status != lead.status:
-            self._move(lead, status)
-            lead.save(update_fields=["status", "qualified_at", "updated_at"])
-        return lead
+        return self.update(lead, status=status)
 
+    @transaction.atomic
     def assign(self, lead: Lead, employee: Employee | None) -> Lead:
         """Make `employee` (of this organization) the lead's owner; None unassigns it."""
-        self._check_employee(employee)
-        lead.assigned_to = employee
-        # update_fields keeps a concurrent status change or conversion from being overwritten.
-        lead.save(update_fields=["assigned_to", "updated_at"])
-        return lead
+        return self.update(lead, assigned_to=employee)
 
     @transaction.atomic
     def convert(
@@ -110,7 +95,8 @@ class LeadService(OrganizationService):
         and fails. Raises InvalidTransition when the lead is not qualified, BusinessRuleViolation when
         the pipeline is another organization's or has no open stage.
         """
-        lead = self._lock(lead)
+        lead = self.lock(lead)
+        before = snapshot(lead)
         if lead.status != LeadStatus.QUALIFIED:
             if lead.status == LeadStatus.CONVERTED:
                 raise InvalidTransition("This lead has already been converted.")
@@ -123,7 +109,7 @@ class LeadService(OrganizationService):
         if create_deal:
             if deal_value is None:
                 deal_value = lead.estimated_value or Decimal("0")
-            deal = DealService(organization=self.organization, actor=self.actor).create(
+            deal = DealService(self.tenant).create(
                 title=deal_title or self._default_deal_title(lead),
                 customer=customer,
                 value=deal_value,
@@ -133,7 +119,7 @@ class LeadService(OrganizationService):
             )
         lead.status = LeadStatus.CONVERTED
         lead.converted_at = timezone.now()
-        lead.save(update_fields=["status", "converted_at", "updated_at"])
+        self.save_record(lead, before)
         return customer, deal
 
     # --- reads --------------------------------------------------------------------------------------
@@ -162,10 +148,6 @@ class LeadService(OrganizationService):
         return {"total": total, "by_status": by_status, "by_source": by_source, "average_score": float(average)}
 
     # --- internals ----------------------------------------------------------------------------------
-    def _lock(self, lead: Lead) -> Lead:
-        """The lead's row, re-read under a row lock (no join: FOR UPDATE refuses nullable outer joins)."""
-        return self.records.select_for_update().get(pk=lead.pk)
-
     @staticmethod
     def _move(lead: Lead, status: str) -> None:
         """Set a new status if the workflow allows it; entering `qualified` stamps `qualified_at`."""
@@ -184,9 +166,7 @@ class LeadService(OrganizationService):
     def _create_customer(self, lead: Lead) -> Customer:
         """The customer a lead becomes; its names must satisfy the customer rules like any other."""
         try:
-            return CustomerService(organization=self.organization, actor=self.actor).create(
-                **self._customer_fields(lead)
-            )
+            return CustomerService(self.tenant).create(**self._customer_fields(lead))
         except DjangoValidationError:
             raise BusinessRuleViolation(
                 "A lead without a company becomes an individual customer, which needs a first and a last name; "

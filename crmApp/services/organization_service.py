@@ -1,13 +1,28 @@
 """Organizations and their members: creating one gives it an owner, the default roles and pipeline."""
 
-from django.db import transaction
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.apps import apps
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
-from crmApp.constants import DEFAULT_PIPELINE_NAME, DEFAULT_PIPELINE_STAGES, DEFAULT_ROLES, MembershipRole, ProfileType
-from crmApp.emails import send_invitation_email
+from crmApp import jobs, tasks
+from crmApp.constants import (
+    DEFAULT_PIPELINE_NAME,
+    DEFAULT_PIPELINE_STAGES,
+    DEFAULT_ROLES,
+    MembershipRole,
+    MembershipStatus,
+    ProfileType,
+)
 from crmApp.exceptions import BusinessRuleViolation, MemberChangeForbidden, MemberNotFound
+from crmApp.identity import normalize_email
 from crmApp.models import Membership, Organization, Permission, Pipeline, PipelineStage, Role, User, UserRole
 
 
@@ -57,6 +72,7 @@ def create_organization(*, name: str, owner, profile_type: str = ProfileType.EMP
 
 
 LAST_OWNER_MESSAGE = "The organization's last owner can't be removed or demoted."
+INVITATION_DAYS = 7
 
 
 def _repoint_default_organization(users, organization_id: int) -> None:
@@ -65,7 +81,7 @@ def _repoint_default_organization(users, organization_id: int) -> None:
         if user.default_organization_id != organization_id:
             continue
         fallback = (
-            Membership.objects.filter(user=user, is_active=True, organization__is_active=True)
+            Membership.objects.filter(user=user, status=MembershipStatus.ACTIVE, organization__is_active=True)
             .exclude(organization_id=organization_id)
             .order_by("created_at", "id")
             .values_list("organization_id", flat=True)
@@ -84,19 +100,55 @@ def update_organization(organization: Organization, *, name: str | None = None) 
     return organization
 
 
+def _belongs_to_organization(model) -> bool:
+    return any(field.name == "organization" for field in model._meta.fields)
+
+
+def _owned_rows(organization: Organization) -> list[models.QuerySet]:
+    """A queryset per table of the rows an organization owns; the many-to-many rows come first."""
+    owned = []
+    for model in apps.get_app_config("crmApp").get_models(include_auto_created=True):
+        if model._meta.auto_created:  # a many-to-many table, owned through its parent's organization
+            parent = next(
+                (
+                    field
+                    for field in model._meta.fields
+                    if field.is_relation and _belongs_to_organization(field.related_model)
+                ),
+                None,
+            )
+            if parent is not None:
+                owned.insert(0, model._base_manager.filter(**{f"{parent.name}__organization": organization}))
+        elif _belongs_to_organization(model):
+            owned.append(model._base_manager.filter(organization=organization))
+    return owned
+
+
 @transaction.atomic
 def delete_organization(organization: Organization) -> None:
-    """Delete an organization with every record it owns.
+    """Delete an organization with every record it owns, set-based: no row is loaded into Python.
 
-    Members whose default organization it was fall back to the first other organization they belong to.
+    Django's cascade would load every lead of a million-lead organization to null out the references
+    to it; instead each owned table is emptied with one DELETE. The foreign keys are checked at commit
+    (deferred on both databases), and every reference into these rows comes from rows of the same
+    organization, so only the many-to-many rows (found through their role) must go first. Members whose
+    default organization it was fall back to the first other organization they belong to.
     """
     users = User.objects.filter(default_organization=organization)
     _repoint_default_organization(users, organization.id)
-    organization.delete()
+    for rows in _owned_rows(organization):
+        rows._raw_delete(rows.db)
+    remaining = Organization.objects.filter(pk=organization.pk)
+    remaining._raw_delete(remaining.db)
+
+
+def invitation_token_hash(token: str) -> str:
+    """What is stored of an invitation token: its SHA-256, so a database leak accepts nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class MemberService:
-    """Adds, changes and removes the members of one organization; it always keeps an active owner.
+    """Invites, changes and removes the members of one organization; it always keeps an active owner.
 
     Owner-level changes (making someone an owner, changing or removing an owner) need an owner;
     admin-level ones (making someone an admin, changing or removing an admin) need an owner or admin.
@@ -107,16 +159,25 @@ class MemberService:
         self.actor = actor
 
     def members(self):
-        """The active memberships of the organization, users joined, oldest first."""
+        """The active members and the open invitations of the organization, users joined, oldest first."""
         return (
-            Membership.objects.filter(organization=self.organization, is_active=True)
+            Membership.objects.filter(
+                organization=self.organization, status__in=(MembershipStatus.ACTIVE, MembershipStatus.INVITED)
+            )
             .select_related("user")
             .order_by("created_at", "id")
         )
 
     def get_member(self, user_id: int) -> Membership:
-        """The active membership of `user_id`; MemberNotFound when there is none."""
+        """The active membership or open invitation of `user_id`; MemberNotFound when there is none."""
         membership = self.members().filter(user_id=user_id).first()
+        if membership is None:
+            raise MemberNotFound()
+        return membership
+
+    def get_invitation(self, invitation_id: int) -> Membership:
+        """An open invitation of this organization by its id; MemberNotFound when there is none."""
+        membership = self.members().filter(pk=invitation_id, status=MembershipStatus.INVITED).first()
         if membership is None:
             raise MemberNotFound()
         return membership
@@ -124,7 +185,7 @@ class MemberService:
     # --- rules -----------------------------------------------------------------------------------
     def _actor_role(self) -> str | None:
         return (
-            Membership.objects.filter(organization=self.organization, user=self.actor, is_active=True)
+            Membership.objects.filter(organization=self.organization, user=self.actor, status=MembershipStatus.ACTIVE)
             .values_list("role", flat=True)
             .first()
         )
@@ -145,11 +206,15 @@ class MemberService:
         """
         owner_ids = list(
             Membership.objects.select_for_update()
-            .filter(organization=self.organization, role=MembershipRole.OWNER, is_active=True)
+            .filter(organization=self.organization, role=MembershipRole.OWNER, status=MembershipStatus.ACTIVE)
             .order_by("id")
             .values_list("id", flat=True)
         )
-        locked = Membership.objects.select_for_update().filter(pk=membership.pk, is_active=True).first()
+        locked = (
+            Membership.objects.select_for_update()
+            .filter(pk=membership.pk, status__in=(MembershipStatus.ACTIVE, MembershipStatus.INVITED))
+            .first()
+        )
         if locked is None:  # removed meanwhile
             raise MemberNotFound()
         locked.user = membership.user
@@ -158,37 +223,43 @@ class MemberService:
 
     # --- writes ----------------------------------------------------------------------------------
     @transaction.atomic
-    def add_member(
-        self, *, email: str, role: str, profile_type: str, first_name: str = "", last_name: str = ""
-    ) -> Membership:
-        """Add `email` as a member; an unknown email gets an account without a password and an invitation.
+    def invite(self, *, email: str, role: str, profile_type: str) -> Membership:
+        """Invite `email`: a membership that grants nothing until that exact account accepts the mailed token.
 
-        A previously removed member is reactivated; an active member is a BusinessRuleViolation.
+        An address nobody has registered gets an account without a password, which the invitee sets
+        when accepting. Raises ValidationError on `email` for a look-alike of another account's address,
+        and BusinessRuleViolation (`already_member`) for an active member; inviting again renews the token.
         """
         self._check_may_touch(role)
-        email = User.objects.normalize_email(email).lower()
-        user = User.objects.filter(email__iexact=email).first()
-        invite = user is None
+        email = normalize_email(email)
+        user = User.objects.find_by_email(email)
+        if user is not None and normalize_email(user.email) != email:
+            raise ValidationError({"email": ["This address looks like another account's address; check its spelling."]})
         if user is None:
-            user = User.objects.create_user(email=email, first_name=first_name, last_name=last_name)
+            if User.objects.email_taken(email):  # a marked look-alike from before skeletons were enforced
+                raise ValidationError({"email": ["This address looks like another account's address."]})
+            user = User.objects.create_user(email=email)
         membership = Membership.objects.select_for_update().filter(organization=self.organization, user=user).first()
-        if membership is not None and membership.is_active:
+        if membership is not None and membership.status == MembershipStatus.ACTIVE:
             raise BusinessRuleViolation(f"{email} is already a member of this organization.", code="already_member")
+        token = secrets.token_urlsafe(32)
+        now = timezone.now()
+        fields = {
+            "role": role,
+            "profile_type": profile_type,
+            "status": MembershipStatus.INVITED,
+            "invited_at": now,
+            "invited_by": self.actor,
+            "invitation_token_hash": invitation_token_hash(token),
+            "created_at": now,
+        }
         if membership is None:
-            membership = Membership.objects.create(
-                organization=self.organization, user=user, role=role, profile_type=profile_type
-            )
+            membership = Membership.objects.create(organization=self.organization, user=user, **fields)
         else:
-            membership.role, membership.profile_type, membership.is_active = role, profile_type, True
-            membership.created_at = timezone.now()  # joined again
+            for name, value in fields.items():
+                setattr(membership, name, value)
             membership.save()
-        if user.default_organization_id is None:
-            User.objects.filter(pk=user.pk).update(default_organization=self.organization)
-            user.default_organization = self.organization
-        # Someone invited before who never chose a password gets a fresh link as well.
-        if invite or not user.has_usable_password():
-            organization = self.organization
-            transaction.on_commit(lambda: send_invitation_email(user, organization))
+        jobs.enqueue(tasks.send_invitation_mail, membership.id, token)
         membership.user = user
         return membership
 
@@ -196,7 +267,7 @@ class MemberService:
     def change_member(
         self, membership: Membership, *, role: str | None = None, profile_type: str | None = None
     ) -> Membership:
-        """Change a member's role and/or profile type; the last owner can't be demoted."""
+        """Change a member's (or an invitation's) role and/or profile type; the last owner can't be demoted."""
         membership = self._lock_for_change(membership)
         self._check_may_touch(membership.role, role or membership.role)
         if role is not None and role != membership.role:
@@ -210,7 +281,7 @@ class MemberService:
 
     @transaction.atomic
     def remove_member(self, membership: Membership) -> None:
-        """Deactivate a membership and drop the member's roles here; the last owner can't be removed.
+        """Remove a member (their roles here are dropped) or cancel an invitation; the last owner can't be removed.
 
         Members may always remove themselves (leave), under the same last-owner rule.
         """
@@ -219,7 +290,68 @@ class MemberService:
             self._check_may_touch(membership.role)
         if membership.is_last_owner:
             raise BusinessRuleViolation(LAST_OWNER_MESSAGE, code="last_owner")
-        membership.is_active = False
-        membership.save(update_fields=["is_active", "updated_at"])
+        membership.status = MembershipStatus.REMOVED
+        membership.invitation_token_hash = ""
+        membership.save(update_fields=["status", "invitation_token_hash", "updated_at"])
         UserRole.objects.filter(organization=self.organization, user_id=membership.user_id).delete()
         _repoint_default_organization([membership.user], self.organization.id)
+
+
+def open_invitation(token: str) -> Membership:
+    """The open, unexpired invitation a token belongs to, locked; raises BusinessRuleViolation `invalid_token`."""
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user", "organization")
+        .filter(
+            invitation_token_hash=invitation_token_hash(token),
+            status=MembershipStatus.INVITED,
+            invited_at__gt=timezone.now() - timedelta(days=INVITATION_DAYS),
+            organization__is_active=True,
+        )
+        .first()
+    )
+    if membership is None:
+        raise BusinessRuleViolation(
+            "This invitation link is invalid, was cancelled, has been used or has expired.", code="invalid_token"
+        )
+    return membership
+
+
+@transaction.atomic
+def accept_invitation(
+    *, token: str, user=None, password: str | None = None, first_name: str = "", last_name: str = ""
+) -> Membership:
+    """Make the invited account an active member; the token works once and for its own account only.
+
+    A signed-in `user` accepts their own invitation (another account's token is MemberChangeForbidden,
+    a 403). Without a user, the invited account must have no usable password yet: `password` becomes
+    its password (validated), and the names are set. Either way the address is proven verified.
+    Raises BusinessRuleViolation `invalid_token` and ValidationError on `password`.
+    """
+    membership = open_invitation(token)
+    invited = membership.user
+    if user is not None:
+        if user.pk != invited.pk:
+            raise MemberChangeForbidden("This invitation is for another account.")
+    else:
+        if invited.has_usable_password():
+            raise MemberChangeForbidden("Sign in as the invited account to accept this invitation.")
+        if not password:
+            raise ValidationError({"password": ["Choose a password to accept the invitation."]})
+        try:
+            validate_password(password, user=invited)
+        except ValidationError as error:
+            raise ValidationError({"password": error.messages}) from error
+        invited.set_password(password)
+        invited.first_name = first_name or invited.first_name
+        invited.last_name = last_name or invited.last_name
+    invited.is_email_verified = True
+    invited.save()
+    membership.status = MembershipStatus.ACTIVE
+    membership.invitation_token_hash = ""
+    membership.created_at = timezone.now()  # joined now
+    membership.save(update_fields=["status", "invitation_token_hash", "created_at", "updated_at"])
+    if invited.default_organization_id is None:
+        User.objects.filter(pk=invited.pk).update(default_organization=membership.organization)
+        invited.default_organization = membership.organization
+    return membership

@@ -2,13 +2,12 @@
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 
-from crmApp.caching import mark_organization_changed
 from crmApp.exceptions import BusinessRuleViolation, Protected
 from crmApp.models import Deal, Organization, Pipeline, PipelineStage
 from crmApp.models.deal import expected_revenue
-from crmApp.services.base import OrganizationService
+from crmApp.services.base import OrganizationService, snapshot
 
 RECOMPUTE_BATCH = 1000
 
@@ -41,8 +40,7 @@ class PipelineService(OrganizationService):
         current = self.records.filter(is_default=True)
         if keep_pk is not None:
             current = current.exclude(pk=keep_pk)
-        current.update(is_default=False)
-        mark_organization_changed(self.organization.id)  # a queryset update sends no save signal
+        self.update_rows(current, is_default=False)
 
     @transaction.atomic
     def create(self, *, stages: list[dict] | None = None, is_default: bool = False, **fields) -> Pipeline:
@@ -66,14 +64,14 @@ class PipelineService(OrganizationService):
                 )
                 for position, stage in enumerate(stages, start=1)
             )
-            mark_organization_changed(self.organization.id)  # bulk_create sends no save signal
         return pipeline
 
     @transaction.atomic
     def update(self, instance: Pipeline, *, stages=None, **fields) -> Pipeline:
         """Rename or make default; stages change through their own resource. Unsetting the default is refused."""
         self._lock_organization()
-        pipeline = self.records.select_for_update().get(pk=instance.pk)
+        pipeline = self.lock(instance)
+        before = snapshot(pipeline)
         if "name" in fields:
             self._check_name(fields["name"], exclude_pk=pipeline.pk)
         is_default = fields.pop("is_default", pipeline.is_default)
@@ -87,13 +85,10 @@ class PipelineService(OrganizationService):
         pipeline.is_default = is_default
         for name, value in fields.items():
             setattr(pipeline, name, value)
-        pipeline.save()
-        return pipeline
+        return self.save_record(pipeline, before)
 
-    @transaction.atomic
-    def delete(self, instance: Pipeline) -> None:
-        """Delete a pipeline and its stages; refused for the default one (400) and while it holds deals (409)."""
-        pipeline = self.records.select_for_update().get(pk=instance.pk)
+    def check_delete(self, pipeline: Pipeline) -> None:
+        """Refused for the default pipeline (400) and while it holds deals (409)."""
         if pipeline.is_default:
             raise BusinessRuleViolation(
                 "The default pipeline cannot be deleted; make another pipeline the default first.",
@@ -101,7 +96,7 @@ class PipelineService(OrganizationService):
             )
         if Deal.objects.filter(organization=self.organization, pipeline=pipeline).exists():
             raise Protected("This pipeline still holds deals; move or delete them first.")
-        pipeline.delete()  # RESTRICT on Deal.pipeline still guards against a deal added meanwhile
+        # RESTRICT on Deal.pipeline still guards against a deal added meanwhile.
 
 
 class PipelineStageService(OrganizationService):
@@ -125,8 +120,10 @@ class PipelineStageService(OrganizationService):
         self._check_name(pipeline.id, fields.get("name", ""))
         if order is None:
             order = (self.records.filter(pipeline=pipeline).aggregate(top=Max("order"))["top"] or 0) + 1
-        return PipelineStage.objects.create(
-            organization=self.organization, created_by=self.actor, pipeline=pipeline, order=order, **fields
+        return self.insert_record(
+            PipelineStage(
+                organization=self.organization, created_by=self.actor, pipeline=pipeline, order=order, **fields
+            )
         )
 
     @transaction.atomic
@@ -135,7 +132,8 @@ class PipelineStageService(OrganizationService):
 
         A new probability is written to every deal in the stage with its expected revenue.
         """
-        stage = self.records.select_for_update().get(pk=instance.pk)
+        stage = self.lock(instance)
+        before = snapshot(stage)
         if pipeline is not None and pipeline.id != stage.pipeline_id:
             raise ValidationError({"pipeline": "A stage cannot move to another pipeline."}, code="read_only")
         if "name" in fields:
@@ -148,11 +146,10 @@ class PipelineStageService(OrganizationService):
             raise BusinessRuleViolation(
                 "Won/lost can't change while the stage holds deals; move them out first.", code="stage_has_deals"
             )
-        old_probability = stage.probability
         for name, value in fields.items():
             setattr(stage, name, value)
-        stage.save()
-        if holds_deals and stage.probability != old_probability:
+        self.save_record(stage, before)
+        if holds_deals and stage.probability != before["probability"]:
             self._recompute_deals(stage)
         return stage
 
@@ -166,14 +163,12 @@ class PipelineStageService(OrganizationService):
             for deal in deals:
                 deal.probability = stage.probability
                 deal.expected_revenue = expected_revenue(deal.value, stage.probability)
-            Deal.objects.bulk_update(deals, ["probability", "expected_revenue"])
+                deal.version = F("version") + 1
+            Deal.objects.bulk_update(deals, ["probability", "expected_revenue", "version"])
             last_id = deals[-1].id
-        mark_organization_changed(self.organization.id)  # bulk_update sends no save signal
+        self.data_changed()
 
-    @transaction.atomic
-    def delete(self, instance: PipelineStage) -> None:
-        """Delete a stage; refused with a 409 while it holds deals."""
-        stage = self.records.select_for_update().get(pk=instance.pk)
+    def check_delete(self, stage: PipelineStage) -> None:
+        """Refused with a 409 while the stage holds deals."""
         if Deal.objects.filter(organization=self.organization, stage=stage).exists():
             raise Protected("This stage still holds deals; move them to another stage first.")
-        stage.delete()

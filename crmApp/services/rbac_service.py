@@ -4,7 +4,8 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from crmApp.exceptions import BusinessRuleViolation
+from crmApp.constants import MembershipStatus
+from crmApp.exceptions import BusinessRuleViolation, MemberChangeForbidden, RecordGone
 from crmApp.models import Membership, Permission, Role, UserRole
 from crmApp.services.base import OrganizationService
 
@@ -21,14 +22,32 @@ def permissions_for(codes: Iterable[str]) -> list[Permission]:
     return permissions
 
 
+def role_codes(role: Role) -> set[str]:
+    """The codes a role grants now."""
+    return set(role.permissions.values_list("code", flat=True))
+
+
 class RoleService(OrganizationService):
-    """Creates, changes and deletes the roles of one organization."""
+    """Creates, changes and deletes the roles of one organization.
+
+    Nobody hands out more than they hold: a role may be created, changed, deleted or assigned only
+    by an actor who holds every code it grants (owners and admins hold them all).
+    """
 
     model = Role
+
+    def check_grantable(self, codes: Iterable[str]) -> None:
+        """Raise MemberChangeForbidden (403) unless the actor holds every one of `codes`."""
+        beyond = sorted(set(codes) - self.tenant.codes)
+        if beyond:
+            raise MemberChangeForbidden(
+                f"You can only grant codes you hold yourself; you do not hold: {', '.join(beyond)}."
+            )
 
     @transaction.atomic
     def create(self, *, name: str, description: str = "", permissions: Iterable[str] = ()) -> Role:
         """Create a role granting the given permission codes."""
+        self.check_grantable(permissions)
         role = Role.objects.create(organization=self.organization, name=name, description=description)
         role.permissions.set(permissions_for(permissions))
         return role
@@ -36,16 +55,25 @@ class RoleService(OrganizationService):
     @transaction.atomic
     def update(self, instance: Role, *, permissions: Iterable[str] | None = None, **fields) -> Role:
         """Change a role's name/description; `permissions`, when given, replaces its codes."""
+        role = Role.objects.select_for_update().filter(organization=self.organization, pk=instance.pk).first()
+        if role is None:
+            raise RecordGone()
+        self.check_grantable(role_codes(role) | set(permissions or ()))
         for name, value in fields.items():
-            setattr(instance, name, value)
-        instance.save()
+            setattr(role, name, value)
+        role.save()
         if permissions is not None:
-            instance.permissions.set(permissions_for(permissions))
-        return instance
+            role.permissions.set(permissions_for(permissions))
+        return role
 
+    @transaction.atomic
     def delete(self, instance: Role) -> None:
         """Delete a role; its assignments go with it."""
-        instance.delete()
+        role = Role.objects.select_for_update().filter(organization=self.organization, pk=instance.pk).first()
+        if role is None:
+            raise RecordGone()
+        self.check_grantable(role_codes(role))
+        role.delete()
 
 
 class UserRoleService(OrganizationService):
@@ -58,10 +86,11 @@ class UserRoleService(OrganizationService):
         """Assign `role` to `user`; both must belong to this organization and the pair must be new."""
         if role.organization_id != self.organization.id:
             raise BusinessRuleViolation("The role belongs to another organization.", code="foreign_role")
+        RoleService(self.tenant).check_grantable(role_codes(role))
         # Locking the membership keeps a concurrent removal from leaving a role behind.
         if (
             not Membership.objects.select_for_update()
-            .filter(organization=self.organization, user=user, is_active=True)
+            .filter(organization=self.organization, user=user, status=MembershipStatus.ACTIVE)
             .exists()
         ):
             raise BusinessRuleViolation("The user is not an active member of this organization.", code="not_member")
@@ -69,6 +98,11 @@ class UserRoleService(OrganizationService):
             raise BusinessRuleViolation("The user already has this role.", code="duplicate")
         return UserRole.objects.create(organization=self.organization, user=user, role=role)
 
+    @transaction.atomic
     def delete(self, instance: UserRole) -> None:
         """Take the role away from the member."""
-        instance.delete()
+        assignment = UserRole.objects.select_for_update().filter(organization=self.organization, pk=instance.pk).first()
+        if assignment is None:
+            raise RecordGone()
+        RoleService(self.tenant).check_grantable(role_codes(assignment.role))
+        assignment.delete()

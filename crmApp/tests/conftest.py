@@ -10,6 +10,7 @@ from crmApp.constants import MembershipRole, ProfileType
 from crmApp.services.organization_service import create_organization
 from crmApp.tests.factories import MembershipFactory, RoleFactory, UserFactory, UserRoleFactory
 
+STATIC_STORAGE = "django.contrib.staticfiles.storage.StaticFilesStorage"
 # The analytics builders also define the `frozen` clock and the `noise` organization fixtures.
 pytest_plugins = ["crmApp.tests.analytics_data"]
 
@@ -25,9 +26,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache_and_fast_hashing(settings):
-    """Throttle counters start at zero in every test; hashing uses a fast hasher."""
+def _test_settings(settings):
+    """Throttle counters start at zero in every test; hashing is fast; jobs run in line.
+
+    Figures are cached as with Redis (one test process, so the local cache is the shared cache), and
+    static files resolve without `collectstatic`.
+    """
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.TASKS_RUN_SYNCHRONOUSLY = True
+    settings.CACHE_FIGURES = True
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": STATIC_STORAGE}}
     cache.clear()
     yield
     cache.clear()

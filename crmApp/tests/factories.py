@@ -5,6 +5,7 @@ from decimal import Decimal
 import factory
 from factory.django import DjangoModelFactory
 
+from crmApp.caching import mark_organization_changed
 from crmApp.constants import CustomerType, MembershipRole, ProfileType
 from crmApp.models import (
     Customer,
@@ -25,6 +26,19 @@ from crmApp.services.lead_scoring import score_lead
 from crmApp.services.organization_service import provision_organization, unique_slug
 
 TEST_PASSWORD = "Str0ng-enough-pass!"
+
+
+class OrganizationOwnedFactory(DjangoModelFactory):
+    """Records written straight to the database make the organization's cached figures stale, like service writes."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _after_postgeneration(cls, instance, create, results=None):
+        super()._after_postgeneration(instance, create, results)
+        if create:
+            mark_organization_changed(instance.organization_id)
 
 
 class UserFactory(DjangoModelFactory):
@@ -95,7 +109,7 @@ class UserRoleFactory(DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
 
 
-class EmployeeFactory(DjangoModelFactory):
+class EmployeeFactory(OrganizationOwnedFactory):
     class Meta:
         model = Employee
 
@@ -105,7 +119,7 @@ class EmployeeFactory(DjangoModelFactory):
     email = factory.Sequence(lambda n: f"employee{n}@example.com")
 
 
-class VendorFactory(DjangoModelFactory):
+class VendorFactory(OrganizationOwnedFactory):
     class Meta:
         model = Vendor
 
@@ -113,7 +127,7 @@ class VendorFactory(DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Vendor {n}")
 
 
-class CustomerFactory(DjangoModelFactory):
+class CustomerFactory(OrganizationOwnedFactory):
     class Meta:
         model = Customer
 
@@ -124,7 +138,7 @@ class CustomerFactory(DjangoModelFactory):
     email = factory.Sequence(lambda n: f"customer{n}@example.com")
 
 
-class LeadFactory(DjangoModelFactory):
+class LeadFactory(OrganizationOwnedFactory):
     class Meta:
         model = Lead
 
@@ -149,7 +163,7 @@ class LeadFactory(DjangoModelFactory):
     estimated_value = None
 
 
-class PipelineFactory(DjangoModelFactory):
+class PipelineFactory(OrganizationOwnedFactory):
     class Meta:
         model = Pipeline
 
@@ -157,7 +171,7 @@ class PipelineFactory(DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Pipeline {n}")
 
 
-class PipelineStageFactory(DjangoModelFactory):
+class PipelineStageFactory(OrganizationOwnedFactory):
     class Meta:
         model = PipelineStage
 
@@ -173,7 +187,7 @@ def default_stage(organization, name: str = "Prospecting") -> PipelineStage:
     return PipelineStage.objects.get(organization=organization, pipeline__is_default=True, name=name)
 
 
-class DealFactory(DjangoModelFactory):
+class DealFactory(OrganizationOwnedFactory):
     """DealFactory(organization=org, stage=default_stage(org, "Closed Won"), value=...)."""
 
     class Meta:

@@ -7,6 +7,7 @@ import pytest
 
 from crmApp.constants import CustomerStatus, LeadStatus, ProfileType
 from crmApp.services.analytics_service import AnalyticsService, mean, percentage
+from crmApp.tenancy import Tenant
 from crmApp.tests.analytics_data import (
     ENDPOINTS,
     NOW,
@@ -216,8 +217,8 @@ def test_the_other_organization_sees_only_its_own_figures(frozen, organization, 
 def test_service_is_bound_to_its_organization(frozen, noise, organization):
     build_dashboard_data(organization)
 
-    assert AnalyticsService(organization=noise).dashboard()["deals"]["won"] == 5
-    assert AnalyticsService(organization=organization).dashboard()["deals"]["won"] == 2
+    assert AnalyticsService(Tenant.system(noise)).dashboard()["deals"]["won"] == 5
+    assert AnalyticsService(Tenant.system(organization)).dashboard()["deals"]["won"] == 2
 
 
 # --- access ------------------------------------------------------------------------------------------

@@ -171,20 +171,6 @@ def test_reset_confirm_malformed_body_is_400_on_the_field(api_client, body, fiel
     assert list(response.json()["errors"]) == [field]
 
 
-def test_invited_user_sets_a_first_password_through_the_same_link(api_client, organization, mailoutbox):
-    invited = UserFactory(email="invited@example.com", password=None)
-    assert not invited.has_usable_password()
-    assert not can_login(invited, "")
-
-    emails.send_invitation_email(invited, organization)
-    link = mailed_link(mailoutbox[0], "reset-password")
-    response = api_client.post(CONFIRM, {**link, "new_password": NEW_PASSWORD}, format="json")
-
-    assert response.status_code == 200
-    assert can_login(invited, NEW_PASSWORD)
-    assert api_client.post(CONFIRM, {**link, "new_password": "Yet-another-pa55"}, format="json").status_code == 400
-
-
 # --- email verification ---------------------------------------------------------------------------
 def register(api_client, email="new@example.com"):
     body = {

@@ -12,6 +12,7 @@ from crmApp.models import Deal, Pipeline
 from crmApp.models.deal import expected_revenue
 from crmApp.services.deal_service import DealService
 from crmApp.services.pipeline_service import PipelineService
+from crmApp.tenancy import Tenant
 from crmApp.tests.factories import DealFactory, LeadFactory, PipelineFactory, PipelineStageFactory, default_stage
 
 pytestmark = pytest.mark.django_db
@@ -203,7 +204,7 @@ def test_move_into_a_stage_uses_its_current_probability(owner_client, organizati
 def test_service_create_as_used_by_lead_conversion(organization, owner):
     lead = LeadFactory(organization=organization)
     customer = DealFactory(organization=organization).customer
-    deal = DealService(organization=organization, actor=owner).create(
+    deal = DealService(Tenant.system(organization, user=owner)).create(
         title="From lead", customer=customer, value=Decimal("200"), pipeline=None, lead=lead, assigned_to=None
     )
     assert (deal.stage.name, deal.status, deal.expected_revenue, deal.lead, deal.created_by) == (
@@ -219,7 +220,7 @@ def test_service_create_as_used_by_lead_conversion(organization, owner):
 def test_service_refuses_a_stage_of_another_organization(organization, other_organization):
     customer = DealFactory(organization=organization).customer
     with pytest.raises(ValidationError):
-        DealService(organization=organization).create(
+        DealService(Tenant.system(organization)).create(
             title="T", customer=customer, stage=default_stage(other_organization)
         )
 
@@ -251,7 +252,7 @@ def test_concurrent_default_switches_leave_exactly_one_default(owner_client, org
     home = Pipeline.objects.get(organization=organization, is_default=True)
     first, second = (PipelineFactory(organization=organization, name=name) for name in ("A", "B"))
     for _ in range(5):
-        PipelineService(organization=organization).update(home, is_default=True)
+        PipelineService(Tenant.system(organization)).update(home, is_default=True)
         responses = run_together(
             lambda: owner_client.patch(f"/api/pipelines/{first.id}/", {"is_default": True}, format="json"),
             lambda: owner_client.patch(f"/api/pipelines/{second.id}/", {"is_default": True}, format="json"),

@@ -337,7 +337,7 @@ def test_user_must_be_an_active_member_of_the_organization(
     elif case == "other-organization":
         MembershipFactory(user=user, organization=other_organization)
     elif case == "inactive-here-active-elsewhere":
-        MembershipFactory(user=user, organization=organization, is_active=False)
+        MembershipFactory(user=user, organization=organization, status="removed")
         MembershipFactory(user=user, organization=other_organization)
     user_id = None if case == "none" else user.id
     response = owner_client.post(url, {**body, "user": user_id}, format="json")
@@ -347,7 +347,7 @@ def test_user_must_be_an_active_member_of_the_organization(
     else:
         assert_invalid(response, "user")
         assert not model.objects.exists()
-    active_here = Membership.objects.filter(user=user, organization=organization, is_active=True).exists()
+    active_here = Membership.objects.filter(user=user, organization=organization, status="active").exists()
     assert active_here == (case == "active-member")
 
 

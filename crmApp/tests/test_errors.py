@@ -108,11 +108,16 @@ def test_404_for_a_record_of_another_organization(owner_client, other_organizati
         "/api/organizations/abc/members/",
         f"/api/organizations/{HUGE_ID}/members/",
         "/api/organizations/1/members/abc/",
-        "/api/",
     ],
 )
 def test_404_is_json_for_unknown_and_impossible_urls(owner_client, debug, url):
     assert_error(owner_client.get(url), 404, "not_found")
+
+
+def test_the_api_root_lists_the_top_level_resources(api_client):
+    resources = api_client.get("/api/").json()
+    assert {"leads", "customers", "deals", "organizations"} <= set(resources)
+    assert resources["leads"].endswith("/api/leads/")
 
 
 def test_404_for_an_anonymous_unknown_url(api_client, debug):

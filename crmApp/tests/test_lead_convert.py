@@ -9,6 +9,7 @@ from django.db import connections
 
 from crmApp.models import Customer, Deal, Lead
 from crmApp.services.lead_service import LeadService
+from crmApp.tenancy import Tenant
 from crmApp.tests.conftest import make_client
 from crmApp.tests.factories import EmployeeFactory, LeadFactory, PipelineFactory, PipelineStageFactory
 
@@ -263,7 +264,7 @@ def test_convert_needs_lead_update_and_the_codes_of_what_it_creates(
 
 @pytest.mark.django_db
 def test_service_convert_returns_customer_and_deal(organization, owner, qualified_lead):
-    customer, deal = LeadService(organization=organization, actor=owner).convert(
+    customer, deal = LeadService(Tenant.system(organization, user=owner)).convert(
         qualified_lead, create_deal=True, deal_value=Decimal("10")
     )
     assert customer.converted_from_lead_id == qualified_lead.id

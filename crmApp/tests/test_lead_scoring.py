@@ -7,6 +7,7 @@ import pytest
 from crmApp.models import Lead
 from crmApp.services.lead_scoring import score_lead
 from crmApp.services.lead_service import LeadService
+from crmApp.tenancy import Tenant
 from crmApp.tests.factories import LeadFactory
 
 FULL_CONTACT = {"email": "a@b.co", "phone": "+1 555", "company": "Acme", "job_title": "CTO"}
@@ -129,7 +130,7 @@ def test_full_update_recomputes_the_score(owner_client, organization):
 
 @pytest.mark.django_db
 def test_service_create_and_update_score_without_the_api(organization, owner):
-    service = LeadService(organization=organization, actor=owner)
+    service = LeadService(Tenant.system(organization, user=owner))
     lead = service.create(first_name="Ada", company="Acme", source="event", estimated_value=Decimal("70000"))
     assert lead.score == 40
     lead = service.update(lead, company="")

@@ -6,6 +6,7 @@ from crmApp.constants import LeadStatus
 from crmApp.exceptions import InvalidTransition
 from crmApp.models import Lead
 from crmApp.services.lead_service import LeadService
+from crmApp.tenancy import Tenant
 from crmApp.tests.factories import EmployeeFactory, LeadFactory
 
 ALLOWED = {
@@ -51,7 +52,7 @@ def test_patch_status_follows_the_workflow_table(owner_client, organization, sou
 @pytest.mark.parametrize(("source", "target"), [pair for pair in PAIRS if pair[0] != pair[1]])
 def test_change_status_service_follows_the_workflow_table(organization, owner, source, target):
     lead = LeadFactory(organization=organization, status=source)
-    service = LeadService(organization=organization, actor=owner)
+    service = LeadService(Tenant.system(organization, user=owner))
     if target in ALLOWED[source]:
         assert service.change_status(lead, target).status == target
         assert Lead.objects.get(pk=lead.pk).status == target
@@ -138,7 +139,7 @@ def test_create_starts_in_any_non_final_status(owner_client, status, expected):
 @pytest.mark.django_db
 def test_change_status_to_the_same_status_is_a_no_op(organization, owner):
     lead = LeadFactory(organization=organization, status="converted")
-    assert LeadService(organization=organization, actor=owner).change_status(lead, "converted").status == "converted"
+    assert LeadService(Tenant.system(organization, user=owner)).change_status(lead, "converted").status == "converted"
 
 
 # --- assign ---------------------------------------------------------------------------------------
@@ -184,7 +185,7 @@ def test_service_refuses_employees_and_pipelines_of_another_organization(organiz
     from crmApp.exceptions import BusinessRuleViolation
     from crmApp.models import Pipeline
 
-    service = LeadService(organization=organization, actor=owner)
+    service = LeadService(Tenant.system(organization, user=owner))
     lead = LeadFactory(organization=organization, status="qualified")
     with pytest.raises(BusinessRuleViolation):
         service.assign(lead, EmployeeFactory(organization=other_organization))

@@ -125,7 +125,7 @@ def test_header_naming_an_organization_you_are_not_in_is_403(owner, organization
 @pytest.mark.parametrize("change", ["membership", "organization"])
 def test_inactive_membership_or_organization_is_neither_listed_nor_usable(two_org_member, other_organization, change):
     if change == "membership":
-        Membership.objects.filter(user=two_org_member, organization=other_organization).update(is_active=False)
+        Membership.objects.filter(user=two_org_member, organization=other_organization).update(status="removed")
     else:
         Organization.objects.filter(pk=other_organization.pk).update(is_active=False)
     client = make_client(two_org_member)

@@ -30,7 +30,7 @@ def test_list_shows_only_the_callers_active_organizations_with_their_role(owner,
     second = OrganizationFactory(name="Beta")
     MembershipFactory(user=owner, organization=second, role=MembershipRole.MEMBER, profile_type=ProfileType.VENDOR)
     left = OrganizationFactory(name="Left")
-    MembershipFactory(user=owner, organization=left, is_active=False)
+    MembershipFactory(user=owner, organization=left, status="removed")
     switched_off = OrganizationFactory(name="Switched off", is_active=False)
     MembershipFactory(user=owner, organization=switched_off)
 
@@ -151,7 +151,7 @@ def test_an_organization_the_caller_is_not_in_is_404(owner_client, other_organiz
 
 def test_a_deactivated_membership_gives_404(make_member, organization):
     member = make_member()
-    Membership.objects.filter(user=member).update(is_active=False)
+    Membership.objects.filter(user=member).update(status="removed")
 
     assert make_client(member).get(detail(organization.id)).status_code == 404
 

@@ -8,6 +8,9 @@ from crmApp.caching import mark_organization_changed
 from crmApp.constants import LeadStatus
 from crmApp.models import Lead
 from crmApp.pagination import VersionedCountPaginator
+from crmApp.services.employee_service import EmployeeService
+from crmApp.services.lead_service import LeadService
+from crmApp.tenancy import Tenant
 from crmApp.tests.factories import EmployeeFactory, LeadFactory
 
 
@@ -29,17 +32,25 @@ def test_repeated_count_of_an_unchanged_list_runs_no_query(organization):
     assert count_queries(leads, organization) == 0
 
 
+def leads(organization) -> LeadService:
+    return LeadService(Tenant.system(organization))
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "write",
     [
-        pytest.param(lambda org, lead: LeadFactory(organization=org), id="create"),
-        pytest.param(lambda org, lead: lead.delete(), id="delete"),
+        pytest.param(lambda org, lead: leads(org).create(first_name="New"), id="create"),
+        pytest.param(lambda org, lead: leads(org).delete(lead), id="delete"),
+        pytest.param(lambda org, lead: leads(org).update(lead, status=LeadStatus.LOST), id="update"),
+        pytest.param(
+            lambda org, lead: leads(org).update_rows(Lead.objects.filter(pk=lead.pk), status="lost"), id="bulk"
+        ),
         pytest.param(
             lambda org, lead: (
                 Lead.objects.filter(pk=lead.pk).update(status="lost") and mark_organization_changed(org.id)
             ),
-            id="update-then-invalidate",
+            id="raw-update-then-invalidate",
         ),
     ],
 )
@@ -53,12 +64,12 @@ def test_any_write_in_the_organization_makes_the_next_count_exact(organization, 
 
 
 @pytest.mark.django_db
-def test_set_null_cascade_of_another_model_refreshes_a_filtered_count(organization):
+def test_deleting_an_employee_refreshes_the_counts_of_the_records_it_unassigns(organization):
     employee = EmployeeFactory(organization=organization)
     LeadFactory.create_batch(2, organization=organization, assigned_to=employee)
     assigned = Lead.objects.filter(organization=organization, assigned_to__isnull=False)
     assert count_of(assigned, organization) == 2
-    employee.delete()  # Django nulls assigned_to with a plain UPDATE, no Lead signal
+    EmployeeService(Tenant.system(organization)).delete(employee)
     assert count_of(assigned, organization) == 0
 
 
@@ -71,6 +82,6 @@ def test_counts_are_cached_per_organization_and_per_filter(organization, other_o
     assert count_of(mine, organization) == 2
     assert count_of(theirs, other_organization) == 5
     assert count_of(mine.filter(status=LeadStatus.LOST), organization) == 0
-    LeadFactory(organization=other_organization)
+    leads(other_organization).create(first_name="Theirs")
     assert count_queries(mine, organization) == 0  # another tenant's write leaves our cache alone
     assert count_of(theirs, other_organization) == 6

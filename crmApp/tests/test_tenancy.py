@@ -186,7 +186,7 @@ def test_an_empty_header_means_the_default_organization(owner, organization, oth
 def test_a_deactivated_membership_is_403_even_for_the_default(make_member, organization):
     member = make_member(["employees:view"])
     User.objects.filter(pk=member.pk).update(default_organization=organization)
-    Membership.objects.filter(user=member).update(is_active=False)
+    Membership.objects.filter(user=member).update(status="removed")
 
     assert make_client(member, organization).get("/api/employees/").status_code == 403
     assert make_client(member).get("/api/employees/").status_code == 403

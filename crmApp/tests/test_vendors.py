@@ -187,13 +187,16 @@ def test_ordering_sql_ends_on_the_id_tiebreak(resource, owner_client, organizati
 
 
 @EVERY_RESOURCE
-def test_default_order_ignores_unknown_ordering_fields(resource, owner_client, organization):
+def test_default_order_and_unknown_ordering_fields_are_400(resource, owner_client, organization):
     url, model, _, _, _ = RESOURCES[resource]
     orderable_records(resource, organization)
     default = [row["id"] for row in owner_client.get(url).json()["results"]]
-    assert [row["id"] for row in owner_client.get(f"{url}?ordering=created_by__password").json()["results"]] == default
     view = VIEWSETS[resource]
     assert default == list(model.objects.order_by(*view.ordering).values_list("id", flat=True))
+    for unknown in ("created_by__password", "nope", "-created_at,nope"):
+        response = owner_client.get(url, {"ordering": unknown})
+        assert response.status_code == 400
+        assert list(response.json()["errors"]) == ["ordering"]
 
 
 @EVERY_RESOURCE

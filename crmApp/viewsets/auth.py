@@ -8,25 +8,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
-from crmApp.exceptions import TenantError
 from crmApp.serializers import auth as s
-from crmApp.services import auth_service
-from crmApp.tenancy import ORGANIZATION_HEADER, parse_id
+from crmApp.services import auth_service, organization_service
+from crmApp.tenancy import requested_organization_id
 from crmApp.throttles import AuthRateThrottle
 
 TAGS = ["auth"]
 ERROR = OpenApiResponse(s.AuthErrorSerializer)
-
-
-def requested_organization_id(request) -> int | None:
-    """The id in X-Organization-ID, None without the header; a header that can't be an id is a 403."""
-    raw = request.META.get(ORGANIZATION_HEADER)
-    if raw in (None, ""):
-        return None
-    organization_id = parse_id(raw)
-    if organization_id is None:
-        raise TenantError("X-Organization-ID must be the id of an organization you belong to.")
-    return organization_id
 
 
 def validated(serializer_class, request, **context) -> dict:
@@ -92,11 +80,13 @@ class LoginView(OpenView):
 class RefreshTokensView(OpenView):
     """Rotate a refresh token: a new pair, and the old refresh token is used up."""
 
+    throttle_classes = [AuthRateThrottle]
+
     @extend_schema(
         tags=TAGS,
         auth=[],
         request=s.RefreshTokenSerializer,
-        responses={200: s.TokenPairSerializer, 400: ERROR, 401: ERROR},
+        responses={200: s.TokenPairSerializer, 400: ERROR, 401: ERROR, 429: ERROR},
     )
     def post(self, request):
         tokens = auth_service.rotate_refresh_token(validated(s.RefreshTokenSerializer, request)["refresh"])
@@ -174,15 +164,40 @@ class PasswordResetConfirmView(OpenView):
 class VerifyEmailView(OpenView):
     """Confirm the email address with the token of the mailed link."""
 
+    throttle_classes = [AuthRateThrottle]
+
     @extend_schema(
         tags=TAGS,
         auth=[],
         request=s.VerifyEmailSerializer,
-        responses={200: s.DetailSerializer, 400: ERROR},
+        responses={200: s.DetailSerializer, 400: ERROR, 429: ERROR},
     )
     def post(self, request):
         auth_service.verify_email(**validated(s.VerifyEmailSerializer, request))
         return Response(s.DetailSerializer({"detail": "Email address verified."}).data)
+
+
+class InvitationAcceptView(APIView):
+    """Accept a mailed invitation: signed in as the invited account, or signed out to set its first password."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [AuthRateThrottle]
+
+    @extend_schema(
+        tags=["organizations"],
+        auth=[{"jwtAuth": []}, {}],
+        request=s.InvitationAcceptSerializer,
+        responses={200: s.InvitationAcceptedSerializer, 400: ERROR, 401: ERROR, 403: ERROR, 429: ERROR},
+    )
+    def post(self, request):
+        body = validated(s.InvitationAcceptSerializer, request)
+        signed_in = request.user if request.user.is_authenticated else None
+        membership = organization_service.accept_invitation(user=signed_in, **body)
+        answer = {"user": auth_service.build_profile(membership.user), "organization": membership.organization}
+        if signed_in is None:
+            tokens = auth_service.issue_tokens(membership.user)
+            answer.update(access=tokens.access, refresh=tokens.refresh)
+        return Response(s.InvitationAcceptedSerializer(answer).data)
 
 
 class MeView(APIView):

@@ -2,21 +2,31 @@
 
 from functools import cached_property
 
-from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F, FilteredRelation, Q
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from crmApp.constants import MembershipRole
+from crmApp.constants import MembershipStatus
 from crmApp.models import Membership, Organization
-from crmApp.permissions import ANY_MEMBER
+from crmApp.permissions import (
+    ANY_MEMBER,
+    INTERNAL_MEMBER,
+    MEMBERS_MANAGE,
+    MEMBERS_MANAGE_OR_SELF,
+    OWNER,
+    OWNER_OR_ADMIN,
+    SIGNED_IN,
+    OrganizationAccess,
+    organization_rule_allows,
+)
 from crmApp.serializers.organization import (
-    MemberCreateSerializer,
-    MemberSerializer,
+    MEMBER_ENTRY,
+    InvitationSerializer,
+    InviteSerializer,
+    MemberEntrySerializer,
     MemberUpdateSerializer,
     OrganizationSerializer,
 )
@@ -26,50 +36,12 @@ from crmApp.services.organization_service import (
     delete_organization,
     update_organization,
 )
-from crmApp.tenancy import Tenant, parse_id, resolve_membership
-
-SIGNED_IN = "signed-in"
-OWNER = "owner"
-OWNER_OR_ADMIN = "owner-or-admin"
-MEMBERS_MANAGE = "members:manage"
-# members:manage, or the caller removing their own membership (leaving).
-MEMBERS_MANAGE_OR_SELF = "members:manage-or-self"
-
-
-class OrganizationAccess(BasePermission):
-    """Checks the caller's membership in the organization named by the URL (not X-Organization-ID).
-
-    Not being an active member of it is a 404, so other organizations' ids reveal nothing.
-    """
-
-    message = "You do not have permission to perform this action."
-
-    def has_permission(self, request, view):
-        if not (request.user and request.user.is_authenticated):
-            return False
-        if view.action is None:  # a method the route doesn't offer: DRF answers 405 next
-            return True
-        try:
-            rule = view.access_rules[view.action]
-        except KeyError:
-            raise ImproperlyConfigured(f"{type(view).__name__}.{view.action} declares no access rule.")
-        if rule == SIGNED_IN:
-            return True
-        membership = view.url_membership
-        if rule == ANY_MEMBER:
-            return True
-        if rule == OWNER:
-            return membership.role == MembershipRole.OWNER
-        if rule == OWNER_OR_ADMIN:
-            return membership.holds_every_code
-        if rule == MEMBERS_MANAGE_OR_SELF:
-            if parse_id(view.kwargs.get("user_id")) == request.user.pk:
-                return True
-            rule = MEMBERS_MANAGE
-        return Tenant(membership).has(rule)
-
+from crmApp.tenancy import parse_id, resolve_membership
 
 USER_ID_PARAMETER = OpenApiParameter("user_id", int, OpenApiParameter.PATH, description="The member's user id.")
+INVITATION_ID_PARAMETER = OpenApiParameter(
+    "invitation_id", int, OpenApiParameter.PATH, description="The invitation's `invitation_id`."
+)
 
 
 @extend_schema_view(
@@ -107,17 +79,18 @@ class OrganizationViewSet(
         "update": OWNER_OR_ADMIN,
         "partial_update": OWNER_OR_ADMIN,
         "destroy": OWNER,
-        "members": ANY_MEMBER,
-        "add_member": MEMBERS_MANAGE,
+        "members": INTERNAL_MEMBER,
+        "invite": MEMBERS_MANAGE,
         "member": MEMBERS_MANAGE,
         "remove_member": MEMBERS_MANAGE_OR_SELF,
+        "cancel_invitation": MEMBERS_MANAGE,
     }
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Organization.objects.none()
         mine = FilteredRelation(
-            "memberships", condition=Q(memberships__user=self.request.user, memberships__is_active=True)
+            "memberships", condition=Q(memberships__user=self.request.user, memberships__status=MembershipStatus.ACTIVE)
         )
         return (
             Organization.objects.filter(is_active=True)
@@ -165,51 +138,85 @@ class OrganizationViewSet(
     def perform_destroy(self, instance):
         delete_organization(instance)
 
+    def permitted_methods(self) -> list[str]:
+        """The methods of this route the caller may use (what OPTIONS advertises)."""
+        return [
+            method
+            for method in self.allowed_methods
+            if method == "OPTIONS"
+            or (
+                (action := self.action_map.get(method.lower())) and organization_rule_allows(self, self.request, action)
+            )
+        ]
+
+    def options(self, request, *args, **kwargs):
+        response = super().options(request, *args, **kwargs)
+        self.headers["Allow"] = ", ".join(self.permitted_methods())
+        return response
+
     # --- members ---------------------------------------------------------------------------------
     @extend_schema(
-        summary="The organization's active members (any active member)", responses=MemberSerializer(many=True)
+        summary="The organization's members and open invitations (any member but a portal customer)",
+        responses=MEMBER_ENTRY,
     )
-    @action(detail=True, methods=["get"], serializer_class=MemberSerializer, filter_backends=[])
+    @action(detail=True, methods=["get"], serializer_class=MemberEntrySerializer, filter_backends=[])
     def members(self, request, pk=None):
         page = self.paginate_queryset(self.member_service().members())
-        return self.get_paginated_response(MemberSerializer(page, many=True).data)
+        return self.get_paginated_response(MemberEntrySerializer(page, many=True).data)
 
     @extend_schema(
-        summary="Add a member by email (members:manage); an unknown email is invited",
-        request=MemberCreateSerializer,
-        responses={201: MemberSerializer},
+        summary="Invite an address to the organization (members:manage); the invitee accepts the mailed link",
+        request=InviteSerializer,
+        responses={201: InvitationSerializer},
     )
     @members.mapping.post
-    def add_member(self, request, pk=None):
-        serializer = MemberCreateSerializer(data=request.data)
+    def invite(self, request, pk=None):
+        serializer = InviteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = self.member_service().add_member(**serializer.validated_data)
-        return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+        membership = self.member_service().invite(**serializer.validated_data)
+        return Response(InvitationSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        summary="Change a member's role or profile type (members:manage)",
+        summary="Change a member's (or an invitation's) role or profile type (members:manage)",
         parameters=[USER_ID_PARAMETER],
         request=MemberUpdateSerializer,
-        responses={200: MemberSerializer},
+        responses={200: MEMBER_ENTRY},
     )
-    @action(detail=True, methods=["patch"], url_path=r"members/(?P<user_id>[0-9]+)", serializer_class=MemberSerializer)
+    @action(
+        detail=True, methods=["patch"], url_path=r"members/(?P<user_id>[0-9]+)", serializer_class=MemberEntrySerializer
+    )
     def member(self, request, pk=None, user_id=None):
         serializer = MemberUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         service = self.member_service()
         membership = service.change_member(self._member(service, user_id), **serializer.validated_data)
-        return Response(MemberSerializer(membership).data)
+        return Response(MemberEntrySerializer(membership).data)
 
     @extend_schema(
-        summary="Remove a member (members:manage, or the member themselves); their roles here are dropped",
+        summary="Remove a member or cancel their invitation (members:manage, or the member themselves)",
         parameters=[USER_ID_PARAMETER],
         request=None,
-        responses={204: OpenApiResponse(description="Removed.")},
+        responses={204: OpenApiResponse(description="Removed; their roles here are dropped.")},
     )
     @member.mapping.delete
     def remove_member(self, request, pk=None, user_id=None):
         service = self.member_service()
         service.remove_member(self._member(service, user_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Cancel an open invitation by its invitation_id (members:manage)",
+        parameters=[INVITATION_ID_PARAMETER],
+        request=None,
+        responses={204: OpenApiResponse(description="Cancelled; the mailed link no longer works.")},
+    )
+    @action(detail=True, methods=["delete"], url_path=r"invitations/(?P<invitation_id>[0-9]+)")
+    def cancel_invitation(self, request, pk=None, invitation_id=None):
+        service = self.member_service()
+        invitation_id = parse_id(invitation_id)
+        if invitation_id is None:
+            raise NotFound()
+        service.remove_member(service.get_invitation(invitation_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @staticmethod

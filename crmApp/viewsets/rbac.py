@@ -11,11 +11,12 @@ from crmApp.filters.rbac import UserRoleFilter
 from crmApp.mixins import OrganizationScopedModelViewSet, OrganizationScopedViewSet
 from crmApp.models import Permission, Role, UserRole
 from crmApp.pagination import StandardPagination
-from crmApp.permissions import ANY_MEMBER, HasOrganizationPermission
+from crmApp.permissions import INTERNAL_MEMBER, HasOrganizationPermission
 from crmApp.serializers.rbac import PermissionSerializer, RoleSerializer, UserRoleSerializer
 from crmApp.services.rbac_service import RoleService, UserRoleService
 
-READ_ANY_MEMBER = {"list": ANY_MEMBER, "retrieve": ANY_MEMBER, "metadata": ANY_MEMBER}
+# Any member but a customer-portal one reads the catalogue, roles and assignments.
+READ_INTERNAL = {"list": INTERNAL_MEMBER, "retrieve": INTERNAL_MEMBER, "metadata": INTERNAL_MEMBER}
 WRITE_ROLES_MANAGE = dict.fromkeys(("create", "update", "partial_update", "destroy"), "roles:manage")
 
 
@@ -38,7 +39,7 @@ class PermissionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     filter_backends = []
     permission_classes = [IsAuthenticated, HasOrganizationPermission]
     permission_resource = ""
-    permission_codes = READ_ANY_MEMBER
+    permission_codes = READ_INTERNAL
     permission_code = None
     portal_lookup = None
 
@@ -49,7 +50,7 @@ class RoleViewSet(OrganizationScopedModelViewSet):
     queryset = Role.objects.all()
     serializer_class = RoleSerializer
     service_class = RoleService
-    permission_codes = {**READ_ANY_MEMBER, **WRITE_ROLES_MANAGE}
+    permission_codes = {**READ_INTERNAL, **WRITE_ROLES_MANAGE}
     filter_backends = [SearchFilter, StableOrderingFilter]
     search_fields = ["name"]
     # Names are unique per organization, so every offered ordering is stable across pages.
@@ -72,7 +73,7 @@ class UserRoleViewSet(
     queryset = UserRole.objects.all()
     serializer_class = UserRoleSerializer
     service_class = UserRoleService
-    permission_codes = {**READ_ANY_MEMBER, **WRITE_ROLES_MANAGE}
+    permission_codes = {**READ_INTERNAL, **WRITE_ROLES_MANAGE}
     filter_backends = [DjangoFilterBackend, StableOrderingFilter]
     filterset_class = UserRoleFilter
     ordering_fields = ["id"]

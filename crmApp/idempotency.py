@@ -1,0 +1,137 @@
+"""`Idempotency-Key` on POST: a retried request replays the first answer instead of acting twice.
+
+For 24 hours the same key from the same caller in the same organization, with the same method, path
+and body, answers exactly what the first request answered, with `Idempotent-Replayed: true`. The key
+with another path or body is a 422; while the first request still runs, a second one is a 409.
+
+Exactly once: the key is claimed by a committed insert that a unique constraint allows only once,
+then the request runs in one transaction together with the write of its answer, so the change and
+the remembered answer commit (or roll back) together. Answers of 500 and above are forgotten.
+"""
+
+import hashlib
+import re
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.http import HttpResponse
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+
+from crmApp.exceptions import json_error
+from crmApp.models import IdempotencyKey
+from crmApp.tenancy import ORGANIZATION_HEADER
+
+HEADER = "Idempotency-Key"
+KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")  # 1-255 visible ASCII characters
+KEPT_FOR = timedelta(hours=24)
+# A claim whose request never finished (the process died) may be taken over after this long.
+CLAIM_TIMEOUT = timedelta(minutes=5)
+EXEMPT_PREFIX = "/api/auth/"
+
+
+def principal_of(request) -> str | None:
+    """Who sends the request (`user:<id>`), by the API's own authenticators; None when nobody is signed in."""
+    drf_request = Request(request)
+    for authenticator in api_settings.DEFAULT_AUTHENTICATION_CLASSES:
+        try:
+            result = authenticator().authenticate(drf_request)
+        except Exception:  # a bad credential: the view itself will answer 401
+            return None
+        if result is not None:
+            return getattr(result[0], "idempotency_principal", None) or f"user:{result[0].pk}"
+    return None
+
+
+def fingerprint_of(request) -> str:
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.get_full_path().encode(), request.body):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+def replay(record: IdempotencyKey) -> HttpResponse:
+    response = HttpResponse(bytes(record.body), status=record.status_code, content_type=record.content_type or None)
+    if record.etag:
+        response["ETag"] = record.etag
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def remember(record: IdempotencyKey, response) -> None:
+    record.status_code = response.status_code
+    record.content_type = response.get("Content-Type", "")
+    record.etag = response.get("ETag", "")
+    record.body = response.content
+    record.save(update_fields=["status_code", "content_type", "etag", "body"])
+
+
+class IdempotencyMiddleware:
+    """Applies `Idempotency-Key` to every POST under /api/ except /api/auth/ (see the module docstring)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        key = request.headers.get(HEADER)
+        if key is None or request.method != "POST" or not request.path.startswith("/api/"):
+            return self.get_response(request)
+        if request.path.startswith(EXEMPT_PREFIX):
+            return self.get_response(request)
+        if not KEY_PATTERN.fullmatch(key):
+            return json_error(400, f"{HEADER} must be 1 to 255 visible ASCII characters.", "invalid_idempotency_key")
+        principal = principal_of(request)
+        if principal is None:  # anonymous: nothing to scope the key to, so it is not applied
+            return self.get_response(request)
+        fingerprint = fingerprint_of(request)
+        scope = request.META.get(ORGANIZATION_HEADER, "")[:32]
+        record, earlier = self.claim(principal=principal, scope=scope, key=key, fingerprint=fingerprint)
+        if earlier is not None:
+            return earlier
+        return self.run_once(request, record)
+
+    def claim(self, *, principal: str, scope: str, key: str, fingerprint: str):
+        """(record, None) when this request may run; (None, answer) when an earlier one decides."""
+        now = timezone.now()
+        lookup = {"principal": principal, "scope": scope, "key": key}
+        IdempotencyKey.objects.filter(**lookup, created_at__lt=now - KEPT_FOR).delete()
+        try:
+            with transaction.atomic():
+                return IdempotencyKey.objects.create(**lookup, fingerprint=fingerprint, created_at=now), None
+        except IntegrityError:
+            pass
+        earlier = IdempotencyKey.objects.filter(**lookup).first()
+        if earlier is None:  # finished and forgotten (a 5xx) in between: try once more
+            return self.claim(principal=principal, scope=scope, key=key, fingerprint=fingerprint)
+        if earlier.fingerprint != fingerprint:
+            return None, json_error(
+                422, f"This {HEADER} was used for another request (path or body).", "idempotency_key_reused"
+            )
+        if earlier.status_code is not None:
+            return None, replay(earlier)
+        taken_over = IdempotencyKey.objects.filter(
+            pk=earlier.pk, status_code__isnull=True, created_at__lt=now - CLAIM_TIMEOUT
+        ).update(created_at=now)
+        if taken_over:  # the first request died without an answer
+            earlier.created_at = now
+            return earlier, None
+        return None, json_error(
+            409, f"A request with this {HEADER} is still being processed.", "idempotency_key_in_use"
+        )
+
+    def run_once(self, request, record: IdempotencyKey):
+        """Run the request and remember its answer in the same transaction as its changes."""
+        remembered = False
+        with transaction.atomic():
+            response = self.get_response(request)
+            if response.status_code >= 500:
+                transaction.set_rollback(True)
+            elif not transaction.get_rollback():
+                remember(record, response)
+                remembered = True
+        if response.status_code >= 500:
+            IdempotencyKey.objects.filter(pk=record.pk).delete()
+        elif not remembered:  # a refused request rolled back its transaction; its answer still stands
+            remember(record, response)
+        return response

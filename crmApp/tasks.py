@@ -1,0 +1,30 @@
+"""Celery tasks; crmApp.jobs runs them on the workers, or in the app process without a broker."""
+
+from celery import shared_task
+
+from crmApp import emails
+from crmApp.models import Membership, User
+
+
+@shared_task
+def send_verification_mail(user_id: int) -> None:
+    """Mail a new account its email-verification link."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is not None:
+        emails.send_verification_email(user)
+
+
+@shared_task
+def send_password_reset_mail(address: str) -> None:
+    """Mail a reset link if `address` belongs to an active account; nothing otherwise."""
+    user = User.objects.find_by_email(address)
+    if user is not None and user.is_active:
+        emails.send_password_reset_email(user)
+
+
+@shared_task
+def send_invitation_mail(membership_id: int, token: str) -> None:
+    """Mail an invitation's one-time acceptance link to the invited address."""
+    membership = Membership.objects.select_related("user", "organization").filter(pk=membership_id).first()
+    if membership is not None:
+        emails.send_invitation_email(membership, token)
