@@ -33,7 +33,10 @@ def check_value(value, depth: int = 0) -> None:
 
 
 def check_text(text: str) -> None:
-    """Text must be valid Unicode: a lone surrogate (`\\ud800`) can't be stored or encoded."""
+    """Text must be valid Unicode: a lone surrogate (`\\ud800`) can't be stored or encoded.
+
+    (NUL characters are refused per field, by DRF's text fields.)
+    """
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -15,6 +15,8 @@ from rest_framework.filters import OrderingFilter
 
 from crmApp.tenancy import MAX_ID, parse_id
 
+# The widest UTC offset PostgreSQL reads; real time zones stay within ±14:00.
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
 UNASSIGNED = "none"
 MINE = "me"
 
@@ -29,6 +31,7 @@ class DateOrDateTimeField(forms.Field):
     default_error_messages = {
         "invalid": "Enter a date (YYYY-MM-DD) or an ISO 8601 date-time.",
         "range": "Enter a moment between the years 1 and 9999 (UTC).",
+        "offset": "A UTC offset must be between -15:59 and +15:59.",
     }
 
     def to_python(self, value):
@@ -45,6 +48,8 @@ class DateOrDateTimeField(forms.Field):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         if day is not None:
             return day, True
+        if moment.utcoffset() is not None and abs(moment.utcoffset()) > MAX_UTC_OFFSET:
+            raise forms.ValidationError(self.error_messages["offset"], code="range")
         try:
             moment = moment.replace(tzinfo=UTC) if timezone.is_naive(moment) else moment.astimezone(UTC)
         except OverflowError:

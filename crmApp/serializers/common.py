@@ -6,7 +6,7 @@ from crmApp.serializers.fields import ActiveMemberField, StrictModelSerializer
 from crmApp.tenancy import MAX_ID
 
 # Set by the server on every record; a value sent for them is ignored.
-RECORD_READ_ONLY_FIELDS = ("id", "code", "organization", "created_at", "updated_at", "created_by")
+RECORD_READ_ONLY_FIELDS = ("id", "code", "organization", "version", "created_at", "updated_at", "created_by")
 
 # The largest id a bulk request may name at once.
 BULK_MAX_IDS = 1000

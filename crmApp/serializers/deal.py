@@ -45,11 +45,13 @@ class DealSerializer(StrictModelSerializer):
             "assigned_to_name",
             "lead",
             "lost_reason",
+            "version",
             "created_at",
             "updated_at",
             "created_by",
         ]
         read_only_fields = [
+            "version",
             "id",
             "code",
             "organization",

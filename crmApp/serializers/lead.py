@@ -41,11 +41,13 @@ class LeadSerializer(StrictModelSerializer):
             "qualified_at",
             "converted_at",
             "converted_customer",
+            "version",
             "created_at",
             "updated_at",
             "created_by",
         ]
         read_only_fields = [
+            "version",
             "code",
             "organization",
             "score",

@@ -34,8 +34,18 @@ class PipelineSerializer(StrictModelSerializer):
 
     class Meta:
         model = Pipeline
-        fields = ["id", "organization", "name", "is_default", "stages", "created_at", "updated_at", "created_by"]
-        read_only_fields = ["id", "organization", "created_at", "updated_at", "created_by"]
+        fields = [
+            "id",
+            "organization",
+            "name",
+            "is_default",
+            "stages",
+            "version",
+            "created_at",
+            "updated_at",
+            "created_by",
+        ]
+        read_only_fields = ["id", "organization", "version", "created_at", "updated_at", "created_by"]
         validators = []  # per-organization uniqueness and the single default are the service's rules
 
     def validate_stages(self, stages):
@@ -70,9 +80,10 @@ class PipelineStageSerializer(StrictModelSerializer):
             "probability",
             "is_won",
             "is_lost",
+            "version",
             "created_at",
             "updated_at",
             "created_by",
         ]
-        read_only_fields = ["id", "organization", "created_at", "updated_at", "created_by"]
+        read_only_fields = ["version", "id", "organization", "created_at", "updated_at", "created_by"]
         validators = []  # name per pipeline and won-xor-lost are checked by the service against stored rows

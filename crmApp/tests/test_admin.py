@@ -117,3 +117,56 @@ def test_a_deal_with_a_stage_of_another_pipeline_or_a_foreign_customer_is_refuse
         assert response.status_code == 200
     assert Deal.objects.get(pk=deal.pk).customer_id == deal.customer_id
     assert Deal.objects.get(pk=deal.pk).stage_id == deal.stage_id
+
+
+@pytest.mark.django_db
+def test_a_stage_probability_changed_in_the_admin_re_prices_its_deals(admin_client, organization):
+    deal = DealFactory(organization=organization, value=Decimal("1000.00"))
+    stage = deal.stage
+    form = {"name": stage.name, "order": stage.order, "probability": 40, "pipeline": stage.pipeline_id}
+
+    response = admin_client.post(reverse("admin:crmApp_pipelinestage_change", args=[stage.id]), form)
+
+    assert response.status_code == 302, response.content[:2000]
+    deal.refresh_from_db()
+    assert (deal.probability, deal.expected_revenue, deal.version) == (40, Decimal("400.00"), 2)
+
+
+@pytest.mark.django_db
+def test_making_a_pipeline_default_in_the_admin_unsets_the_old_default(admin_client, organization):
+    from crmApp.models import Pipeline
+
+    old = Pipeline.objects.get(organization=organization, is_default=True)
+    new = Pipeline.objects.create(organization=organization, name="Renewals")
+    form = {
+        "name": "Renewals",
+        "is_default": "on",
+        "stages-TOTAL_FORMS": "0",
+        "stages-INITIAL_FORMS": "0",
+        "stages-MIN_NUM_FORMS": "0",
+        "stages-MAX_NUM_FORMS": "1000",
+    }
+
+    response = admin_client.post(reverse("admin:crmApp_pipeline_change", args=[new.id]), form)
+
+    assert response.status_code == 302, response.content[:2000]
+    assert list(Pipeline.objects.filter(organization=organization, is_default=True)) == [new]
+    old.refresh_from_db()
+    assert (old.is_default, old.version) == (False, 2)
+
+
+@pytest.mark.django_db
+def test_a_service_rule_broken_in_the_admin_is_a_form_error_not_a_500(admin_client, organization):
+    form = {
+        "organization": organization.id,
+        "customer_type": "business",
+        "first_name": "",
+        "last_name": "",
+        "company_name": "",
+        "status": "active",
+    }
+
+    response = admin_client.post(reverse("admin:crmApp_customer_add"), form)
+
+    assert response.status_code == 200
+    assert "This field is required for a business customer." in response.content.decode()

@@ -54,6 +54,7 @@ def assert_created_exactly(client, resource: str, payload: dict, *, organization
         "code": f"{prefix}-0001",
         "organization": organization.id,
         "created_by": owner.id,
+        "version": 1,
         **derived,
         **payload,
     }

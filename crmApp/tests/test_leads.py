@@ -66,6 +66,7 @@ def test_create_returns_the_full_lead_in_the_active_organization(owner_client, o
         "qualified_at",
         "converted_at",
         "converted_customer",
+        "version",
         "created_at",
         "updated_at",
         "created_by",

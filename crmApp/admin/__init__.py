@@ -1,0 +1,5 @@
+"""Django admin for back-office staff: every model, searchable and filterable by organization."""
+
+from crmApp.admin import accounts, records
+
+__all__ = ["accounts", "records"]

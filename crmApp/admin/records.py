@@ -1,0 +1,207 @@
+"""Admin of the CRM records: every save and delete goes through the resource's service, as in the API.
+
+So a lead is scored, a deal follows its stage, a stage's new probability re-prices its deals, a new
+default pipeline unsets the old one, versions move on and the history says `admin`. The form first
+runs the same service call in a savepoint that is rolled back, so any rule the service enforces
+comes back as a form error instead of a failed save.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from rest_framework.exceptions import APIException
+
+from crmApp.constants import ChangeSource
+from crmApp.models import Customer, Deal, Employee, Lead, Pipeline, PipelineStage, Vendor
+from crmApp.services.customer_service import CustomerService
+from crmApp.services.deal_service import DealService
+from crmApp.services.employee_service import EmployeeService
+from crmApp.services.lead_service import LeadService
+from crmApp.services.pipeline_service import PipelineService, PipelineStageService
+from crmApp.services.vendor_service import VendorService
+from crmApp.tenancy import Tenant
+
+RECORD_READONLY = ("code", "version", "created_at", "updated_at", "created_by")
+
+
+class DryRun(Exception):
+    """Rolls back the savepoint of a form's trial save."""
+
+
+def service_error_messages(error: Exception) -> list[str]:
+    if isinstance(error, DjangoValidationError):
+        return error.messages
+    detail = error.detail
+    if isinstance(detail, dict):
+        return [f"{field}: {message}" for field, messages_ in detail.items() for message in messages_]
+    return [str(detail)]
+
+
+class ServiceForm(forms.ModelForm):
+    """Validates a record by trying the service's save in a savepoint that is always rolled back."""
+
+    def _post_clean(self):
+        super()._post_clean()  # the instance now holds the form's values, and the model's own checks ran
+        if self.errors or self.instance.organization_id is None:
+            return
+        try:
+            with transaction.atomic():
+                self.admin.write(self.request, self.instance, self.changed_data, change=self.instance.pk is not None)
+                raise DryRun
+        except DryRun:
+            pass
+        except (DjangoValidationError, APIException) as error:
+            self.add_error(None, service_error_messages(error))
+
+
+class ServiceBackedAdmin(admin.ModelAdmin):
+    """Common shape of the CRM record admins: organization filter, autocomplete, read-only bookkeeping."""
+
+    service_class: type
+    form = ServiceForm
+    list_select_related = ("organization",)
+    autocomplete_fields = ("organization",)
+    readonly_fields = RECORD_READONLY
+    list_per_page = 50
+    show_full_result_count = False  # an exact COUNT(*) per page is too slow on large tables
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"admin": self, "request": request})
+
+    def get_readonly_fields(self, request, obj=None):
+        # A record never moves to another organization.
+        return (*self.readonly_fields, "organization") if obj is not None else self.readonly_fields
+
+    def service(self, request, organization):
+        return self.service_class(Tenant.system(organization, user=request.user, source=ChangeSource.ADMIN))
+
+    def write(self, request, obj, changed: list[str], *, change: bool):
+        """Create or update `obj` (its form values already applied) through the service; returns the record."""
+        service = self.service(request, obj.organization)
+        if change:
+            original = type(obj)._base_manager.get(pk=obj.pk)
+            return service.update(original, **{name: getattr(obj, name) for name in changed if name != "organization"})
+        fields = {
+            field.name: getattr(obj, field.name)
+            for field in obj._meta.concrete_fields
+            if field.editable and not field.primary_key and field.name not in ("organization", "created_by")
+        }
+        return service.create(**fields)
+
+    def save_model(self, request, obj, form, change):
+        saved = self.write(request, obj, form.changed_data, change=change)
+        for field in obj._meta.concrete_fields:  # the admin goes on with `obj` (its message, its redirect)
+            setattr(obj, field.attname, getattr(saved, field.attname))
+
+    def delete_model(self, request, obj):
+        self.service(request, obj.organization).delete(obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset.select_related("organization"):
+            try:
+                self.service(request, obj.organization).delete(obj)
+            except APIException as error:
+                self.message_user(request, f"{obj}: {error.detail}", messages.ERROR)
+
+
+@admin.register(Employee)
+class EmployeeAdmin(ServiceBackedAdmin):
+    service_class = EmployeeService
+    list_display = ("code", "first_name", "last_name", "email", "department", "status", "organization")
+    list_filter = ("organization", "status", "department")
+    search_fields = ("code", "first_name", "last_name", "email")
+    autocomplete_fields = ("organization", "user")
+
+
+@admin.register(Vendor)
+class VendorAdmin(ServiceBackedAdmin):
+    service_class = VendorService
+    list_display = ("code", "name", "vendor_type", "email", "status", "organization")
+    list_filter = ("organization", "status", "vendor_type")
+    search_fields = ("code", "name", "email", "contact_person")
+    autocomplete_fields = ("organization", "user")
+
+
+@admin.register(Customer)
+class CustomerAdmin(ServiceBackedAdmin):
+    service_class = CustomerService
+    list_display = ("code", "display_name", "customer_type", "email", "status", "assigned_to", "organization")
+    list_filter = ("organization", "customer_type", "status")
+    search_fields = ("code", "first_name", "last_name", "company_name", "email")
+    list_select_related = ("organization", "assigned_to")
+    autocomplete_fields = ("organization", "assigned_to", "user", "converted_from_lead")
+    readonly_fields = (*RECORD_READONLY, "converted_from_lead")
+
+
+@admin.register(Lead)
+class LeadAdmin(ServiceBackedAdmin):
+    service_class = LeadService
+    list_display = ("code", "first_name", "last_name", "company", "source", "status", "score", "organization")
+    list_filter = ("organization", "status", "source")
+    search_fields = ("code", "first_name", "last_name", "email", "company")
+    list_select_related = ("organization", "assigned_to")
+    autocomplete_fields = ("organization", "assigned_to")
+    # The workflow (status, qualified/converted dates) is owned by the API's rules.
+    readonly_fields = (*RECORD_READONLY, "status", "score", "qualified_at", "converted_at")
+
+
+class PipelineStageInline(admin.TabularInline):
+    model = PipelineStage
+    extra = 0
+    fields = ("name", "order", "probability", "is_won", "is_lost")
+
+
+@admin.register(Pipeline)
+class PipelineAdmin(ServiceBackedAdmin):
+    service_class = PipelineService
+    list_display = ("name", "is_default", "organization")
+    list_filter = ("organization", "is_default")
+    search_fields = ("name",)
+    readonly_fields = ("version", "created_at", "updated_at", "created_by")
+    inlines = (PipelineStageInline,)
+
+    def save_formset(self, request, form, formset, change):
+        """Stages edited inline go through the stage service too (probabilities re-price deals)."""
+        stages = PipelineStageService(
+            Tenant.system(form.instance.organization, user=request.user, source=ChangeSource.ADMIN)
+        )
+        editable = PipelineStageInline.fields
+        # What the admin's change message reads, as formset.save() would have set it.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for stage_form in formset.forms:
+            stage = stage_form.instance
+            if stage_form in formset.deleted_forms:
+                if stage.pk is not None:
+                    stages.delete(stage)
+                    formset.deleted_objects.append(stage)
+            elif stage.pk is None:
+                if stage_form.has_changed():
+                    values = {name: stage_form.cleaned_data[name] for name in editable}
+                    formset.new_objects.append(stages.create(pipeline=form.instance, **values))
+            elif changed := [name for name in stage_form.changed_data if name in editable]:
+                values = {name: stage_form.cleaned_data[name] for name in changed}
+                formset.changed_objects.append((stages.update(stage, **values), changed))
+
+
+@admin.register(PipelineStage)
+class PipelineStageAdmin(ServiceBackedAdmin):
+    service_class = PipelineStageService
+    list_display = ("name", "pipeline", "order", "probability", "is_won", "is_lost", "organization")
+    list_filter = ("organization", "is_won", "is_lost")
+    search_fields = ("name", "pipeline__name")
+    list_select_related = ("organization", "pipeline")
+    autocomplete_fields = ("organization", "pipeline")
+    readonly_fields = ("version", "created_at", "updated_at", "created_by")
+
+
+@admin.register(Deal)
+class DealAdmin(ServiceBackedAdmin):
+    service_class = DealService
+    list_display = ("code", "title", "customer", "stage", "value", "expected_revenue", "status", "organization")
+    list_filter = ("organization", "status", "stage")
+    search_fields = ("code", "title", "customer__company_name", "customer__last_name")
+    list_select_related = ("organization", "customer", "stage", "stage__pipeline")
+    autocomplete_fields = ("organization", "customer", "pipeline", "stage", "assigned_to", "lead")
+    readonly_fields = (*RECORD_READONLY, "status", "probability", "expected_revenue", "closed_at")

@@ -1,0 +1,152 @@
+"""Idempotency-Key: a retried POST replays the first answer and acts once."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from crmApp.models import Customer, Deal, IdempotencyKey, Lead
+from crmApp.tests.conftest import make_client
+from crmApp.tests.factories import DealFactory, LeadFactory, default_stage
+from crmApp.tests.test_write_safety import race
+
+pytestmark = pytest.mark.django_db
+LEADS = "/api/leads/"
+
+
+def post(client, url, body, key, **headers):
+    return client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=key, **headers)
+
+
+def test_a_retry_replays_the_first_answer_and_creates_nothing_more(owner_client, organization):
+    first = post(owner_client, LEADS, {"first_name": "Once"}, "key-1")
+    again = post(owner_client, LEADS, {"first_name": "Once"}, "key-1")
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.content == first.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert again["ETag"] == first["ETag"] == '"1"'
+    assert "Idempotent-Replayed" not in first
+    assert Lead.objects.filter(organization=organization).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        pytest.param(LEADS, {"first_name": "Other"}, id="other body"),
+        pytest.param("/api/customers/", {"first_name": "Once", "last_name": "X"}, id="other path"),
+        pytest.param(f"{LEADS}?x=1", {"first_name": "Once"}, id="other query"),
+    ],
+)
+def test_the_same_key_for_another_request_is_422(owner_client, organization, url, body):
+    post(owner_client, LEADS, {"first_name": "Once"}, "key-1")
+
+    response = post(owner_client, url, body, "key-1")
+
+    assert (response.status_code, response.json()["code"]) == (422, "idempotency_key_reused")
+    assert Lead.objects.count() == 1 and Customer.objects.count() == 0
+
+
+def test_a_key_still_in_use_is_409(owner, owner_client, organization):
+    post(owner_client, LEADS, {"first_name": "Once"}, "key-1")
+    IdempotencyKey.objects.filter(key="key-1").update(status_code=None)  # as if the first were still running
+
+    response = post(owner_client, LEADS, {"first_name": "Once"}, "key-1")
+
+    assert (response.status_code, response.json()["code"]) == (409, "idempotency_key_in_use")
+
+
+def test_a_key_abandoned_by_a_dead_request_is_taken_over(owner_client, organization):
+    post(owner_client, LEADS, {"first_name": "Once"}, "key-1")
+    # As if that request had died ten minutes ago without an answer (and without its changes).
+    Lead.objects.all().delete()
+    IdempotencyKey.objects.update(status_code=None, created_at=timezone.now() - timedelta(minutes=10))
+
+    response = post(owner_client, LEADS, {"first_name": "Once"}, "key-1")
+
+    assert response.status_code == 201 and "Idempotent-Replayed" not in response
+    assert Lead.objects.count() == 1
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "tab\there", "new\nline", "caf\u00e9"])
+def test_a_malformed_key_is_400_and_nothing_happens(owner_client, organization, key):
+    response = post(owner_client, LEADS, {"first_name": "Once"}, key)
+
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_idempotency_key")
+    assert not Lead.objects.exists()
+
+
+def test_refused_requests_are_replayed_too(owner_client, organization):
+    first = post(owner_client, LEADS, {"first_name": ""}, "key-1")
+    again = post(owner_client, LEADS, {"first_name": ""}, "key-1")
+    assert (first.status_code, again.status_code, again["Idempotent-Replayed"]) == (400, 400, "true")
+    assert again.json() == first.json()
+
+
+def test_server_errors_are_not_remembered(owner_client, organization, monkeypatch):
+    from crmApp.services.lead_service import LeadService
+
+    original = LeadService.create
+    monkeypatch.setattr(LeadService, "create", lambda self, **fields: 1 / 0)
+    assert post(owner_client, LEADS, {"first_name": "Once"}, "key-1").status_code == 500
+    assert not Lead.objects.exists()
+    monkeypatch.setattr(LeadService, "create", original)
+
+    assert post(owner_client, LEADS, {"first_name": "Once"}, "key-1").status_code == 201
+    assert Lead.objects.count() == 1
+
+
+def test_keys_belong_to_their_user_and_organization(owner_client, organization, make_member, other_client):
+    colleague = make_client(make_member(["leads:create", "leads:view"]), organization)
+    post(owner_client, LEADS, {"first_name": "Once"}, "shared")
+
+    assert post(colleague, LEADS, {"first_name": "Once"}, "shared").status_code == 201
+    assert post(other_client, LEADS, {"first_name": "Once"}, "shared").status_code == 201
+    assert Lead.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("convert/", {"create_deal": True}), ("assign/", {"employee": None})],
+)
+def test_record_actions_act_once(owner_client, organization, path, body):
+    lead = LeadFactory(organization=organization, status="qualified", last_name="Once")
+    first = post(owner_client, f"/api/leads/{lead.id}/{path}", body, "action-key")
+    again = post(owner_client, f"/api/leads/{lead.id}/{path}", body, "action-key")
+
+    assert first.status_code in (200, 201) and again.content == first.content
+    assert Customer.objects.count() == (1 if path == "convert/" else 0)
+    assert Deal.objects.count() == (1 if path == "convert/" else 0)
+
+
+def test_win_and_bulk_actions_act_once(owner_client, organization):
+    deal = DealFactory(organization=organization, stage=default_stage(organization))
+    assert post(owner_client, f"/api/deals/{deal.id}/win/", {}, "win").status_code == 200
+    assert post(owner_client, f"/api/deals/{deal.id}/win/", {}, "win")["Idempotent-Replayed"] == "true"
+    assert Deal.objects.get(pk=deal.pk).version == 2
+
+
+def test_auth_endpoints_and_anonymous_callers_ignore_the_key(api_client, db):
+    body = {"email": "nobody@example.com"}
+    first = post(api_client, "/api/auth/password-reset/", body, "k")
+    assert first.status_code == 202 and "Idempotent-Replayed" not in post(
+        api_client, "/api/auth/password-reset/", body, "k"
+    )
+    assert not IdempotencyKey.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_duplicates_execute_once(owner, organization):
+    clients = [make_client(owner, organization) for _ in range(4)]
+    lock = __import__("threading").Lock()
+
+    def send():
+        with lock:
+            client = clients.pop()
+        return post(client, LEADS, {"first_name": "Once"}, "storm").status_code
+
+    statuses = race(4, send)
+
+    assert Lead.objects.filter(organization=organization).count() == 1
+    assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}
