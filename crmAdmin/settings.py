@@ -250,6 +250,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "crmApp.schema.postprocess_schema"],
     # Several models share these choices; one named enum each keeps the schema free of collisions.
     "ENUM_NAME_OVERRIDES": {
         "DealStatusEnum": "crmApp.constants.DealStatus",

@@ -132,3 +132,5 @@ PHONE_MAX = 40
 NOTES_MAX = 10_000
 MONEY_DIGITS = 14
 MONEY_PLACES = 2
+# A non-negative amount as the API takes it: up to 12 digits before the point and 2 after.
+MONEY_PATTERN = r"^\d{1,12}(\.\d{1,2})?$"

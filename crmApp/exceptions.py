@@ -117,6 +117,23 @@ def _translate(exc):
     return exc
 
 
+def flatten_errors(detail, path: str = "") -> dict[str, list[str]]:
+    """`{field: [messages]}` at every depth: nested fields and list items become `stages.1.name`."""
+    if isinstance(detail, dict):
+        flat = {}
+        for key, value in detail.items():
+            flat.update(flatten_errors(value, f"{path}.{key}" if path else str(key)))
+        return flat
+    if isinstance(detail, list) and all(isinstance(item, str) for item in detail):
+        return {path or "non_field_errors": [str(item) for item in detail]} if detail else {}
+    if isinstance(detail, list):
+        flat = {}
+        for index, item in enumerate(detail):
+            flat.update(flatten_errors(item, f"{path}.{index}" if path else str(index)))
+        return flat
+    return {path or "non_field_errors": [str(detail)]}
+
+
 def exception_handler(exc, context):
     """Render every error as JSON; unexpected ones become a logged 500 without a traceback."""
     exc = _translate(exc)
@@ -135,8 +152,7 @@ def exception_handler(exc, context):
         extra["retry_after"] = retry_after
 
     if isinstance(exc, exceptions.ValidationError):
-        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        body = {"detail": "Invalid input.", "code": "invalid", "errors": errors}
+        body = {"detail": "Invalid input.", "code": "invalid", "errors": flatten_errors(exc.detail)}
     else:
         detail = exc.detail
         if isinstance(detail, dict):  # e.g. simplejwt's {"detail", "code", "messages"}

@@ -11,12 +11,13 @@ from rest_framework.response import Response
 
 from crmApp.conditional import etag, if_match_versions, if_none_match_hits
 from crmApp.permissions import HasOrganizationPermission, permitted_methods
+from crmApp.query import KnownQueryParametersMixin
 from crmApp.tenancy import Tenant, get_tenant, parse_id
 
 SEALED_METHODS = ("get_queryset", "get_object", "get_permissions")
 
 
-class OrganizationScopedViewSet(viewsets.GenericViewSet):
+class OrganizationScopedViewSet(KnownQueryParametersMixin, viewsets.GenericViewSet):
     """Every query runs inside the active organization and every action needs an RBAC code.
 
     Subclasses customise the queryset through `scoped_queryset(qs)`; overriding `get_queryset`,
@@ -67,6 +68,10 @@ class OrganizationScopedViewSet(viewsets.GenericViewSet):
         serializer = serializer_class(data=data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
+
+    def validated_query(self) -> dict:
+        """The query parameters validated by the action's `query_serializer` (400 when invalid)."""
+        return self.validated(self.query_serializer, self.request.query_params)
 
     def require_codes(self, *codes: str) -> None:
         """403 unless the caller also holds every one of `codes` (for actions that write more than one resource)."""

@@ -10,6 +10,7 @@ count runs once per change instead of once per read.
 from functools import cached_property
 
 from django.core.paginator import Paginator
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 from crmApp.caching import cached_for_organization, query_fingerprint
@@ -36,6 +37,25 @@ class StandardPagination(PageNumberPagination):
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_size(self, request):
+        """`?page_size=` from 1 to `max_page_size`; anything else is a 400 rather than quietly another size."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError(
+                {self.page_size_query_param: [f"Enter a whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(maximum=self.max_page_size, default=self.page_size)
+        return parameters
 
     def paginate_queryset(self, queryset, request, view=None):
         tenant = getattr(request, "_crm_tenant", None)

@@ -104,9 +104,9 @@ def resolve_membership(user, organization_id: int | None = None) -> Membership |
 
 
 def requested_organization_id(request) -> int | None:
-    """The id in X-Organization-ID, None without the header; a header that can't be an id is a 403."""
+    """The id in X-Organization-ID, None without the header; a header that can't be an id (empty too) is a 403."""
     raw = request.META.get(ORGANIZATION_HEADER)
-    if raw in (None, ""):
+    if raw is None:
         return None
     organization_id = parse_id(raw)
     if organization_id is None:

@@ -8,7 +8,6 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
@@ -21,7 +20,17 @@ UNASSIGNED = "none"
 MINE = "me"
 
 
-class DateOrDateTimeField(forms.Field):
+class GivenValueMixin:
+    """A parameter that is sent must have a value: `?created_before=` is a 400, not "no filter"."""
+
+    empty_values = (None,)
+
+
+class GivenIntegerField(GivenValueMixin, forms.IntegerField):
+    """An integer query parameter that, once sent, must be one."""
+
+
+class DateOrDateTimeField(GivenValueMixin, forms.Field):
     """Accepts `YYYY-MM-DD` or an ISO 8601 datetime; returns (value, is_date_only), datetimes in UTC.
 
     A datetime whose offset or value falls outside what the database stores (years 1-9999 in UTC) is
@@ -93,11 +102,11 @@ class RecordFilterSet(django_filters.FilterSet):
     updated_after = MomentBoundFilter(field_name="updated_at", upper=False)
 
 
-@extend_schema_field(OpenApiTypes.INT)
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(django_filters.NumberFilter):
     """An exact match on a foreign key id; a non-id (text, 0, overflowing) is a 400, a foreign id matches nothing."""
 
-    field_class = forms.IntegerField
+    field_class = GivenIntegerField
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", 1)
@@ -106,14 +115,16 @@ class IdFilter(django_filters.NumberFilter):
 
 
 class CommaSeparatedChoiceField(forms.MultipleChoiceField):
-    """A multiple choice that also takes comma-separated values: `?status=new,lost` as `?status=new&status=lost`."""
+    """A multiple choice that also takes comma-separated values: `?status=new,lost` as `?status=new&status=lost`.
+
+    An empty value (`?status=`) is not a choice, so it is a 400 like any other.
+    """
 
     def to_python(self, value):
         values = super().to_python(value)
-        return [part.strip() for item in values for part in item.split(",") if part.strip()]
+        return [part.strip() for item in values for part in item.split(",")]
 
 
-@extend_schema_field({"type": "array", "items": {"type": "string"}})
 class MultiChoiceFilter(django_filters.MultipleChoiceFilter):
     """Any of several choices, repeated or comma-separated; filters a plain column, so no DISTINCT."""
 
@@ -124,15 +135,15 @@ class MultiChoiceFilter(django_filters.MultipleChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
-class AssigneeField(forms.CharField):
+class AssigneeField(GivenValueMixin, forms.CharField):
     """An employee id, `none` or `me`; anything else (text, zero, negative, past a bigint) is invalid."""
 
     default_error_messages = {"invalid": "Enter an employee id, 'none' or 'me'."}
 
     def to_python(self, value):
-        value = super().to_python(value)
-        if value in self.empty_values:
+        if value is None:  # not sent
             return None
+        value = super().to_python(value)
         if value.lower() in (UNASSIGNED, MINE):
             return value.lower()
         employee_id = parse_id(value)
@@ -183,7 +194,7 @@ def ordering_term(model, term: str):
 
 
 class StableOrderingFilter(OrderingFilter):
-    """DRF's OrderingFilter ending on `id`, in the first key's direction, with NULLs last everywhere.
+    """`?ordering=<field>` or `-<field>` (one field), then `id` in the same direction, with NULLs last everywhere.
 
     Rows with equal values keep one order across pages, SQLite and PostgreSQL agree, and
     `-created_at, -id` walks the `(organization, created_at, id)` index backwards.
@@ -198,20 +209,26 @@ class StableOrderingFilter(OrderingFilter):
         return ordering
 
     def check_terms(self, request, queryset, view) -> None:
-        """An unknown `ordering` field is a 400 on `ordering`, never silently ignored."""
+        """`ordering` must name one allowed field (a 400 on `ordering` otherwise, never silently ignored)."""
         raw = request.query_params.get(self.ordering_param)
-        if not raw:
+        if raw is None:
             return
         allowed = {name for name, _ in self.get_valid_fields(queryset, view, {"request": request})}
-        unknown = [term for term in (part.strip() for part in raw.split(",")) if term.lstrip("-") not in allowed]
-        if unknown:
-            raise ValidationError(
-                {
-                    self.ordering_param: [
-                        f"Unknown ordering: {', '.join(unknown)}. Use one of: {', '.join(sorted(allowed))}."
-                    ]
-                }
-            )
+        if raw.lstrip("-") not in allowed:
+            choices = ", ".join(sorted(allowed))
+            raise ValidationError({self.ordering_param: [f"Order by one of: {choices} (prefix - to reverse)."]})
+
+    def get_schema_operation_parameters(self, view):
+        fields = [field if isinstance(field, str) else field[0] for field in getattr(view, "ordering_fields", [])]
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": "Sort by a field, descending with `-`; ties are broken by id.",
+                "schema": {"type": "string", "enum": [term for field in fields for term in (field, f"-{field}")]},
+            }
+        ]
 
     def filter_queryset(self, request, queryset, view):
         ordering = self.get_ordering(request, queryset, view)

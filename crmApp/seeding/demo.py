@@ -86,7 +86,7 @@ class DemoReport:
 
 def ensure_user(email: str) -> tuple[User, bool]:
     """The demo account for `email` (created with its documented password if missing); an existing one is left as is."""
-    existing = User.objects.filter(email__iexact=email).first()
+    existing = User.objects.find_by_email(email)
     if existing is not None:
         return existing, False
     spec = USERS.get(email.lower(), DemoUser(email.lower(), "", ""))

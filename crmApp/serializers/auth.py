@@ -6,7 +6,7 @@ from rest_framework import serializers
 from crmApp.constants import EMAIL_MAX, LONG_NAME_MAX, NAME_MAX, MembershipRole, ProfileType
 from crmApp.models import User
 from crmApp.models.auth import TAKEN_EMAIL, TAKEN_USERNAME
-from crmApp.serializers.fields import AccountEmailField
+from crmApp.serializers.fields import AccountEmailField, InputSerializer, StrictCharField
 
 # Django stores a hash, so the raw length is ours to bound: long enough for passphrases, short
 # enough that nobody makes the server hash megabytes.
@@ -22,7 +22,7 @@ username_characters = RegexValidator(
 
 def password_field(**kwargs) -> serializers.CharField:
     """A write-only password field that keeps surrounding spaces (they are part of the password)."""
-    return serializers.CharField(
+    return StrictCharField(
         write_only=True, max_length=PASSWORD_MAX, trim_whitespace=False, style={"input_type": "password"}, **kwargs
     )
 
@@ -42,14 +42,14 @@ class UsernameField(serializers.CharField):
 
 
 # --- requests -------------------------------------------------------------------------------------
-class RegisterSerializer(serializers.Serializer):
+class RegisterSerializer(InputSerializer):
     """Sign-up: the new user and the organization they will own."""
 
     email = AccountEmailField(max_length=EMAIL_MAX)
     password = password_field()
-    first_name = serializers.CharField(max_length=NAME_MAX)
-    last_name = serializers.CharField(max_length=NAME_MAX)
-    organization_name = serializers.CharField(max_length=LONG_NAME_MAX)
+    first_name = StrictCharField(max_length=NAME_MAX)
+    last_name = StrictCharField(max_length=NAME_MAX)
+    organization_name = StrictCharField(max_length=LONG_NAME_MAX)
     username = UsernameField()
 
     def validate_email(self, value: str) -> str:
@@ -64,11 +64,11 @@ class RegisterSerializer(serializers.Serializer):
         return value
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(InputSerializer):
     """Credentials: the password and exactly one of email or username."""
 
-    email = serializers.CharField(max_length=EMAIL_MAX, required=False, allow_blank=True)
-    username = serializers.CharField(max_length=EMAIL_MAX, required=False, allow_blank=True)
+    email = StrictCharField(max_length=EMAIL_MAX, required=False, allow_blank=True)
+    username = StrictCharField(max_length=EMAIL_MAX, required=False, allow_blank=True)
     password = password_field()
 
     def validate(self, attrs: dict) -> dict:
@@ -79,53 +79,53 @@ class LoginSerializer(serializers.Serializer):
         return {"email": email or None, "username": username or None, "password": attrs["password"]}
 
 
-class RefreshTokenSerializer(serializers.Serializer):
+class RefreshTokenSerializer(InputSerializer):
     """A refresh token to rotate or revoke."""
 
-    refresh = serializers.CharField(max_length=TOKEN_MAX, write_only=True)
+    refresh = StrictCharField(max_length=TOKEN_MAX, write_only=True)
 
 
-class ChangePasswordSerializer(serializers.Serializer):
+class ChangePasswordSerializer(InputSerializer):
     """The current password and the new one."""
 
     old_password = password_field()
     new_password = password_field()
 
 
-class PasswordResetSerializer(serializers.Serializer):
+class PasswordResetSerializer(InputSerializer):
     """The address to mail a reset link to."""
 
     email = AccountEmailField(max_length=EMAIL_MAX)
 
 
-class PasswordResetConfirmSerializer(serializers.Serializer):
+class PasswordResetConfirmSerializer(InputSerializer):
     """The two halves of a mailed reset link and the new password."""
 
-    uid = serializers.CharField(max_length=64)
-    token = serializers.CharField(max_length=TOKEN_MAX)
+    uid = StrictCharField(max_length=64)
+    token = StrictCharField(max_length=TOKEN_MAX)
     new_password = password_field()
 
 
-class VerifyEmailSerializer(serializers.Serializer):
+class VerifyEmailSerializer(InputSerializer):
     """The token of a mailed verification link."""
 
-    token = serializers.CharField(max_length=TOKEN_MAX)
+    token = StrictCharField(max_length=TOKEN_MAX)
 
 
-class InvitationAcceptSerializer(serializers.Serializer):
+class InvitationAcceptSerializer(InputSerializer):
     """The token of a mailed invitation; an account without a password chooses one (and its names) here."""
 
-    token = serializers.CharField(max_length=TOKEN_MAX)
+    token = StrictCharField(max_length=TOKEN_MAX)
     password = password_field(required=False)
-    first_name = serializers.CharField(max_length=NAME_MAX, required=False, allow_blank=True)
-    last_name = serializers.CharField(max_length=NAME_MAX, required=False, allow_blank=True)
+    first_name = StrictCharField(max_length=NAME_MAX, required=False, allow_blank=True)
+    last_name = StrictCharField(max_length=NAME_MAX, required=False, allow_blank=True)
 
 
-class MeUpdateSerializer(serializers.Serializer):
+class MeUpdateSerializer(InputSerializer):
     """The fields a user may change on their own account."""
 
-    first_name = serializers.CharField(max_length=NAME_MAX, required=False)
-    last_name = serializers.CharField(max_length=NAME_MAX, required=False)
+    first_name = StrictCharField(max_length=NAME_MAX, required=False)
+    last_name = StrictCharField(max_length=NAME_MAX, required=False)
     username = UsernameField()
 
     def validate_username(self, value: str | None) -> str | None:
@@ -206,11 +206,3 @@ class ChangePasswordResponseSerializer(TokenPairSerializer):
     """The confirmation and a new token pair, since every older refresh token was revoked."""
 
     detail = serializers.CharField()
-
-
-class AuthErrorSerializer(serializers.Serializer):
-    """The error body: a sentence, a machine code and, for validation errors, the field messages."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)

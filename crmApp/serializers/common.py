@@ -30,5 +30,6 @@ class IdListField(serializers.ListField):
     def __init__(self, **kwargs):
         kwargs.setdefault("child", serializers.IntegerField(min_value=1, max_value=MAX_ID))
         kwargs.setdefault("allow_empty", False)
+        kwargs.setdefault("min_length", 1)
         kwargs.setdefault("max_length", BULK_MAX_IDS)
         super().__init__(**kwargs)

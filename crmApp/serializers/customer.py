@@ -1,6 +1,5 @@
 """Customer input and output, and the bodies of the customer list actions."""
 
-from collections.abc import Mapping
 
 from rest_framework import serializers
 
@@ -12,7 +11,7 @@ from crmApp.serializers.common import (
     RecordSerializer,
     linked_user_field,
 )
-from crmApp.serializers.fields import ScopedPrimaryKeyRelatedField
+from crmApp.serializers.fields import InputSerializer, ScopedPrimaryKeyRelatedField
 
 MONEY_PLACES = 2
 
@@ -78,14 +77,7 @@ class TopCustomerSerializer(serializers.Serializer):
     deals_won = serializers.IntegerField()
 
 
-class CustomerProtectedErrorSerializer(serializers.Serializer):
-    """The 409 answer when customers that have deals would be deleted."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField()
-
-
-class CustomerBulkDeleteSerializer(serializers.Serializer):
+class CustomerBulkDeleteSerializer(InputSerializer):
     """The ids of the customers to delete."""
 
     ids = IdListField()
@@ -97,18 +89,11 @@ class CustomerBulkDeleteResultSerializer(serializers.Serializer):
     deleted = serializers.IntegerField()
 
 
-class CustomerBulkUpdateDataSerializer(serializers.Serializer):
-    """The fields a bulk update may set; any other key is refused rather than silently dropped."""
+class CustomerBulkUpdateDataSerializer(InputSerializer):
+    """The fields a bulk update may set; any other key is refused (InputSerializer)."""
 
     status = serializers.ChoiceField(choices=CustomerStatus.choices, required=False)
     assigned_to = ScopedPrimaryKeyRelatedField(queryset=Employee.objects.all(), allow_null=True, required=False)
-
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({key: ["This field cannot be set in bulk."] for key in unknown})
-        return super().to_internal_value(data)
 
     def validate(self, attrs):
         if not attrs:
@@ -116,7 +101,7 @@ class CustomerBulkUpdateDataSerializer(serializers.Serializer):
         return attrs
 
 
-class CustomerBulkUpdateSerializer(serializers.Serializer):
+class CustomerBulkUpdateSerializer(InputSerializer):
     """The ids of the customers to change and the values to set on all of them."""
 
     ids = IdListField()

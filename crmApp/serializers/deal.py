@@ -4,7 +4,12 @@ from rest_framework import serializers
 
 from crmApp.constants import MONEY_DIGITS, MONEY_PLACES, NOTES_MAX
 from crmApp.models import Customer, Deal, Employee, Lead, Pipeline, PipelineStage
-from crmApp.serializers.fields import ScopedPrimaryKeyRelatedField, StrictCharField, StrictModelSerializer
+from crmApp.serializers.fields import (
+    InputSerializer,
+    ScopedPrimaryKeyRelatedField,
+    StrictCharField,
+    StrictModelSerializer,
+)
 
 
 class DealSerializer(StrictModelSerializer):
@@ -65,13 +70,13 @@ class DealSerializer(StrictModelSerializer):
         ]
 
 
-class MoveStageSerializer(serializers.Serializer):
+class MoveStageSerializer(InputSerializer):
     """`{stage}`: a stage of the deal's own pipeline."""
 
     stage = ScopedPrimaryKeyRelatedField(queryset=PipelineStage.objects.all())
 
 
-class LoseSerializer(serializers.Serializer):
+class LoseSerializer(InputSerializer):
     """`{lost_reason}`: why the deal was lost (optional)."""
 
     lost_reason = StrictCharField(max_length=NOTES_MAX, required=False, allow_blank=True, default="")

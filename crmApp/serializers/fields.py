@@ -1,5 +1,7 @@
 """Serializer fields and the model-serializer base shared by the resources."""
 
+from collections.abc import Mapping
+
 from django.db import models
 from rest_framework import serializers
 
@@ -35,8 +37,26 @@ class AccountEmailField(StrictEmailField):
         return super().to_internal_value(data)
 
 
-class StrictModelSerializer(serializers.ModelSerializer):
-    """A ModelSerializer whose text columns take JSON strings only."""
+class KnownFieldsMixin:
+    """A body field the serializer doesn't have is a 400 naming it, never silently dropped (a typo, say).
+
+    Read-only fields are known: a client may send a record back as it read it.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["This field is not part of this request."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class InputSerializer(KnownFieldsMixin, serializers.Serializer):
+    """A request body of fields, with unknown fields refused."""
+
+
+class StrictModelSerializer(KnownFieldsMixin, serializers.ModelSerializer):
+    """A ModelSerializer whose text columns take JSON strings only and whose unknown fields are refused."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
@@ -64,6 +84,11 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
             return queryset.none()
         organization = get_tenant(request).organization
         return queryset.filter(**{self.organization_lookup: organization})
+
+    def run_validation(self, data=serializers.empty):
+        if data == "":  # DRF would take "" for null; an id field takes an id or null
+            self.fail("incorrect_type", data_type="str")
+        return super().run_validation(data)
 
     def to_internal_value(self, data):
         if parse_id(data) is None:

@@ -9,7 +9,12 @@ from crmApp.constants import LONG_NAME_MAX, MONEY_DIGITS, MONEY_PLACES, LeadSour
 from crmApp.models import Employee, Lead, Pipeline
 from crmApp.serializers.customer import CustomerSerializer
 from crmApp.serializers.deal import DealSerializer
-from crmApp.serializers.fields import ScopedPrimaryKeyRelatedField, StrictCharField, StrictModelSerializer
+from crmApp.serializers.fields import (
+    InputSerializer,
+    ScopedPrimaryKeyRelatedField,
+    StrictCharField,
+    StrictModelSerializer,
+)
 
 ZERO = Decimal("0")
 
@@ -66,13 +71,13 @@ class LeadSerializer(StrictModelSerializer):
         return customer.id if customer is not None else None
 
 
-class LeadAssignSerializer(serializers.Serializer):
+class LeadAssignSerializer(InputSerializer):
     """Body of `assign`: an employee of the organization, or null to unassign."""
 
     employee = ScopedPrimaryKeyRelatedField(queryset=Employee.objects.all(), allow_null=True)
 
 
-class LeadConvertSerializer(serializers.Serializer):
+class LeadConvertSerializer(InputSerializer):
     """Body of `convert`; the deal fields are used only with `create_deal: true`."""
 
     create_deal = serializers.BooleanField(default=False)

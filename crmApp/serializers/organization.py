@@ -5,13 +5,13 @@ from rest_framework import serializers
 
 from crmApp.constants import EMAIL_MAX, LONG_NAME_MAX, MembershipRole, MembershipStatus, ProfileType
 from crmApp.models import Membership, Organization
-from crmApp.serializers.fields import AccountEmailField
+from crmApp.serializers.fields import AccountEmailField, InputSerializer, KnownFieldsMixin, StrictCharField
 
 
-class OrganizationSerializer(serializers.ModelSerializer):
+class OrganizationSerializer(KnownFieldsMixin, serializers.ModelSerializer):
     """An organization as the caller sees it, with the caller's own `role` and `profile_type` there."""
 
-    name = serializers.CharField(max_length=LONG_NAME_MAX)
+    name = StrictCharField(max_length=LONG_NAME_MAX)
     role = serializers.ChoiceField(choices=MembershipRole.choices, read_only=True)
     profile_type = serializers.ChoiceField(choices=ProfileType.choices, read_only=True)
 
@@ -70,14 +70,20 @@ class MemberEntrySerializer(serializers.Serializer):
         return MemberSerializer(membership, context=self.context).data
 
 
-MEMBER_ENTRY = PolymorphicProxySerializer(
-    component_name="MemberEntry",
-    serializers={MembershipStatus.ACTIVE: MemberSerializer, MembershipStatus.INVITED: InvitationSerializer},
-    resource_type_field_name="status",
-)
+def member_entry_schema(*, many: bool = False) -> PolymorphicProxySerializer:
+    """The schema of a member-list row: `Member` or `Invitation`, told apart by `status`."""
+    return PolymorphicProxySerializer(
+        component_name="MemberEntry",
+        serializers={
+            MembershipStatus.ACTIVE.value: MemberSerializer,
+            MembershipStatus.INVITED.value: InvitationSerializer,
+        },
+        resource_type_field_name="status",
+        many=many,
+    )
 
 
-class InviteSerializer(serializers.Serializer):
+class InviteSerializer(InputSerializer):
     """Invites an address; the invitee chooses their names and password when accepting."""
 
     email = AccountEmailField(max_length=EMAIL_MAX)
@@ -85,7 +91,7 @@ class InviteSerializer(serializers.Serializer):
     profile_type = serializers.ChoiceField(choices=ProfileType.choices, default=ProfileType.EMPLOYEE)
 
 
-class MemberUpdateSerializer(serializers.Serializer):
+class MemberUpdateSerializer(InputSerializer):
     """Changes a member's role and/or profile type."""
 
     role = serializers.ChoiceField(choices=MembershipRole.choices, required=False)

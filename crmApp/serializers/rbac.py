@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from crmApp.constants import ALL_PERMISSION_CODES, NAME_MAX
 from crmApp.models import Permission, Role, UserRole
-from crmApp.serializers.fields import ActiveMemberField, ScopedPrimaryKeyRelatedField
+from crmApp.serializers.fields import ActiveMemberField, KnownFieldsMixin, ScopedPrimaryKeyRelatedField, StrictCharField
 from crmApp.tenancy import get_tenant
 
 
@@ -20,7 +20,7 @@ class PermissionSerializer(serializers.ModelSerializer):
 class PermissionCodesField(serializers.ListField):
     """A list of permission codes; renders a role's (prefetched) permissions as sorted codes."""
 
-    child = serializers.CharField(max_length=64)
+    child = StrictCharField(max_length=64)
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", len(ALL_PERMISSION_CODES))
@@ -37,11 +37,11 @@ class PermissionCodesField(serializers.ListField):
         return sorted(set(codes))
 
 
-class RoleSerializer(serializers.ModelSerializer):
+class RoleSerializer(KnownFieldsMixin, serializers.ModelSerializer):
     """A role of the active organization and the codes it grants."""
 
-    name = serializers.CharField(max_length=NAME_MAX)
-    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    name = StrictCharField(max_length=NAME_MAX)
+    description = StrictCharField(max_length=500, required=False, allow_blank=True)
     permissions = PermissionCodesField(required=False)
 
     class Meta:
@@ -59,7 +59,7 @@ class RoleSerializer(serializers.ModelSerializer):
         return value
 
 
-class UserRoleSerializer(serializers.ModelSerializer):
+class UserRoleSerializer(KnownFieldsMixin, serializers.ModelSerializer):
     """Assigns a role of the active organization to one of its active members."""
 
     user = ActiveMemberField()

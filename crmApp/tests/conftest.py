@@ -41,6 +41,11 @@ def _test_settings(settings):
     cache.clear()
 
 
+def error_fields(response) -> set[str]:
+    """The top-level fields a 400 names (nested errors are flattened to `data.status`, `stages.0.name`)."""
+    return {key.split(".")[0] for key in response.json()["errors"]}
+
+
 @pytest.fixture
 def api_client():
     return APIClient()

@@ -87,8 +87,9 @@ def test_board_honours_the_deal_filters(owner_client, organization, deals):
 
 
 def test_board_is_not_paginated(owner_client, deals):
-    response = owner_client.get(f"{BOARD}?page_size=1")
+    response = owner_client.get(BOARD)
     assert isinstance(response.json(), list) and len(response.json()) == len(DEFAULT_PIPELINE_STAGES)
+    assert list(owner_client.get(f"{BOARD}?page_size=1").json()["errors"]) == ["page_size"]
 
 
 @pytest.mark.parametrize("value", ["foreign", "999999", "abc", "0", str(2**70)])

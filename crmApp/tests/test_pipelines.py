@@ -6,6 +6,7 @@ import pytest
 
 from crmApp.constants import DEFAULT_PIPELINE_STAGES, ProfileType
 from crmApp.models import Deal, Pipeline, PipelineStage
+from crmApp.tests.conftest import error_fields
 from crmApp.tests.factories import DealFactory, PipelineFactory, PipelineStageFactory, default_stage
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +90,7 @@ def test_create_without_stages_gives_an_empty_pipeline(owner_client):
 def test_invalid_pipeline_body_is_400_on_the_field(owner_client, organization, body, field):
     response = owner_client.post(PIPELINES, body, format="json")
     assert response.status_code == 400
-    assert field in response.json()["errors"]
+    assert field in error_fields(response)
     assert Pipeline.objects.filter(organization=organization).count() == 1
 
 

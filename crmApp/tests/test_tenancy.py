@@ -174,12 +174,14 @@ def test_a_header_naming_no_organization_of_the_caller_is_403(owner, organizatio
 
 
 @pytest.mark.django_db
-def test_an_empty_header_means_the_default_organization(owner, organization, other_organization):
+def test_an_empty_header_is_malformed_and_a_403(owner, organization, other_organization):
     MembershipFactory(user=owner, organization=other_organization)
     client = make_client(owner)
     client.credentials(HTTP_AUTHORIZATION=client._credentials["HTTP_AUTHORIZATION"], HTTP_X_ORGANIZATION_ID="")
 
-    assert role_organizations(client.get("/api/roles/")) == {organization.id}
+    response = client.get("/api/roles/")
+
+    assert (response.status_code, response.json()["code"]) == (403, "organization_forbidden")
 
 
 @pytest.mark.django_db

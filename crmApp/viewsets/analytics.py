@@ -1,6 +1,6 @@
 """Analytics endpoints: read-only reports of the active organization, each needing `analytics:view`."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -17,8 +17,6 @@ from crmApp.serializers.analytics import (
 from crmApp.services.analytics_service import MAX_DAY_RANGE_DAYS, AnalyticsService
 
 ANALYTICS_VIEW = "analytics:view"
-BAD_PARAMETERS = OpenApiResponse(description="A query parameter is invalid: `{detail, code, errors}`.")
-FORBIDDEN = OpenApiResponse(description="The caller lacks `analytics:view` in the active organization.")
 ROUNDING = (
     "Percentages are rounded half-up to 1 decimal place and are 0.0 when their base is 0; "
     "money is a string with 2 decimals."
@@ -48,19 +46,20 @@ class AnalyticsViewSet(OrganizationScopedViewSet):
     """Dashboard, funnel, revenue, employee and forecast reports, computed by AnalyticsService."""
 
     service_class = AnalyticsService
+    business_rules = {"revenue": ["`start` is after `end`", "day buckets would span more than 1,096 days"]}
     # The reports read through the service and have no record list of their own: nothing to
     # paginate or filter, so neither the browsable API nor the schema generator asks the base for
     # a queryset it does not have.
     pagination_class = None
     filter_backends = ()
 
-    @extend_schema(request=None, description=DASHBOARD, responses={200: DashboardSerializer, 403: FORBIDDEN})
+    @extend_schema(request=None, description=DASHBOARD, responses=DashboardSerializer)
     @action(detail=False, methods=["get"], permission_code=ANALYTICS_VIEW)
     def dashboard(self, request):
         """Customer, lead, deal and revenue totals."""
         return Response(DashboardSerializer(self.get_service().dashboard()).data)
 
-    @extend_schema(request=None, description=FUNNEL, responses={200: SalesFunnelSerializer, 403: FORBIDDEN})
+    @extend_schema(request=None, description=FUNNEL, responses=SalesFunnelSerializer)
     @action(detail=False, methods=["get"], url_path="sales-funnel", permission_code=ANALYTICS_VIEW)
     def sales_funnel(self, request):
         """Leads → qualified → deals → won, as counts and percentages of all leads."""
@@ -69,18 +68,15 @@ class AnalyticsViewSet(OrganizationScopedViewSet):
     @extend_schema(
         request=None,
         description=REVENUE,
-        parameters=[RevenueQuerySerializer],
-        responses={200: RevenueSerializer, 400: BAD_PARAMETERS, 403: FORBIDDEN},
+        responses=RevenueSerializer,
     )
-    @action(detail=False, methods=["get"], permission_code=ANALYTICS_VIEW)
+    @action(detail=False, methods=["get"], permission_code=ANALYTICS_VIEW, query_serializer=RevenueQuerySerializer)
     def revenue(self, request):
         """Won revenue per day, week, month or year of `closed_at`."""
-        params = self.validated(RevenueQuerySerializer, request.query_params)
+        params = self.validated_query()
         return Response(RevenueSerializer(self.get_service().revenue(**params)).data)
 
-    @extend_schema(
-        request=None, description=PERFORMANCE, responses={200: EmployeePerformanceSerializer, 403: FORBIDDEN}
-    )
+    @extend_schema(request=None, description=PERFORMANCE, responses=EmployeePerformanceSerializer)
     @action(detail=False, methods=["get"], url_path="employee-performance", permission_code=ANALYTICS_VIEW)
     def employee_performance(self, request):
         """Lead and deal figures of every employee, highest revenue first."""
@@ -89,11 +85,10 @@ class AnalyticsViewSet(OrganizationScopedViewSet):
     @extend_schema(
         request=None,
         description=FORECAST,
-        parameters=[ForecastQuerySerializer],
-        responses={200: ForecastSerializer, 400: BAD_PARAMETERS, 403: FORBIDDEN},
+        responses=ForecastSerializer,
     )
-    @action(detail=False, methods=["get"], permission_code=ANALYTICS_VIEW)
+    @action(detail=False, methods=["get"], permission_code=ANALYTICS_VIEW, query_serializer=ForecastQuerySerializer)
     def forecast(self, request):
         """Open deals by expected close month, from the current month on."""
-        params = self.validated(ForecastQuerySerializer, request.query_params)
+        params = self.validated_query()
         return Response(ForecastSerializer(self.get_service().forecast(**params)).data)

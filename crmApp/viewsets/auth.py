@@ -5,16 +5,17 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from crmApp.query import StrictAPIView
 from crmApp.serializers import auth as s
+from crmApp.serializers.errors import ErrorSerializer
 from crmApp.services import auth_service, organization_service
 from crmApp.tenancy import requested_organization_id
 from crmApp.throttles import AuthRateThrottle
 
 TAGS = ["auth"]
-ERROR = OpenApiResponse(s.AuthErrorSerializer)
+ERROR = OpenApiResponse(ErrorSerializer)
 
 
 def validated(serializer_class, request, **context) -> dict:
@@ -24,7 +25,7 @@ def validated(serializer_class, request, **context) -> dict:
     return serializer.validated_data
 
 
-class OpenView(APIView):
+class OpenView(StrictAPIView):
     """An endpoint for anonymous callers: any Authorization header is ignored.
 
     With no authentication classes DRF has no WWW-Authenticate value and turns every 401 into a
@@ -38,8 +39,17 @@ class OpenView(APIView):
         return JWTAuthentication().authenticate_header(request)
 
 
+PASSWORD_RULE = (
+    "the password fails the password rules (at least 8 characters, not common, not all digits, "
+    "not too like the name or address)"
+)
+TAKEN_RULE = "the address or username is another account's, or looks like it (a TS #39 look-alike)"
+
+
 class RegisterView(OpenView):
     """Sign up: a user, the organization they own, and their first tokens."""
+
+    business_rules = {"post": [TAKEN_RULE, PASSWORD_RULE]}
 
     throttle_classes = [AuthRateThrottle]
 
@@ -62,6 +72,8 @@ class RegisterView(OpenView):
 
 class LoginView(OpenView):
     """Sign in with an email or a username and a password."""
+
+    business_rules = {"post": ["not exactly one of `email` and `username` is sent"]}
 
     throttle_classes = [AuthRateThrottle]
 
@@ -93,7 +105,7 @@ class RefreshTokensView(OpenView):
         return Response(s.TokenPairSerializer(tokens).data)
 
 
-class LogoutView(APIView):
+class LogoutView(StrictAPIView):
     """Log out: the given refresh token can never be used again."""
 
     permission_classes = [IsAuthenticated]
@@ -112,8 +124,10 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_205_RESET_CONTENT)
 
 
-class ChangePasswordView(APIView):
+class ChangePasswordView(StrictAPIView):
     """Change the password; every older refresh token is revoked and this session gets a new pair."""
+
+    business_rules = {"post": ["`old_password` is not the current password", PASSWORD_RULE]}
 
     permission_classes = [IsAuthenticated]
 
@@ -146,7 +160,9 @@ class PasswordResetView(OpenView):
 
 
 class PasswordResetConfirmView(OpenView):
-    """Set a new password with a mailed link (also an invited user's first password)."""
+    """Set a new password with a mailed link."""
+
+    business_rules = {"post": ["the link (`uid`, `token`) is invalid, expired or already used", PASSWORD_RULE]}
 
     throttle_classes = [AuthRateThrottle]
 
@@ -164,6 +180,8 @@ class PasswordResetConfirmView(OpenView):
 class VerifyEmailView(OpenView):
     """Confirm the email address with the token of the mailed link."""
 
+    business_rules = {"post": ["the token is invalid or already used"]}
+
     throttle_classes = [AuthRateThrottle]
 
     @extend_schema(
@@ -177,8 +195,15 @@ class VerifyEmailView(OpenView):
         return Response(s.DetailSerializer({"detail": "Email address verified."}).data)
 
 
-class InvitationAcceptView(APIView):
+class InvitationAcceptView(StrictAPIView):
     """Accept a mailed invitation: signed in as the invited account, or signed out to set its first password."""
+
+    business_rules = {
+        "post": [
+            "the token is unknown, used, cancelled or expired (`invalid_token`)",
+            "signed out, `password` is missing or fails the password rules",
+        ]
+    }
 
     permission_classes = [AllowAny]
     throttle_classes = [AuthRateThrottle]
@@ -200,8 +225,10 @@ class InvitationAcceptView(APIView):
         return Response(s.InvitationAcceptedSerializer(answer).data)
 
 
-class MeView(APIView):
+class MeView(StrictAPIView):
     """The signed-in user, their organizations and their codes in the active organization."""
+
+    business_rules = {"patch": [TAKEN_RULE]}
 
     permission_classes = [IsAuthenticated]
     http_method_names = ["get", "patch", "head", "options"]

@@ -12,16 +12,16 @@ from crmApp.serializers.customer import (
     CustomerBulkDeleteSerializer,
     CustomerBulkUpdateResultSerializer,
     CustomerBulkUpdateSerializer,
-    CustomerProtectedErrorSerializer,
     CustomerSerializer,
     CustomerStatsSerializer,
     TopCustomerSerializer,
     TopCustomersQuerySerializer,
 )
+from crmApp.serializers.errors import ErrorSerializer
 from crmApp.services.customer_service import CustomerService
 
 PROTECTED_RESPONSE = OpenApiResponse(
-    response=CustomerProtectedErrorSerializer,
+    response=ErrorSerializer,
     description="The customer has deals (`code: protected`); nothing was deleted.",
 )
 # The list actions return one object or a plain array: no pagination, no list filters.
@@ -32,6 +32,13 @@ PLAIN = {"detail": False, "pagination_class": None, "filter_backends": []}
 class CustomerViewSet(OrganizationScopedModelViewSet):
     """Customers; a customer-portal member may read the customer records linked to them."""
 
+    business_rules = {
+        **{
+            action: ["a name the customer type needs is blank (an individual's first and last name, a company name)"]
+            for action in ("create", "update", "partial_update")
+        },
+        "bulk_update": ["`data` sets no field"],
+    }
     queryset = Customer.objects.all()
     serializer_class = CustomerSerializer
     service_class = CustomerService
@@ -57,11 +64,11 @@ class CustomerViewSet(OrganizationScopedModelViewSet):
         """Counts of the organization's customers by status and type, and the new ones this month."""
         return Response(CustomerStatsSerializer(self.get_service().stats()).data)
 
-    @extend_schema(parameters=[TopCustomersQuerySerializer], responses=TopCustomerSerializer(many=True))
-    @action(methods=["get"], permission_code="customers:view", **PLAIN)
+    @extend_schema(responses=TopCustomerSerializer(many=True))
+    @action(methods=["get"], permission_code="customers:view", query_serializer=TopCustomersQuerySerializer, **PLAIN)
     def top(self, request):
         """The customers with the most won-deal revenue, highest first."""
-        query = self.validated(TopCustomersQuerySerializer, request.query_params)
+        query = self.validated_query()
         return Response(TopCustomerSerializer(self.get_service().top(limit=query["limit"]), many=True).data)
 
     @extend_schema(

@@ -20,6 +20,17 @@ from crmApp.services.deal_service import DealService
 class DealViewSet(OrganizationScopedModelViewSet):
     """Deals of the active organization; customer-portal members read the deals of their own customer record."""
 
+    business_rules = {
+        **{
+            action: [
+                "the stage is not one of the deal's pipeline",
+                "the pipeline has no open stage to start in",
+            ]
+            for action in ("create", "update", "partial_update", "move_stage")
+        },
+        "win": ["the deal's pipeline has no won stage"],
+        "lose": ["the deal's pipeline has no lost stage"],
+    }
     queryset = Deal.objects.all()
     serializer_class = DealSerializer
     permission_resource = "deals"
@@ -57,11 +68,18 @@ class DealViewSet(OrganizationScopedModelViewSet):
         deal = self.get_service().lose(deal, **self.validated(LoseSerializer, request.data))
         return Response(self.get_serializer(deal).data)
 
-    @extend_schema(parameters=[BoardQuerySerializer], responses=BoardColumnSerializer(many=True))
-    @action(detail=False, methods=["get"], permission_code="deals:view", pagination_class=None)
+    @extend_schema(responses=BoardColumnSerializer(many=True))
+    @action(
+        detail=False,
+        methods=["get"],
+        permission_code="deals:view",
+        pagination_class=None,
+        filtered=True,
+        query_serializer=BoardQuerySerializer,
+    )
     def board(self, request):
         """The kanban of one pipeline: a column per stage in order, honouring the deal filters."""
-        query = self.validated(BoardQuerySerializer, request.query_params)
+        query = self.validated_query()
         deals = self.filter_queryset(self.get_queryset())
         columns = self.get_service().board(deals, pipeline=query.get("pipeline"))
         return Response(BoardColumnSerializer(columns, many=True).data)

@@ -10,6 +10,10 @@ from crmApp.services.employee_service import EmployeeService
 class EmployeeViewSet(OrganizationScopedModelViewSet):
     """Employees; deleting one leaves the customers, leads and deals they held unassigned."""
 
+    business_rules = {
+        action: ["the user already has an employee record in this organization"]
+        for action in ("create", "update", "partial_update")
+    }
     queryset = Employee.objects.all()
     serializer_class = EmployeeSerializer
     service_class = EmployeeService

@@ -5,10 +5,11 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
+
+from crmApp.query import StrictAPIView
 
 
-class HealthView(APIView):
+class HealthView(StrictAPIView):
     """200 when the database answers, 503 when it doesn't."""
 
     authentication_classes = []

@@ -22,6 +22,18 @@ from crmApp.services.lead_service import LeadService
 class LeadViewSet(OrganizationScopedModelViewSet):
     """Leads of the active organization; status changes go through PATCH, conversion through `convert`."""
 
+    business_rules = {
+        "create": ["the lead would start in a final status, `converted` or `lost` (`invalid_transition`)"],
+        **{
+            action: ["the status change breaks the lead workflow (`invalid_transition`)"]
+            for action in ("update", "partial_update")
+        },
+        "convert": [
+            "the lead is not `qualified` (`invalid_transition`)",
+            "the lead has neither a company nor a last name (`incomplete_lead`)",
+            "the pipeline has no open stage",
+        ],
+    }
     queryset = Lead.objects.all()
     serializer_class = LeadSerializer
     service_class = LeadService
@@ -38,8 +50,8 @@ class LeadViewSet(OrganizationScopedModelViewSet):
             Prefetch("converted_customer", queryset=Customer.objects.only("id", "converted_from_lead_id"))
         )
 
-    @extend_schema(filters=True, responses=LeadStatsSerializer)
-    @action(detail=False, methods=["get"], permission_code="leads:view")
+    @extend_schema(responses=LeadStatsSerializer)
+    @action(detail=False, methods=["get"], permission_code="leads:view", filtered=True)
     def stats(self, request):
         """Totals by status and source and the average score, over the leads the list filters select."""
         leads = self.filter_queryset(self.get_queryset())

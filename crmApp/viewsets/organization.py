@@ -22,13 +22,14 @@ from crmApp.permissions import (
     OrganizationAccess,
     organization_rule_allows,
 )
+from crmApp.query import KnownQueryParametersMixin
 from crmApp.serializers.organization import (
-    MEMBER_ENTRY,
     InvitationSerializer,
     InviteSerializer,
     MemberEntrySerializer,
     MemberUpdateSerializer,
     OrganizationSerializer,
+    member_entry_schema,
 )
 from crmApp.services.organization_service import (
     MemberService,
@@ -52,6 +53,7 @@ INVITATION_ID_PARAMETER = OpenApiParameter(
     destroy=extend_schema(summary="Delete an organization and all its records (owner only)"),
 )
 class OrganizationViewSet(
+    KnownQueryParametersMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -71,6 +73,14 @@ class OrganizationViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     search_fields = ["name"]
     ordering_fields = ["name", "created_at"]
+    business_rules = {
+        "invite": [
+            "the address is already an active member (`already_member`)",
+            "the address looks like another account's address (a TS #39 look-alike)",
+        ],
+        "member": ["the organization's last owner would be demoted (`last_owner`)"],
+        "remove_member": ["the organization's last owner would be removed (`last_owner`)"],
+    }
     access_rules = {
         "list": SIGNED_IN,
         "create": SIGNED_IN,
@@ -157,9 +167,9 @@ class OrganizationViewSet(
     # --- members ---------------------------------------------------------------------------------
     @extend_schema(
         summary="The organization's members and open invitations (any member but a portal customer)",
-        responses=MEMBER_ENTRY,
+        responses=member_entry_schema(many=True),
     )
-    @action(detail=True, methods=["get"], serializer_class=MemberEntrySerializer, filter_backends=[])
+    @action(detail=True, methods=["get"], serializer_class=MemberEntrySerializer, filter_backends=[], paginated=True)
     def members(self, request, pk=None):
         page = self.paginate_queryset(self.member_service().members())
         return self.get_paginated_response(MemberEntrySerializer(page, many=True).data)
@@ -180,7 +190,7 @@ class OrganizationViewSet(
         summary="Change a member's (or an invitation's) role or profile type (members:manage)",
         parameters=[USER_ID_PARAMETER],
         request=MemberUpdateSerializer,
-        responses={200: MEMBER_ENTRY},
+        responses={200: member_entry_schema()},
     )
     @action(
         detail=True, methods=["patch"], url_path=r"members/(?P<user_id>[0-9]+)", serializer_class=MemberEntrySerializer

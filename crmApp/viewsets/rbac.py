@@ -12,6 +12,7 @@ from crmApp.mixins import OrganizationScopedModelViewSet, OrganizationScopedView
 from crmApp.models import Permission, Role, UserRole
 from crmApp.pagination import StandardPagination
 from crmApp.permissions import INTERNAL_MEMBER, HasOrganizationPermission
+from crmApp.query import KnownQueryParametersMixin
 from crmApp.serializers.rbac import PermissionSerializer, RoleSerializer, UserRoleSerializer
 from crmApp.services.rbac_service import RoleService, UserRoleService
 
@@ -27,7 +28,7 @@ class CataloguePagination(StandardPagination):
 
 
 @extend_schema_view(list=extend_schema(summary="Every permission code and what it allows"))
-class PermissionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class PermissionViewSet(KnownQueryParametersMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """`/api/permissions/`: the global catalogue of codes, for any active member of the active organization."""
 
     # The catalogue is global data without an organization; only the membership check applies.
@@ -47,6 +48,10 @@ class PermissionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 class RoleViewSet(OrganizationScopedModelViewSet):
     """`/api/roles/`: the active organization's roles; any member reads, `roles:manage` writes."""
 
+    business_rules = {
+        action: ["the organization already has a role of this name (ignoring case)"]
+        for action in ("create", "update", "partial_update")
+    }
     queryset = Role.objects.all()
     serializer_class = RoleSerializer
     service_class = RoleService
@@ -70,6 +75,9 @@ class UserRoleViewSet(
 ):
     """`/api/user-roles/`: which member holds which role; any member reads, `roles:manage` writes."""
 
+    business_rules = {
+        "create": ["the user is not an active member of the organization", "the member already holds the role"]
+    }
     queryset = UserRole.objects.all()
     serializer_class = UserRoleSerializer
     service_class = UserRoleService
