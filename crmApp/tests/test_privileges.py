@@ -115,3 +115,44 @@ def test_options_on_the_members_route_follows_the_membership_rules(make_member, 
 
     assert allowed(plain.options(url)) == {"GET", "HEAD", "OPTIONS"}
     assert allowed(manager.options(url)) == {"GET", "HEAD", "POST", "OPTIONS"}
+
+
+@pytest.fixture
+def auth_rate_2(settings):
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "auth": "2/minute", "user": "2/minute"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+
+
+def test_the_admin_sign_in_is_throttled_per_address(auth_rate_2, client, db):
+    form = {"username": "nobody@example.com", "password": "wrong-password"}
+    statuses = [client.post("/admin/login/", form, REMOTE_ADDR="10.1.1.1").status_code for _ in range(3)]
+
+    assert statuses[:2] == [200, 200] and statuses[2] == 429
+    assert client.post("/admin/login/", form, REMOTE_ADDR="10.1.1.2").status_code == 200
+
+
+def test_a_forged_forwarded_for_buys_an_anonymous_caller_no_fresh_bucket(auth_rate_2, api_client, db):
+    statuses = [
+        api_client.get("/api/", REMOTE_ADDR="10.1.1.1", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}").status_code
+        for n in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(auth_rate_2, api_client, settings, db):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    statuses = [
+        api_client.get("/api/", REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}").status_code
+        for n in range(3)
+    ]
+    assert statuses == [200, 200, 200]
+
+
+def test_a_reset_request_does_the_same_work_for_known_and_unknown_addresses(
+    api_client, owner, settings, django_assert_num_queries
+):
+    settings.TASKS_RUN_SYNCHRONOUSLY = False  # the job runs after the request, as in production
+    for address in (owner.email, "nobody-here@example.com"):
+        with django_assert_num_queries(0):  # the look-up and the mail happen in the background job
+            response = api_client.post("/api/auth/password-reset/", {"email": address}, format="json")
+        assert response.status_code == 202
