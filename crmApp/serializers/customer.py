@@ -1,6 +1,5 @@
 """Customer input and output, and the bodies of the customer list actions."""
 
-
 from rest_framework import serializers
 
 from crmApp.constants import CustomerStatus
