@@ -3,8 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
+WORKERS ?= 2
 
-.PHONY: install run migrate seed test bench clean
+.PHONY: install run serve worker migrate static seed test lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,19 +21,37 @@ install: $(VENV)/.installed
 migrate: install .env
 	$(PY) manage.py migrate --noinput
 
+# The admin's and the API docs' assets, served by the app itself (WhiteNoise) when DEBUG is off.
+static: install .env
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+
+# Creates the demo once; prints the demo accounts every time.
 seed: migrate
 	$(PY) manage.py seed_data
 
-run: seed
+# Development server with the demo data (DEBUG as in .env).
+run: seed static
 	$(PY) manage.py runserver $(HOST)
+
+# A production-style start: gunicorn serving the API, the admin and their static files (see docs/operations.md).
+serve: migrate static
+	$(VENV)/bin/gunicorn crmAdmin.wsgi --workers $(WORKERS) --bind $(HOST)
+
+# Background jobs (webhooks, mail, imports, purges) when REDIS_URL is set; without it the app runs them itself.
+worker: install .env
+	$(VENV)/bin/celery -A crmAdmin worker --beat --loglevel INFO
 
 # The whole suite; the tests need no .env (a throwaway key is enough).
 test: install
 	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key-never-used-in-production} $(VENV)/bin/pytest $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Latency benchmark on PostgreSQL (not part of `make test`); see bench/README.md.
 bench: install
 	SECRET_KEY=$${SECRET_KEY:-bench-only-secret-key-never-used-in-production} $(PY) bench/run.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm .pytest_cache
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm .pytest_cache staticfiles

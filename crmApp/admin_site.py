@@ -1,6 +1,10 @@
 """The admin site: Django's, with its sign-in form throttled per client address like API login."""
 
+import re
+from urllib.parse import urlsplit
+
 from django.contrib import admin
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.http import HttpResponse
 
 from crmApp.throttles import AuthRateThrottle
@@ -13,9 +17,62 @@ class AdminLoginThrottle(AuthRateThrottle):
         return f"admin-login:{self.get_ident(request)}"
 
 
+# The change page of a record: /admin/<app>/<model>/<pk>/change/
+CHANGE_PAGE = re.compile(r"/admin/(?P<app>\w+)/(?P<model>\w+)/(?P<pk>\d+)/change/$")
+
+
+def owns_rows(model) -> bool:
+    return any(field.name == "organization" for field in model._meta.fields)
+
+
+class OrganizationAutocompleteView(AutocompleteJsonView):
+    """Autocomplete options from the organization of the record being edited, each naming its organization.
+
+    The organization comes from the form (organization-autocomplete.js sends `?organization=`) or, on a
+    record's change page, from the record itself.
+    """
+
+    def organization_id(self):
+        chosen = self.request.GET.get("organization", "")
+        if chosen.isdigit():
+            return int(chosen)
+        page = CHANGE_PAGE.search(urlsplit(self.request.headers.get("Referer", "")).path)
+        source = self.source_field.model
+        if page and page["model"] == source._meta.model_name and owns_rows(source):
+            return source._base_manager.filter(pk=page["pk"]).values_list("organization_id", flat=True).first()
+        return None
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        organization_id = self.organization_id()
+        if organization_id is not None and owns_rows(queryset.model):
+            queryset = queryset.filter(organization_id=organization_id)
+        return queryset.select_related("organization") if owns_rows(queryset.model) else queryset
+
+    def serialize_result(self, obj, to_field_name):
+        result = super().serialize_result(obj, to_field_name)
+        if owns_rows(type(obj)):
+            result["text"] = f"{result['text']} · {obj.organization}"
+        return result
+
+
+ORGANIZATION_AUTOCOMPLETE_JS = "crmApp/admin/organization-autocomplete.js"
+
+
+class OrganizationLabeledFilter(admin.RelatedFieldListFilter):
+    """A filter on a per-organization relation (stage, pipeline, role) whose choices name their organization."""
+
+    def field_choices(self, field, request, model_admin):
+        related = field.related_model._base_manager.select_related("organization").order_by("organization__name", "pk")
+        return [(obj.pk, f"{obj} · {obj.organization}") for obj in related]
+
+
 class CRMAdminSite(admin.AdminSite):
     site_header = "CRM administration"
     site_title = "CRM admin"
+
+    def autocomplete_view(self, request):
+        return OrganizationAutocompleteView.as_view(admin_site=self)(request)
 
     def login(self, request, extra_context=None):
         if request.method == "POST":

@@ -13,6 +13,10 @@ from crmApp.exceptions import TenantError
 from crmApp.models import Membership, Organization, Permission
 
 ORGANIZATION_HEADER = "HTTP_X_ORGANIZATION_ID"
+NO_ORGANIZATION = (
+    'You belong to no organization yet: create one with POST /api/organizations/ {"name": ...}, '
+    "or accept an invitation."
+)
 MAX_ID = 2**63 - 1
 
 
@@ -119,7 +123,10 @@ def get_tenant(request) -> Tenant:
     tenant = getattr(request, "_crm_tenant", None)
     if tenant is not None:
         return tenant
-    membership = resolve_membership(request.user, requested_organization_id(request))
+    organization_id = requested_organization_id(request)
+    membership = resolve_membership(request.user, organization_id)
+    if membership is None and organization_id is None:
+        raise TenantError(NO_ORGANIZATION, code="no_organization")
     if membership is None:
         raise TenantError()
     membership.user = request.user

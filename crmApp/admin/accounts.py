@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from crmApp.admin_site import ORGANIZATION_AUTOCOMPLETE_JS, OrganizationLabeledFilter
 from crmApp.models import (
     CodeSequence,
     IdempotencyKey,
@@ -75,10 +76,13 @@ class RoleAdmin(admin.ModelAdmin):
 @admin.register(UserRole)
 class UserRoleAdmin(admin.ModelAdmin):
     list_display = ("user", "role", "organization")
-    list_filter = ("organization",)
+    list_filter = ("organization", ("role", OrganizationLabeledFilter))
     search_fields = ("user__email", "role__name")
     list_select_related = ("user", "role", "organization")
     autocomplete_fields = ("user", "role", "organization")
+
+    class Media:
+        js = (ORGANIZATION_AUTOCOMPLETE_JS,)
 
 
 @admin.register(CodeSequence)

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from rest_framework.exceptions import APIException
 
+from crmApp.admin_site import ORGANIZATION_AUTOCOMPLETE_JS, OrganizationLabeledFilter
 from crmApp.constants import ChangeSource
 from crmApp.models import Customer, Deal, Employee, Lead, Pipeline, PipelineStage, Vendor
 from crmApp.services.customer_service import CustomerService
@@ -57,6 +58,9 @@ class ServiceForm(forms.ModelForm):
 
 class ServiceBackedAdmin(admin.ModelAdmin):
     """Common shape of the CRM record admins: organization filter, autocomplete, read-only bookkeeping."""
+
+    class Media:
+        js = (ORGANIZATION_AUTOCOMPLETE_JS,)
 
     service_class: type
     form = ServiceForm
@@ -189,7 +193,7 @@ class PipelineAdmin(ServiceBackedAdmin):
 class PipelineStageAdmin(ServiceBackedAdmin):
     service_class = PipelineStageService
     list_display = ("name", "pipeline", "order", "probability", "is_won", "is_lost", "organization")
-    list_filter = ("organization", "is_won", "is_lost")
+    list_filter = ("organization", ("pipeline", OrganizationLabeledFilter), "is_won", "is_lost")
     search_fields = ("name", "pipeline__name")
     list_select_related = ("organization", "pipeline")
     autocomplete_fields = ("organization", "pipeline")
@@ -200,7 +204,12 @@ class PipelineStageAdmin(ServiceBackedAdmin):
 class DealAdmin(ServiceBackedAdmin):
     service_class = DealService
     list_display = ("code", "title", "customer", "stage", "value", "expected_revenue", "status", "organization")
-    list_filter = ("organization", "status", "stage")
+    list_filter = (
+        "organization",
+        "status",
+        ("pipeline", OrganizationLabeledFilter),
+        ("stage", OrganizationLabeledFilter),
+    )
     search_fields = ("code", "title", "customer__company_name", "customer__last_name")
     list_select_related = ("organization", "customer", "stage", "stage__pipeline")
     autocomplete_fields = ("organization", "customer", "pipeline", "stage", "assigned_to", "lead")

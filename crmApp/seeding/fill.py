@@ -140,6 +140,8 @@ def fill_organization(organization, *, targets: Counts, rng, author=None, progre
             if kind == "leads":
                 linking = time.perf_counter()
                 report.linked_conversions = _link_conversions(org_id, floors["customers"])
+                # A converted lead always has its customer: the ones no new customer came from stay qualified.
+                writer.requalify_unlinked_conversions(organization_id=org_id, leads_after_id=floors["leads"])
                 report.link_seconds = time.perf_counter() - linking
         if any(step.added for step in report.steps):
             # COPY sends no signals: cached reads of this organization must be recomputed.

@@ -78,6 +78,16 @@ _FROM_LEAD = {
 }
 
 
+def requalify_unlinked_conversions(*, organization_id: int, leads_after_id: int) -> int:
+    """Put the new converted leads that no customer came from back to `qualified`; returns how many."""
+    return Lead.objects.filter(
+        organization_id=organization_id,
+        id__gt=leads_after_id,
+        status=LeadStatus.CONVERTED,
+        converted_customer__isnull=True,
+    ).update(status=LeadStatus.QUALIFIED, converted_at=None)
+
+
 def link_converted_leads(*, organization_id: int, customers_after_id: int, limit: int) -> int:
     """Make up to `limit` new customers (id above `customers_after_id`) the customers of unlinked converted leads.
 

@@ -170,3 +170,48 @@ def test_a_service_rule_broken_in_the_admin_is_a_form_error_not_a_500(admin_clie
 
     assert response.status_code == 200
     assert "This field is required for a business customer." in response.content.decode()
+
+
+def autocomplete(admin_client, model: str, field: str, **params):
+    query = {"app_label": "crmApp", "model_name": model, "field_name": field, "term": "", **params}
+    return admin_client.get(reverse("admin:autocomplete"), query)
+
+
+@pytest.mark.django_db
+def test_autocomplete_offers_only_the_chosen_organizations_records_and_names_it(
+    admin_client, organization, other_organization
+):
+    mine = EmployeeFactory(organization=organization, first_name="Mia")
+    theirs = EmployeeFactory(organization=other_organization, first_name="Theo")
+
+    scoped = autocomplete(admin_client, "lead", "assigned_to", organization=organization.id).json()["results"]
+    everyone = autocomplete(admin_client, "lead", "assigned_to").json()["results"]
+
+    assert [option["id"] for option in scoped] == [str(mine.id)]
+    assert scoped[0]["text"].endswith(f"· {organization.name}")
+    assert {option["id"] for option in everyone} == {str(mine.id), str(theirs.id)}
+
+
+@pytest.mark.django_db
+def test_autocomplete_on_a_change_page_keeps_to_the_records_organization(
+    admin_client, organization, other_organization
+):
+    lead = LeadFactory(organization=organization)
+    mine = EmployeeFactory(organization=organization)
+    EmployeeFactory(organization=other_organization)
+    change_page = f"http://testserver{reverse('admin:crmApp_lead_change', args=[lead.id])}"
+
+    response = admin_client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "crmApp", "model_name": "lead", "field_name": "assigned_to", "term": ""},
+        HTTP_REFERER=change_page,
+    )
+
+    assert [option["id"] for option in response.json()["results"]] == [str(mine.id)]
+
+
+@pytest.mark.django_db
+def test_per_organization_filters_name_the_organization(admin_client, organization, other_organization):
+    page = admin_client.get(reverse("admin:crmApp_deal_changelist")).content.decode()
+    assert f"Sales Pipeline › Prospecting · {organization.name}" in page
+    assert f"Sales Pipeline › Prospecting · {other_organization.name}" in page

@@ -253,3 +253,24 @@ def test_500_outside_the_api_framework_is_json_too(settings):
 
     assert_error(response, 500, "server_error")
     assert "secret internals" not in response.content.decode()
+
+
+@pytest.mark.parametrize("url", ["/static/missing.css", "/nonexistent", "/admin-nope/"])
+def test_paths_outside_the_api_answer_ordinary_404_pages(client, url):
+    response = client.get(url)
+    assert response.status_code == 404
+    assert not response["Content-Type"].startswith("application/json")
+
+
+def test_a_staff_admin_session_browses_the_api_and_needs_csrf_to_write(admin_user, organization, owner):
+    from django.test import Client
+
+    from crmApp.tests.factories import MembershipFactory
+
+    MembershipFactory(user=admin_user, organization=organization, role="owner")
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin_user)
+
+    assert browser.get("/api/leads/").status_code == 200
+    refused = browser.post("/api/leads/", {"first_name": "Ada"}, content_type="application/json")
+    assert (refused.status_code, refused.json()["code"]) == (403, "permission_denied")

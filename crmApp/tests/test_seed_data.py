@@ -333,3 +333,13 @@ def test_reference_check_catches_a_row_pointing_at_a_missing_record(organization
     with pytest.raises(IntegrityError, match=r"Vendor\.user points at a missing User"):
         check_references(Vendor, organization_id=organization.id, after_id=0)
     Vendor.objects.filter(code="VEN-9999").delete()  # the test database checks constraints on teardown
+
+
+@pytest.mark.django_db
+def test_a_leads_only_fill_makes_no_converted_lead_without_its_customer(organization):
+    call_command("seed_data", organization="Acme", leads=300, no_progress=True, stdout=StringIO())
+
+    leads = Lead.objects.filter(organization=organization)
+    assert leads.count() >= 300
+    assert not leads.filter(status="converted", converted_customer__isnull=True).exists()
+    assert leads.filter(status="qualified").exists()

@@ -1,6 +1,7 @@
 """Start-up configuration comes from the environment and refuses unsafe production settings."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,52 @@ def test_argon2_is_the_first_password_hasher():
 def test_sqlite_takes_the_write_lock_up_front_so_concurrent_writers_wait():
     result = start_django(show="settings.DATABASES['default']['OPTIONS']['transaction_mode']", DEBUG="True")
     assert result.stdout.strip() == "IMMEDIATE", result.stderr
+
+
+def run_manage(*arguments, **env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL"}}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *arguments], env=clean, capture_output=True, text=True, cwd="/"
+    )
+
+
+def test_commands_on_the_default_sqlite_database_print_no_warnings(tmp_path):
+    result = run_manage("check", "--database", "default", DEBUG="True", DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
+    assert result.returncode == 0
+    assert "WARNING" not in result.stderr + result.stdout and "W040" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("debug", ["True", "False"])
+def test_each_log_line_appears_once(debug):
+    code = "import logging; logging.getLogger('django.request').warning('logged-once-marker')"
+    result = run_manage("shell", "-c", code, DEBUG=debug, SECRET_KEY="a-real-secret")
+    assert (result.stdout + result.stderr).count("logged-once-marker") == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "setting", "expected"),
+    [
+        ("EMAIL_HOST", "smtp.example.com", "EMAIL_HOST", "smtp.example.com"),
+        ("EMAIL_PORT", "2525", "EMAIL_PORT", "2525"),
+        ("EMAIL_USE_TLS", "true", "EMAIL_USE_TLS", "True"),
+        ("CSRF_TRUSTED_ORIGINS", "https://crm.example.com", "CSRF_TRUSTED_ORIGINS", "['https://crm.example.com']"),
+        ("SECURE_PROXY_SSL_HEADER", "true", "SECURE_PROXY_SSL_HEADER", "('HTTP_X_FORWARDED_PROTO', 'https')"),
+        ("SECURE_HSTS_SECONDS", "60", "SECURE_HSTS_SECONDS", "60"),
+        ("SESSION_COOKIE_SECURE", "true", "SESSION_COOKIE_SECURE", "True"),
+        ("NUM_PROXIES", "2", "REST_FRAMEWORK['NUM_PROXIES']", "2"),
+    ],
+)
+def test_deployment_settings_come_from_the_environment(variable, value, setting, expected):
+    result = start_django(show=f"settings.{setting}", DEBUG="True", **{variable: value})
+    assert result.stdout.strip() == expected, result.stderr
+
+
+def test_every_variable_the_settings_read_is_documented():
+    source = (ROOT / "crmAdmin" / "settings.py").read_text()
+    read = set(re.findall(r'env(?:\.\w+)?\("([A-Z_]+)"', source))
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert read, "no env() reads found"
+    assert {name for name in read if name not in example} == set()
+    assert {name for name in read if f"`{name}`" not in readme} == set()

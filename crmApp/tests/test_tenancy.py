@@ -202,11 +202,18 @@ def test_a_deactivated_organization_is_403(owner, organization):
 
 
 @pytest.mark.django_db
-def test_a_user_without_any_membership_is_403(db):
-    response = make_client(UserFactory()).get("/api/employees/")
+@pytest.mark.parametrize("superuser", [False, True])
+def test_a_user_without_any_organization_is_told_how_to_get_one(db, superuser):
+    client = make_client(UserFactory(is_superuser=superuser, is_staff=superuser))
+
+    response = client.get("/api/employees/")
 
     assert response.status_code == 403
-    assert response.json()["code"] == "organization_forbidden"
+    assert response.json()["code"] == "no_organization"
+    assert "POST /api/organizations/" in response.json()["detail"]
+    created = client.post("/api/organizations/", {"name": "Mine"}, format="json")
+    assert created.status_code == 201
+    assert client.get("/api/employees/").status_code == 200
 
 
 @pytest.mark.django_db

@@ -60,7 +60,6 @@ class Command(BaseCommand):
         report = demo.seed_demo(seed=seed, progress=progress)
         if not report.organizations_created and not report.users_created:
             self.stdout.write("Demo data already present; nothing changed.")
-            return
         for fill in report.organizations_created:
             self._write_fill(fill)
         for name in report.organizations_present:
@@ -69,7 +68,7 @@ class Command(BaseCommand):
         for user in demo.USERS.values():
             state = "created" if user.email in report.users_created else "already present, unchanged"
             self.stdout.write(f"  {user.email:<18} {user.password:<10} {self._roles(user.email)}  [{state}]")
-        self.stdout.write(self.style.SUCCESS(f"Demo seeded in {time.perf_counter() - started:.1f} s."))
+        self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.perf_counter() - started:.1f} s."))
 
     def _fill(self, name: str, owner_email: str, targets: Counts, seed: int, progress: bool) -> None:
         started = time.perf_counter()
