@@ -258,6 +258,8 @@ SPECTACULAR_SETTINGS = {
         "DealStatusEnum": "crmApp.constants.DealStatus",
         "CustomerStatusEnum": "crmApp.constants.CustomerStatus",
         "ActiveStatusEnum": "crmApp.constants.ActiveStatus",
+        "LeadSourceEnum": "crmApp.constants.LeadSource",
+        "ChangeSourceEnum": "crmApp.constants.ChangeSource",
     },
 }
 

@@ -1,12 +1,21 @@
 """Root URLs: the API under /api/ (JSON errors everywhere there), its schema and docs, and the admin."""
 
 from django.contrib import admin
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.http import HttpResponsePermanentRedirect
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from crmApp import exceptions
 
+
+def favicon(request):
+    """Browsers ask every page's host for /favicon.ico; the icon is a static file like any other."""
+    return HttpResponsePermanentRedirect(staticfiles_storage.url("crmApp/favicon.svg"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

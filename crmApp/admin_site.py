@@ -56,7 +56,12 @@ class OrganizationAutocompleteView(AutocompleteJsonView):
         return result
 
 
-ORGANIZATION_AUTOCOMPLETE_JS = "crmApp/admin/organization-autocomplete.js"
+# Loaded after Django's jQuery, whose `django.jQuery` it hooks into.
+ORGANIZATION_AUTOCOMPLETE_JS = (
+    "admin/js/vendor/jquery/jquery.min.js",
+    "admin/js/jquery.init.js",
+    "crmApp/admin/organization-autocomplete.js",
+)
 
 
 class OrganizationLabeledFilter(admin.RelatedFieldListFilter):

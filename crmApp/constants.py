@@ -64,6 +64,14 @@ class DealStatus(models.TextChoices):
     LOST = "lost", "Lost"
 
 
+class ActivityType(models.TextChoices):
+    NOTE = "note", "Note"
+    CALL = "call", "Call"
+    MEETING = "meeting", "Meeting"
+    TASK = "task", "Task"
+    EMAIL = "email", "Email"
+
+
 class ChangeSource(models.TextChoices):
     """Where a change to a record came from (history entries carry it)."""
 
@@ -76,8 +84,16 @@ class ChangeSource(models.TextChoices):
 
 # --- RBAC -----------------------------------------------------------------------------------------
 CRUD_ACTIONS = ("view", "create", "update", "delete")
-CRM_RESOURCES = ("employees", "vendors", "customers", "leads", "deals", "pipelines")
-ADMIN_RESOURCES = ("roles", "members")
+CRM_RESOURCES = ("employees", "vendors", "customers", "leads", "deals", "pipelines", "activities")
+# Codes beyond the CRM records; audit, webhooks and API keys are for owners and admins unless granted.
+OTHER_CODES = {
+    "analytics:view": "View analytics",
+    "audit:view": "Read the audit log of every change",
+    "roles:manage": "Create, change and assign roles",
+    "members:manage": "Invite, change and remove members",
+    "webhooks:manage": "Create and manage webhooks",
+    "api_keys:manage": "Create and revoke API keys",
+}
 
 
 def _catalogue() -> dict[str, str]:
@@ -86,13 +102,10 @@ def _catalogue() -> dict[str, str]:
         for resource in CRM_RESOURCES
         for action in CRUD_ACTIONS
     }
-    codes["analytics:view"] = "View analytics"
-    codes["roles:manage"] = "Create, change and assign roles"
-    codes["members:manage"] = "Add, change and remove members"
-    return codes
+    return {**codes, **OTHER_CODES}
 
 
-# code -> description; the Permission table is seeded from this by a migration.
+# code -> description; the Permission table is seeded from this by migrations.
 PERMISSIONS: dict[str, str] = _catalogue()
 ALL_PERMISSION_CODES: frozenset[str] = frozenset(PERMISSIONS)
 
@@ -103,12 +116,15 @@ DEFAULT_ROLES: dict[str, dict] = {
         "permissions": [*_CRM_CODES, "analytics:view"],
     },
     "Sales Rep": {
-        "description": "Works customers, leads and deals.",
-        "permissions": [f"{r}:{a}" for r in ("customers", "leads", "deals") for a in ("view", "create", "update")],
+        "description": "Works customers, leads, deals and activities.",
+        "permissions": [
+            *(f"{r}:{a}" for r in ("customers", "leads", "deals", "activities") for a in ("view", "create", "update")),
+            "pipelines:view",
+        ],
     },
     "Viewer": {
-        "description": "Reads everything.",
-        "permissions": sorted(code for code in PERMISSIONS if code.endswith(":view")),
+        "description": "Reads every record and analytics.",
+        "permissions": sorted(code for code in PERMISSIONS if code.endswith(":view") and code != "audit:view"),
     },
 }
 

@@ -4,14 +4,23 @@ from typing import ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from crmApp.conditional import etag, if_match_versions, if_none_match_hits
-from crmApp.permissions import HasOrganizationPermission, permitted_methods
+from crmApp.permissions import ACTION_VERBS, HasOrganizationPermission, permitted_methods
 from crmApp.query import KnownQueryParametersMixin
+from crmApp.serializers.history import (
+    HistoryChangeSerializer,
+    TimelineQuerySerializer,
+    timeline_entries_schema,
+    timeline_entry,
+)
+from crmApp.services.timeline_service import TimelineService
 from crmApp.tenancy import Tenant, get_tenant, parse_id
 
 SEALED_METHODS = ("get_queryset", "get_object", "get_permissions")
@@ -44,7 +53,8 @@ class OrganizationScopedViewSet(KnownQueryParametersMixin, viewsets.GenericViewS
                     f"{cls.__name__} overrides {name}; customise scoped_queryset() instead, so tenancy stays enforced."
                 )
         for extra in cls.get_extra_actions():
-            if "permission_code" not in extra.kwargs and extra.__name__ not in cls.permission_codes:
+            declared = "permission_code" in extra.kwargs or extra.__name__ in cls.permission_codes
+            if not declared and extra.__name__ not in ACTION_VERBS:
                 raise ImproperlyConfigured(f"{cls.__name__}.{extra.__name__} must declare its permission_code.")
 
     # --- tenancy --------------------------------------------------------------------------------
@@ -154,3 +164,33 @@ class OrganizationScopedModelViewSet(
 
     def perform_destroy(self, instance):
         self.get_service().delete(instance)
+
+
+class RecordHistoryMixin:
+    """`GET …/{id}/history/`: the field changes of one record, newest first (needs the resource's view code)."""
+
+    @extend_schema(responses=HistoryChangeSerializer(many=True))
+    @action(detail=True, methods=["get"], paginated=True)
+    def history(self, request, pk=None):
+        """The field changes of this record, newest first; one write is one entry."""
+        entries = TimelineService(self.tenant).history_of(self.get_object())
+        return self.get_paginated_response(HistoryChangeSerializer(self.paginate_queryset(entries), many=True).data)
+
+
+class TimelineMixin:
+    """`GET …/{id}/timeline/`: the record's changes, events and activities, newest first."""
+
+    @extend_schema(responses=timeline_entries_schema())
+    @action(detail=True, methods=["get"], paginated=True, query_serializer=TimelineQuerySerializer)
+    def timeline(self, request, pk=None):
+        """Changes, events and activities (with `activities:view`) of this record, newest first.
+
+        A customer's timeline also holds its deals' entries and those of the lead it came from.
+        """
+        entries = TimelineService(self.tenant).timeline(
+            self.get_object(),
+            kind=self.validated_query().get("kind"),
+            with_activities=self.tenant.has("activities:view"),
+        )
+        context = self.get_serializer_context()
+        return self.get_paginated_response([timeline_entry(item, context) for item in self.paginate_queryset(entries)])

@@ -15,6 +15,8 @@ ACTION_VERBS = {
     "update": "update",
     "partial_update": "update",
     "destroy": "delete",
+    "history": "view",
+    "timeline": "view",
 }
 # Declared instead of a code where being an active member of the organization is enough.
 ANY_MEMBER = "any-member"

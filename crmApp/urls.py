@@ -5,6 +5,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import APIRootView, DefaultRouter
 
 from crmApp.viewsets import (
+    activity,
     analytics,
     auth,
     customer,
@@ -40,6 +41,8 @@ router.register("leads", lead.LeadViewSet, basename="lead")
 router.register("pipelines", pipeline.PipelineViewSet, basename="pipeline")
 router.register("pipeline-stages", pipeline.PipelineStageViewSet, basename="pipeline-stage")
 router.register("deals", deal.DealViewSet, basename="deal")
+router.register("activities", activity.ActivityViewSet, basename="activity")
+router.register("audit-log", activity.AuditLogViewSet, basename="audit-log")
 router.register("analytics", analytics.AnalyticsViewSet, basename="analytics")
 
 urlpatterns = [

@@ -82,7 +82,7 @@ class UserRoleAdmin(admin.ModelAdmin):
     autocomplete_fields = ("user", "role", "organization")
 
     class Media:
-        js = (ORGANIZATION_AUTOCOMPLETE_JS,)
+        js = ORGANIZATION_AUTOCOMPLETE_JS
 
 
 @admin.register(CodeSequence)

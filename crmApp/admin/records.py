@@ -14,7 +14,8 @@ from rest_framework.exceptions import APIException
 
 from crmApp.admin_site import ORGANIZATION_AUTOCOMPLETE_JS, OrganizationLabeledFilter
 from crmApp.constants import ChangeSource
-from crmApp.models import Customer, Deal, Employee, Lead, Pipeline, PipelineStage, Vendor
+from crmApp.models import Activity, Customer, Deal, Employee, HistoryEntry, Lead, Pipeline, PipelineStage, Vendor
+from crmApp.services.activity_service import ActivityService
 from crmApp.services.customer_service import CustomerService
 from crmApp.services.deal_service import DealService
 from crmApp.services.employee_service import EmployeeService
@@ -60,7 +61,7 @@ class ServiceBackedAdmin(admin.ModelAdmin):
     """Common shape of the CRM record admins: organization filter, autocomplete, read-only bookkeeping."""
 
     class Media:
-        js = (ORGANIZATION_AUTOCOMPLETE_JS,)
+        js = ORGANIZATION_AUTOCOMPLETE_JS
 
     service_class: type
     form = ServiceForm
@@ -110,6 +111,25 @@ class ServiceBackedAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{obj}: {error.detail}", messages.ERROR)
 
 
+class ActivityInline(admin.TabularInline):
+    """The record's activities, read here; they are added and changed on their own page (their service's rules)."""
+
+    model = Activity
+    fk_name = None
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("code", "type", "subject", "due_at", "assigned_to", "is_done")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def activity_inline(subject: str) -> type[ActivityInline]:
+    return type(f"{subject.title()}ActivityInline", (ActivityInline,), {"fk_name": subject})
+
+
 @admin.register(Employee)
 class EmployeeAdmin(ServiceBackedAdmin):
     service_class = EmployeeService
@@ -137,6 +157,7 @@ class CustomerAdmin(ServiceBackedAdmin):
     list_select_related = ("organization", "assigned_to")
     autocomplete_fields = ("organization", "assigned_to", "user", "converted_from_lead")
     readonly_fields = (*RECORD_READONLY, "converted_from_lead")
+    inlines = (activity_inline("customer"),)
 
 
 @admin.register(Lead)
@@ -149,6 +170,7 @@ class LeadAdmin(ServiceBackedAdmin):
     autocomplete_fields = ("organization", "assigned_to")
     # The workflow (status, qualified/converted dates) is owned by the API's rules.
     readonly_fields = (*RECORD_READONLY, "status", "score", "qualified_at", "converted_at")
+    inlines = (activity_inline("lead"),)
 
 
 class PipelineStageInline(admin.TabularInline):
@@ -214,3 +236,35 @@ class DealAdmin(ServiceBackedAdmin):
     list_select_related = ("organization", "customer", "stage", "stage__pipeline")
     autocomplete_fields = ("organization", "customer", "pipeline", "stage", "assigned_to", "lead")
     readonly_fields = (*RECORD_READONLY, "status", "probability", "expected_revenue", "closed_at")
+    inlines = (activity_inline("deal"),)
+
+
+@admin.register(Activity)
+class ActivityAdmin(ServiceBackedAdmin):
+    service_class = ActivityService
+    list_display = ("code", "type", "subject", "due_at", "assigned_to", "is_done", "organization")
+    list_filter = ("organization", "type", "is_done")
+    search_fields = ("code", "subject")
+    list_select_related = ("organization", "assigned_to")
+    autocomplete_fields = ("organization", "assigned_to", "customer", "lead", "deal")
+    readonly_fields = (*RECORD_READONLY, "is_done", "done_at", "done_by")
+
+
+@admin.register(HistoryEntry)
+class HistoryEntryAdmin(admin.ModelAdmin):
+    """The append-only history: read, never written here."""
+
+    list_display = ("at", "record_type", "record_code", "kind", "event", "actor", "source", "organization")
+    list_filter = ("organization", "record_type", "kind", "source")
+    search_fields = ("record_code", "event")
+    list_select_related = ("organization", "actor")
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

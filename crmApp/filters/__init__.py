@@ -12,10 +12,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
+from crmApp.serializers.fields import MAX_UTC_OFFSET
 from crmApp.tenancy import MAX_ID, parse_id
 
-# The widest UTC offset PostgreSQL reads; real time zones stay within ±14:00.
-MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
 UNASSIGNED = "none"
 MINE = "me"
 

@@ -1,10 +1,12 @@
 """Every model of the CRM, importable from `crmApp.models`."""
 
+from crmApp.models.activity import Activity
 from crmApp.models.auth import User
 from crmApp.models.base import CodedRecord, CodeSequence, OrganizationOwned
 from crmApp.models.customer import Customer
 from crmApp.models.deal import Deal, Pipeline, PipelineStage
 from crmApp.models.employee import Employee
+from crmApp.models.history import EntryKind, HistoryEntry
 from crmApp.models.idempotency import IdempotencyKey
 from crmApp.models.lead import Lead
 from crmApp.models.organization import Membership, Organization
@@ -12,11 +14,14 @@ from crmApp.models.rbac import Permission, Role, UserRole
 from crmApp.models.vendor import Vendor
 
 __all__ = [
+    "Activity",
     "CodeSequence",
     "CodedRecord",
     "Customer",
     "Deal",
     "Employee",
+    "EntryKind",
+    "HistoryEntry",
     "IdempotencyKey",
     "Lead",
     "Membership",

@@ -1,6 +1,7 @@
 """Serializer fields and the model-serializer base shared by the resources."""
 
 from collections.abc import Mapping
+from datetime import UTC, timedelta
 
 from django.db import models
 from rest_framework import serializers
@@ -9,6 +10,9 @@ from crmApp.constants import MembershipStatus
 from crmApp.identity import normalize_email
 from crmApp.models import User
 from crmApp.tenancy import get_tenant, parse_id
+
+# The widest UTC offset PostgreSQL reads; real time zones stay within ±14:00.
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
 
 
 class StrictStringMixin:
@@ -112,3 +116,19 @@ class ActiveMemberField(ScopedPrimaryKeyRelatedField):
         return User.objects.filter(
             memberships__organization=get_tenant(request).organization, memberships__status=MembershipStatus.ACTIVE
         )
+
+
+class MomentField(serializers.DateTimeField):
+    """A date-time the database can store: years 1 to 9999 in UTC, offsets within ±15:59; kept in UTC."""
+
+    default_error_messages = {"range": "Enter a moment between the years 1 and 9999 (UTC), offset within ±15:59."}
+
+    def to_internal_value(self, value):
+        moment = super().to_internal_value(value)
+        offset = moment.utcoffset()
+        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+            self.fail("range")
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            self.fail("range")

@@ -2,7 +2,8 @@
 
 Every write of a record goes through the same few steps here, whatever the path (API, admin, bulk,
 import): the row is re-read under a lock (gone → 404, `If-Match` mismatch → 412), only the fields that
-really changed are written, `version` moves on by one, and the organization's cached figures go stale.
+really changed are written, `version` moves on by one, the change and its events are logged in the
+same transaction, and the organization's cached figures go stale.
 """
 
 from collections.abc import Collection, Iterable
@@ -12,12 +13,14 @@ from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from crmApp import history
 from crmApp.caching import mark_organization_changed
 from crmApp.exceptions import PreconditionFailed, RecordGone
 from crmApp.tenancy import Tenant
 
 # The bookkeeping columns a write sets itself; a change to them alone is no change.
 BOOKKEEPING = frozenset({"version", "updated_at"})
+Event = tuple[str, dict]
 
 
 def snapshot(record: models.Model) -> dict:
@@ -30,11 +33,17 @@ def changed_columns(record: models.Model, before: dict) -> list[str]:
     return [name for name, old in before.items() if name not in BOOKKEEPING and getattr(record, name) != old]
 
 
+def column_value(value):
+    """What a field assignment stores in its column (a related record's id)."""
+    return value.pk if isinstance(value, models.Model) else value
+
+
 class OrganizationService:
     """Scoped reads and safe writes of one model's rows in the tenant's organization.
 
-    Subclasses add the resource's rules through `prepare_create(record)` and
-    `apply_update(record, fields)`, or build their own write methods from `lock` and `save_record`.
+    Subclasses add the resource's rules through `prepare_create(record)`, `apply_update(record,
+    fields)`, `check_delete(record)` and `events_for(record, before)`, or build their own write methods
+    from `lock`, `save_record`, `insert_record` and `remove_record`.
     """
 
     model: ClassVar[type[models.Model]]
@@ -65,36 +74,86 @@ class OrganizationService:
             raise PreconditionFailed()
         return locked
 
-    def save_record(self, record: models.Model, before: dict) -> models.Model:
+    def save_record(self, record: models.Model, before: dict, *, events: list[Event] | None = None) -> models.Model:
         """Write the columns that differ from `before`, with the next version; no change writes nothing."""
         changed = changed_columns(record, before)
         if not changed:
             return record
         record.version = before["version"] + 1
         record.save(update_fields=[*(record._meta.get_field(name).name for name in changed), *BOOKKEEPING])
-        self.data_changed()
+        self.log_write(record, before, events=events)
         return record
 
     def insert_record(self, record: models.Model) -> models.Model:
         """Save a new record at version 1."""
         record.version = 1
         record.save()
-        self.data_changed()
+        self.log_write(record, None)
         return record
 
     def remove_record(self, record: models.Model) -> None:
         """Delete a locked record; RESTRICT/PROTECT references surface as a 409 `protected`."""
+        self.log(record, [], [("deleted", {})])
         record.delete()
-        self.data_changed()
 
-    def update_rows(self, rows: models.QuerySet, **changes) -> int:
-        """One UPDATE of the organization's `rows`, moving each version on; returns how many changed."""
-        updated = rows.filter(organization=self.organization).update(
+    def update_rows(self, rows: models.QuerySet, *, source: str | None = None, **changes) -> int:
+        """Set `changes` on the organization's `rows` in one UPDATE, logging every row that really changes.
+
+        Constant statements whatever the number of rows: one locked SELECT of the old values, one
+        UPDATE, one INSERT of the history. Returns how many rows changed.
+        """
+        model = rows.model
+        columns = {model._meta.get_field(name).attname: column_value(value) for name, value in changes.items()}
+        locked = rows.filter(organization=self.organization).select_for_update().order_by("pk")
+        changing = [row for row in locked if any(getattr(row, name) != value for name, value in columns.items())]
+        if not changing:
+            return 0
+        model.objects.filter(pk__in=[row.pk for row in changing]).update(
             **changes, version=F("version") + 1, updated_at=timezone.now()
         )
-        if updated:
-            self.data_changed()
-        return updated
+        entries = []
+        for row in changing:
+            before = snapshot(row)
+            for name, value in columns.items():
+                setattr(row, name, value)
+            entries += history.entries_for_write(
+                self.tenant,
+                row,
+                history.field_changes(row, before),
+                self.events_for(row, before),
+                source=source or self.tenant.source,
+            )
+        history.write(entries)
+        self.data_changed()
+        return len(changing)
+
+    def save_rows(self, changed: list[tuple[models.Model, dict]], fields: list[str]) -> None:
+        """Write records already changed in memory (each with its `before`) in one UPDATE, logging each."""
+        if not changed:
+            return
+        now = timezone.now()
+        for record, before in changed:
+            record.version, record.updated_at = before["version"] + 1, now
+        records = [record for record, _ in changed]
+        type(records[0]).objects.bulk_update(records, [*fields, *BOOKKEEPING])
+        entries = []
+        for record, before in changed:
+            changes = history.field_changes(record, before)
+            entries += history.entries_for_write(
+                self.tenant, record, changes, self.events_for(record, before), source=self.tenant.source
+            )
+        history.write(entries)
+        self.data_changed()
+
+    def log_write(self, record: models.Model, before: dict | None, *, events: list[Event] | None = None) -> None:
+        """Log one write of `record` (before None: it was created): its field changes and its events."""
+        events = self.events_for(record, before) if events is None else events
+        self.log(record, history.field_changes(record, before), events)
+
+    def log(self, record: models.Model, changes: list[dict], events: list[Event]) -> None:
+        """Write the history of one write in its transaction, and make cached figures stale."""
+        history.write(history.entries_for_write(self.tenant, record, changes, events, source=self.tenant.source))
+        self.data_changed()
 
     def data_changed(self) -> None:
         """Cached figures of the organization (counts, aggregates) are stale from now on."""
@@ -111,6 +170,16 @@ class OrganizationService:
 
     def check_delete(self, record: models.Model) -> None:
         """Raise a domain error when the locked record may not be deleted."""
+
+    def events_for(self, record: models.Model, before: dict | None) -> list[Event]:
+        """The events a write makes: `created`, and a new assignee or status (`assigned`, `status_changed`)."""
+        if before is None:
+            return [("created", {})]
+        events = []
+        for attname, event in (("assigned_to_id", "assigned"), ("status", "status_changed")):
+            if attname in before and getattr(record, attname) != before[attname]:
+                events.append((event, {"from": before[attname], "to": getattr(record, attname)}))
+        return events
 
     # --- writes -----------------------------------------------------------------------------------
     @transaction.atomic

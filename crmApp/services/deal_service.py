@@ -89,6 +89,34 @@ class DealService(OrganizationService):
         # or leave it with the old probability; the stage is always locked before the deal.
         return PipelineStage.objects.select_for_update().get(pk=stage.pk)
 
+    # --- events ---------------------------------------------------------------------------------
+    def events_for(self, record: Deal, before: dict | None) -> list:
+        """`created`, `assigned`, `stage_changed` (with both stages), and `won`, `lost` or `reopened`."""
+        if before is None:
+            return [("created", {})]
+        events = [event for event in super().events_for(record, before) if event[0] == "assigned"]
+        if record.stage_id != before["stage_id"]:
+            names = dict(
+                PipelineStage.objects.filter(pk__in=[before["stage_id"], record.stage_id]).values_list("id", "name")
+            )
+            events.append(
+                (
+                    "stage_changed",
+                    {
+                        "from": {"id": before["stage_id"], "name": names.get(before["stage_id"])},
+                        "to": {"id": record.stage_id, "name": names.get(record.stage_id)},
+                    },
+                )
+            )
+        if record.status != before["status"]:
+            if record.status == DealStatus.WON:
+                events.append(("won", {"value": str(record.value)}))
+            elif record.status == DealStatus.LOST:
+                events.append(("lost", {"lost_reason": record.lost_reason}))
+            else:
+                events.append(("reopened", {"from": before["status"]}))
+        return events
+
     # --- writes -----------------------------------------------------------------------------------
     @transaction.atomic
     def create(

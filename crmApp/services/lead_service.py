@@ -119,7 +119,8 @@ class LeadService(OrganizationService):
             )
         lead.status = LeadStatus.CONVERTED
         lead.converted_at = timezone.now()
-        self.save_record(lead, before)
+        converted = {"customer": customer.pk, "deal": deal.pk if deal else None}
+        self.save_record(lead, before, events=[("converted", converted)])
         return customer, deal
 
     # --- reads --------------------------------------------------------------------------------------

@@ -2,12 +2,13 @@
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Max
 
 from crmApp.exceptions import BusinessRuleViolation, Protected
 from crmApp.models import Deal, Organization, Pipeline, PipelineStage
 from crmApp.models.deal import expected_revenue
 from crmApp.services.base import OrganizationService, snapshot
+from crmApp.services.deal_service import DealService
 
 RECOMPUTE_BATCH = 1000
 
@@ -157,16 +158,18 @@ class PipelineStageService(OrganizationService):
         """Write the stage's probability and the matching expected revenue to each of its deals."""
         # Computed in Python with the model's Decimal rule (SQLite would round in floating point),
         # in id-ordered batches so a crowded stage never sits in memory at once.
+        deals = DealService(self.tenant)
         in_stage = Deal.objects.select_for_update().filter(organization=self.organization, stage=stage).order_by("id")
         last_id = 0
-        while deals := list(in_stage.filter(id__gt=last_id).only("id", "value")[:RECOMPUTE_BATCH]):
-            for deal in deals:
+        while batch := list(in_stage.filter(id__gt=last_id)[:RECOMPUTE_BATCH]):
+            changed = []
+            for deal in batch:
+                before = snapshot(deal)
                 deal.probability = stage.probability
                 deal.expected_revenue = expected_revenue(deal.value, stage.probability)
-                deal.version = F("version") + 1
-            Deal.objects.bulk_update(deals, ["probability", "expected_revenue", "version"])
-            last_id = deals[-1].id
-        self.data_changed()
+                changed.append((deal, before))
+            deals.save_rows(changed, ["probability", "expected_revenue"])
+            last_id = batch[-1].id
 
     def check_delete(self, stage: PipelineStage) -> None:
         """Refused with a 409 while the stage holds deals."""

@@ -43,8 +43,18 @@ def test_add_pages_render(admin_client, model):
     assert admin_client.get(reverse(f"admin:crmApp_{model}_add")).status_code == 200
 
 
+# The management form of the (read-only) activities inline a change page carries.
+ACTIVITIES_INLINE = {
+    "activities-TOTAL_FORMS": "0",
+    "activities-INITIAL_FORMS": "0",
+    "activities-MIN_NUM_FORMS": "0",
+    "activities-MAX_NUM_FORMS": "1000",
+}
+
+
 def lead_form(organization, **fields) -> dict:
     return {
+        **ACTIVITIES_INLINE,
         "organization": organization.id,
         "first_name": "Ada",
         "last_name": "",
@@ -79,6 +89,7 @@ def test_a_lead_linked_to_another_organizations_employee_is_refused(admin_client
 
 def deal_form(deal, **fields) -> dict:
     return {
+        **ACTIVITIES_INLINE,
         "organization": deal.organization_id,
         "title": deal.title,
         "customer": deal.customer_id,

@@ -43,7 +43,17 @@ class Server:
     def __init__(self, environment: dict):
         self.port = free_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "crmAdmin.wsgi", "-w", "1", "-b", f"127.0.0.1:{self.port}"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "crmAdmin.wsgi",
+                "-w",
+                "1",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--no-control-socket",
+            ],
             cwd=ROOT,
             env=environment,
             stdout=subprocess.DEVNULL,
@@ -104,8 +114,7 @@ def environment(database_url: str, redis_url: str) -> dict:
         THROTTLE_AUTH="100000/minute",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
     )
-    if redis_url:
-        env["REDIS_URL"] = redis_url
+    env["REDIS_URL"] = redis_url  # set even when empty: a developer's .env must not decide
     return env
 
 

@@ -11,7 +11,7 @@ from crmApp.tests.factories import MembershipFactory, RoleFactory, UserFactory, 
 pytestmark = pytest.mark.django_db
 
 PRINCIPALS = ["owner", "admin", "member without roles", "Sales Manager", "Sales Rep", "Viewer"]
-CRM = ("employees", "vendors", "customers", "leads", "deals", "pipelines")
+CRM = ("employees", "vendors", "customers", "leads", "deals", "pipelines", "activities")
 
 
 @pytest.fixture
@@ -39,8 +39,11 @@ def contract_allows(name: str, code: str) -> bool:
         "admin": True,
         "member without roles": False,
         "Sales Manager": resource in CRM or code == "analytics:view",
-        "Sales Rep": resource in ("customers", "leads", "deals") and verb in ("view", "create", "update"),
-        "Viewer": verb == "view",
+        "Sales Rep": (
+            resource in ("customers", "leads", "deals", "activities") and verb in ("view", "create", "update")
+        )
+        or code == "pipelines:view",
+        "Viewer": verb == "view" and code != "audit:view",
     }[name]
 
 
@@ -144,6 +147,9 @@ def test_roles_list_shows_the_default_roles_with_their_codes(member_client):
     sales_rep = results[1]
     assert set(sales_rep) == {"id", "name", "description", "permissions"}
     assert sales_rep["permissions"] == [
+        "activities:create",
+        "activities:update",
+        "activities:view",
         "customers:create",
         "customers:update",
         "customers:view",
@@ -153,6 +159,7 @@ def test_roles_list_shows_the_default_roles_with_their_codes(member_client):
         "leads:create",
         "leads:update",
         "leads:view",
+        "pipelines:view",
     ]
 
 

@@ -5,7 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crmApp.filters.deal import DealFilterSet
-from crmApp.mixins import OrganizationScopedModelViewSet
+from crmApp.mixins import OrganizationScopedModelViewSet, RecordHistoryMixin, TimelineMixin
 from crmApp.models import Deal
 from crmApp.serializers.deal import (
     BoardColumnSerializer,
@@ -17,7 +17,7 @@ from crmApp.serializers.deal import (
 from crmApp.services.deal_service import DealService
 
 
-class DealViewSet(OrganizationScopedModelViewSet):
+class DealViewSet(RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet):
     """Deals of the active organization; customer-portal members read the deals of their own customer record."""
 
     business_rules = {

@@ -1,13 +1,13 @@
 """/api/employees/: CRUD on the organization's employees."""
 
 from crmApp.filters.employee import EmployeeFilter
-from crmApp.mixins import OrganizationScopedModelViewSet
+from crmApp.mixins import OrganizationScopedModelViewSet, RecordHistoryMixin
 from crmApp.models import Employee
 from crmApp.serializers.employee import EmployeeSerializer
 from crmApp.services.employee_service import EmployeeService
 
 
-class EmployeeViewSet(OrganizationScopedModelViewSet):
+class EmployeeViewSet(RecordHistoryMixin, OrganizationScopedModelViewSet):
     """Employees; deleting one leaves the customers, leads and deals they held unassigned."""
 
     business_rules = {

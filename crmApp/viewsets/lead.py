@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crmApp.filters.lead import LeadFilter
-from crmApp.mixins import OrganizationScopedModelViewSet
+from crmApp.mixins import OrganizationScopedModelViewSet, RecordHistoryMixin, TimelineMixin
 from crmApp.models import Customer, Lead
 from crmApp.serializers.lead import (
     LeadAssignSerializer,
@@ -19,7 +19,7 @@ from crmApp.serializers.lead import (
 from crmApp.services.lead_service import LeadService
 
 
-class LeadViewSet(OrganizationScopedModelViewSet):
+class LeadViewSet(RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet):
     """Leads of the active organization; status changes go through PATCH, conversion through `convert`."""
 
     business_rules = {

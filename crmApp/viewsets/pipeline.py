@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 
 from crmApp.filters import StableOrderingFilter
 from crmApp.filters.deal import PipelineStageFilterSet
-from crmApp.mixins import OrganizationScopedModelViewSet
+from crmApp.mixins import OrganizationScopedModelViewSet, RecordHistoryMixin
 from crmApp.models import Pipeline, PipelineStage
 from crmApp.serializers.errors import ErrorSerializer
 from crmApp.serializers.pipeline import PipelineSerializer, PipelineStageSerializer
@@ -21,7 +21,7 @@ PROTECTED_DELETE = {
 
 
 @extend_schema_view(destroy=extend_schema(responses=PROTECTED_DELETE))
-class PipelineViewSet(OrganizationScopedModelViewSet):
+class PipelineViewSet(RecordHistoryMixin, OrganizationScopedModelViewSet):
     """CRUD on pipelines; `stages` may be sent on create, and `is_default: true` takes the default over."""
 
     business_rules = {
@@ -46,7 +46,7 @@ class PipelineViewSet(OrganizationScopedModelViewSet):
 
 
 @extend_schema_view(destroy=extend_schema(responses={204: None, 409: PROTECTED}))
-class PipelineStageViewSet(OrganizationScopedModelViewSet):
+class PipelineStageViewSet(RecordHistoryMixin, OrganizationScopedModelViewSet):
     """CRUD on stages (`?pipeline=` to narrow); a stage's pipeline is fixed once created."""
 
     business_rules = {

@@ -1,13 +1,13 @@
 """/api/vendors/: CRUD on the organization's vendors."""
 
 from crmApp.filters.vendor import VendorFilter
-from crmApp.mixins import OrganizationScopedModelViewSet
+from crmApp.mixins import OrganizationScopedModelViewSet, RecordHistoryMixin
 from crmApp.models import Vendor
 from crmApp.serializers.vendor import VendorSerializer
 from crmApp.services.vendor_service import VendorService
 
 
-class VendorViewSet(OrganizationScopedModelViewSet):
+class VendorViewSet(RecordHistoryMixin, OrganizationScopedModelViewSet):
     """Vendors of the active organization."""
 
     queryset = Vendor.objects.all()

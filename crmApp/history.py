@@ -1,0 +1,78 @@
+"""Field history and events: what a write changed, written in the same transaction as the write.
+
+Services call `log_write` (through OrganizationService) for every write of a record, and
+`log_bulk_update` for set-based writes, which record every row's changes in one INSERT.
+"""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from django.db import models
+from django.utils import timezone
+
+from crmApp.models import EntryKind, HistoryEntry
+
+# Columns that are bookkeeping, not data a user changes.
+NOT_HISTORY = frozenset({"id", "organization", "created_at", "updated_at", "created_by", "version"})
+# Record types as the API names them (`record.type`); a model not listed is named after itself.
+RECORD_TYPES = {"pipelinestage": "stage"}
+
+
+def record_type(model) -> str:
+    """The singular type name of a record: `lead`, `customer`, `deal`, `stage`, …"""
+    name = model._meta.model_name
+    return RECORD_TYPES.get(name, name)
+
+
+def as_json(value):
+    """A column value as it is shown in history: ids for relations, strings for money and moments."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        moment = value.astimezone(UTC) if timezone.is_aware(value) else value
+        return moment.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def history_fields(model) -> list[models.Field]:
+    return [field for field in model._meta.concrete_fields if field.name not in NOT_HISTORY]
+
+
+def field_changes(record: models.Model, before: dict | None) -> list[dict]:
+    """`[{field, old, new}]` for every history field that differs from `before` (None: a new record)."""
+    changes = []
+    for field in history_fields(type(record)):
+        new = getattr(record, field.attname)
+        old = None if before is None else before.get(field.attname)
+        if before is None and new in (None, "", False):
+            continue  # a new record lists the fields it has set
+        if before is not None and new == old:
+            continue
+        changes.append({"field": field.name, "old": as_json(old), "new": as_json(new)})
+    return changes
+
+
+def entries_for_write(tenant, record, changes: list[dict], events, *, source: str, at=None) -> list[HistoryEntry]:
+    """The history rows of one write: its changes (when there are any) and each of its events."""
+    at = at or timezone.now()
+    common = {
+        "organization_id": record.organization_id,
+        "record_type": record_type(type(record)),
+        "record_id": record.pk,
+        "record_code": getattr(record, "code", "") or "",
+        "actor": tenant.user,
+        "source": source,
+        "at": at,
+    }
+    entries = [HistoryEntry(kind=EntryKind.EVENT, event=name, data=data, **common) for name, data in events]
+    if changes:
+        entries.append(HistoryEntry(kind=EntryKind.CHANGE, changes=changes, **common))
+    return entries
+
+
+def write(entries: list[HistoryEntry]) -> None:
+    """Insert history rows in one statement."""
+    if entries:
+        HistoryEntry.objects.bulk_create(entries)
