@@ -7,7 +7,7 @@ Services call `log_write` (through OrganizationService) for every write of a rec
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from crmApp.models import EntryKind, HistoryEntry
@@ -73,6 +73,20 @@ def entries_for_write(tenant, record, changes: list[dict], events, *, source: st
 
 
 def write(entries: list[HistoryEntry]) -> None:
-    """Insert history rows in one statement."""
-    if entries:
+    """Insert history rows in one statement, however many there are."""
+    if not entries:
+        return
+    if connection.vendor != "sqlite":
         HistoryEntry.objects.bulk_create(entries)
+        return
+    # Django cuts a SQLite INSERT into pieces of 999 variables (a few dozen rows); the driver takes one
+    # prepared INSERT for all the rows instead.
+    fields = [field for field in HistoryEntry._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    table = connection.ops.quote_name(HistoryEntry._meta.db_table)
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+    rows = [
+        [field.get_db_prep_save(getattr(entry, field.attname), connection) for field in fields] for entry in entries
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)

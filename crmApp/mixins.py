@@ -80,8 +80,14 @@ class OrganizationScopedViewSet(KnownQueryParametersMixin, viewsets.GenericViewS
         return serializer.validated_data
 
     def validated_query(self) -> dict:
-        """The query parameters validated by the action's `query_serializer` (400 when invalid)."""
-        return self.validated(self.query_serializer, self.request.query_params)
+        """The action's own query parameters validated by its `query_serializer` (400 when invalid).
+
+        The others (filters, pages) are its too; which parameters a route takes at all is checked once,
+        by KnownQueryParametersMixin.
+        """
+        params = self.request.query_params
+        own = {name: params[name] for name in self.query_serializer().fields if name in params}
+        return self.validated(self.query_serializer, own)
 
     def require_codes(self, *codes: str) -> None:
         """403 unless the caller also holds every one of `codes` (for actions that write more than one resource)."""

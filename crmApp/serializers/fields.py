@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from datetime import UTC, timedelta
 
 from django.db import models
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from crmApp.constants import MembershipStatus
@@ -124,11 +125,14 @@ class MomentField(serializers.DateTimeField):
     default_error_messages = {"range": "Enter a moment between the years 1 and 9999 (UTC), offset within ±15:59."}
 
     def to_internal_value(self, value):
-        moment = super().to_internal_value(value)
-        offset = moment.utcoffset()
-        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
-            self.fail("range")
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None  # DRF's own parsing says what is wrong with it
+            if parsed is not None and parsed.utcoffset() is not None and abs(parsed.utcoffset()) > MAX_UTC_OFFSET:
+                self.fail("range")
         try:
-            return moment.astimezone(UTC)
+            return super().to_internal_value(value).astimezone(UTC)
         except OverflowError:
             self.fail("range")

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from crmApp.constants import CustomerStatus, CustomerType, DealStatus
+from crmApp.constants import ChangeSource, CustomerStatus, CustomerType, DealStatus
 from crmApp.exceptions import BusinessRuleViolation, Protected
 from crmApp.models import Customer, Employee
 from crmApp.services.base import OrganizationService
@@ -118,5 +118,5 @@ class CustomerService(OrganizationService):
             raise BusinessRuleViolation("The employee belongs to another organization.")
         targets = self.records.filter(id__in=list(ids))
         matched = targets.count()
-        self.update_rows(targets.exclude(**changes), **changes)
+        self.update_rows(targets, source=ChangeSource.BULK, **changes)
         return matched

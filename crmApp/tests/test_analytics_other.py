@@ -208,8 +208,9 @@ def test_forecast_of_an_empty_organization_is_zeros(frozen, noise, owner_client)
     assert forecast(owner_client, months=2) == [empty_month("2024-03"), empty_month("2024-04")]
 
 
-def test_empty_months_parameter_means_the_default(frozen, owner_client):
-    assert len(forecast(owner_client, months="")) == 6
+def test_an_empty_months_parameter_is_400_like_any_other_empty_typed_parameter(frozen, owner_client):
+    response = owner_client.get(url("forecast"), {"months": ""})
+    assert (response.status_code, list(response.json()["errors"])) == (400, ["months"])
 
 
 @pytest.mark.parametrize("months", ["0", "25", "-1", "abc", "1.5", "99999999999999999999999", "6 months"])

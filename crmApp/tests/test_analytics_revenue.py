@@ -200,13 +200,10 @@ def test_reopened_and_lost_deals_do_not_count(frozen, noise, organization, owner
     assert revenue(owner_client) == {"period": "month", "results": []}
 
 
-def test_empty_parameters_mean_their_defaults(frozen, noise, organization, owner_client):
-    closings(organization, (at(2023, 4, 1), "1.00"))
-
-    assert revenue(owner_client, period="", start="", end="") == {
-        "period": "month",
-        "results": [{"period": "2023-04-01", "revenue": "1.00", "deals": 1}],
-    }
+@pytest.mark.parametrize("empty", ["period", "start", "end"])
+def test_an_empty_parameter_is_400_like_any_other_empty_typed_parameter(frozen, owner_client, empty):
+    response = owner_client.get(url("revenue"), {empty: ""})
+    assert (response.status_code, list(response.json()["errors"])) == (400, [empty])
 
 
 def test_empty_organization_has_no_buckets(frozen, noise, owner_client):
