@@ -21,7 +21,16 @@ from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm_bench"
-FULL_SIZE = {"leads": 1_000_000, "customers": 100_000, "deals": 200_000, "employees": 50, "vendors": 20}
+FULL_SIZE = {
+    "leads": 1_000_000,
+    "customers": 100_000,
+    "deals": 200_000,
+    "employees": 50,
+    "vendors": 20,
+    "activities": 2_000_000,
+}
+# The organization deleted whole to time a set-based delete (leads only: they are what a cascade would load).
+DOOMED = ("Bench Doomed", "doomed@bench.example", 3)
 # (name, owner email, seed): the second organization is there so every query has a tenant to filter out.
 ORGANIZATIONS = (("Bench Alpha", "alpha@bench.example", 1), ("Bench Beta", "beta@bench.example", 2))
 SEARCH_TERM = "nakamura"
@@ -43,6 +52,7 @@ def parse_args():
         help="EXPLAIN ANALYZE the slowest query of every endpoint slower than --slow-ms",
     )
     parser.add_argument("--slow-ms", type=float, default=100.0)
+    parser.add_argument("--skip-delete", action="store_true", help="don't time deleting a million-lead organization")
     args = parser.parse_args()
     if args.scale <= 0 or args.requests < 1 or args.warmup < 1:
         parser.error("--scale must be positive, --requests and --warmup at least 1")
@@ -70,6 +80,7 @@ def ensure_database(url: str) -> None:
 def setup_django(url: str) -> None:
     """Configure Django for the benchmark database and bring its schema up to date."""
     os.environ["DATABASE_URL"] = url
+    os.environ["DEBUG"] = "False"  # measured as production runs, whatever a local .env says
     # The benchmark fires hundreds of requests a minute as one user; the API's throttle must not answer them.
     os.environ["THROTTLE_USER"] = "100000000/minute"
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
@@ -111,13 +122,23 @@ def seed(scale: float) -> list[dict]:
 
 def endpoints(organization) -> list[tuple[str, str]]:
     """(name, path) of every endpoint measured, sized to the organization's data."""
-    from crmApp.models import Lead
+    from crmApp.models import Customer, Lead
 
     leads = Lead.objects.filter(organization=organization)
     total = leads.count()
     deep_page = max(1, min(2000, total // 25 // 2))
     middle = leads.order_by("id").values_list("id", flat=True)[total // 2]
+    # The fill gives the first leads and customers a long history (crmApp.seeding.fill.BUSY_HISTORY).
+    busy_lead = leads.order_by("id").values_list("id", flat=True).first()
+    busy_customer = Customer.objects.filter(organization=organization).order_by("id").values_list("id", flat=True)[0]
     return [
+        ("lead timeline", f"/api/leads/{busy_lead}/timeline/"),
+        ("lead timeline page 30", f"/api/leads/{busy_lead}/timeline/?page=30"),
+        ("customer timeline", f"/api/customers/{busy_customer}/timeline/"),
+        ("customer timeline page 30", f"/api/customers/{busy_customer}/timeline/?page=30"),
+        ("my open activities", "/api/activities/?assigned_to=me&is_done=false"),
+        ("overdue activities", "/api/activities/?overdue=true"),
+        ("audit log", "/api/audit-log/"),
         ("leads list", "/api/leads/"),
         (f"leads page {deep_page}", f"/api/leads/?page={deep_page}"),
         ("leads by score", "/api/leads/?ordering=-score"),
@@ -135,6 +156,34 @@ def endpoints(organization) -> list[tuple[str, str]]:
         ("analytics employee-performance", "/api/analytics/employee-performance/"),
         ("analytics forecast", "/api/analytics/forecast/"),
     ]
+
+
+def measure_organization_delete(scale: float) -> dict:
+    """Seed an organization of a million leads (scaled), then time deleting it and its Python memory peak."""
+    import tracemalloc
+
+    from django.core.management import call_command
+
+    from crmApp.models import Lead, Organization
+    from crmApp.services.organization_service import delete_organization
+
+    name, owner, seed_value = DOOMED
+    leads = max(1, round(FULL_SIZE["leads"] * scale))
+    call_command(
+        "seed_data", organization=name, owner=owner, seed=seed_value, leads=leads, no_progress=True, stdout=StringIO()
+    )
+    organization = Organization.objects.get(name=name)
+    tracemalloc.start()
+    started = time.perf_counter()
+    delete_organization(organization)
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    result = {"leads": leads, "seconds": round(seconds, 2), "python_peak_mib": round(peak / 2**20, 2)}
+    assert not Lead.objects.filter(organization_id=organization.id).exists()
+    seconds, peak_mib = result["seconds"], result["python_peak_mib"]
+    print(f"\nDeleting an organization of {leads:,} leads: {seconds} s, Python peak {peak_mib} MiB")
+    return result
 
 
 def client_for(user, organization):
@@ -235,11 +284,16 @@ def main() -> None:
     setup_django(args.database_url)
     from django.db import connection
 
-    from crmApp.models import Customer, Deal, Lead, Membership, Organization
+    from crmApp.models import Activity, Customer, Deal, Employee, HistoryEntry, Lead, Membership, Organization
 
     seed_timings = seed(args.scale)
     alpha = Organization.objects.filter(name=ORGANIZATIONS[0][0]).order_by("id").first()
     owner = Membership.objects.filter(organization=alpha, role="owner").order_by("id").first().user
+    # `assigned_to=me` needs the owner to be one of the employees.
+    if not Employee.objects.filter(organization=alpha, user=owner).exists():
+        Employee.objects.filter(pk=Employee.objects.filter(organization=alpha).order_by("id").first().pk).update(
+            user=owner
+        )
     results = []
     for name, path in endpoints(alpha):
         result = measure(name, path, client_for(owner, alpha), requests=args.requests, warmup=args.warmup)
@@ -252,7 +306,10 @@ def main() -> None:
         cursor.execute("SHOW server_version")
         server = cursor.fetchone()[0]
     counts = {
-        org.name: {model.__name__: model.objects.filter(organization=org).count() for model in (Lead, Customer, Deal)}
+        org.name: {
+            model.__name__: model.objects.filter(organization=org).count()
+            for model in (Lead, Customer, Deal, Activity, HistoryEntry)
+        }
         for org in Organization.objects.filter(name__in=[name for name, _, _ in ORGANIZATIONS])
     }
     report = {
@@ -265,6 +322,7 @@ def main() -> None:
         "organizations": counts,
         "seed": seed_timings,
         "results": results,
+        "organization_delete": None if args.skip_delete else measure_organization_delete(args.scale),
     }
     Path(args.output).write_text(json.dumps(report, indent=2))
     print(f"\nWrote {args.output}")

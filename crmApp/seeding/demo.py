@@ -53,7 +53,7 @@ USERS = {
 ORGANIZATIONS = (
     DemoOrganization(
         "Acme Corporation",
-        Counts(employees=12, vendors=6, customers=60, leads=160, deals=90),
+        Counts(employees=12, vendors=6, customers=60, leads=160, deals=90, activities=150),
         members=(
             ("manager@crm.com", "Sales Manager", ProfileType.EMPLOYEE),
             ("rep@crm.com", "Sales Rep", ProfileType.EMPLOYEE),
@@ -63,7 +63,7 @@ ORGANIZATIONS = (
     ),
     DemoOrganization(
         "Globex Industries",
-        Counts(employees=8, vendors=4, customers=40, leads=100, deals=60),
+        Counts(employees=8, vendors=4, customers=40, leads=100, deals=60, activities=80),
         members=(
             ("manager@crm.com", "Sales Manager", ProfileType.EMPLOYEE),
             ("viewer@crm.com", "Viewer", ProfileType.EMPLOYEE),

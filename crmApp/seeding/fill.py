@@ -8,7 +8,20 @@ from django.utils.text import slugify
 from tqdm import tqdm
 
 from crmApp.caching import mark_organization_changed
-from crmApp.models import CodeSequence, Customer, Deal, Employee, Lead, Pipeline, PipelineStage, Vendor
+from crmApp.constants import ChangeSource
+from crmApp.history import record_type
+from crmApp.models import (
+    Activity,
+    CodeSequence,
+    Customer,
+    Deal,
+    Employee,
+    HistoryEntry,
+    Lead,
+    Pipeline,
+    PipelineStage,
+    Vendor,
+)
 from crmApp.seeding import rows, writer
 from crmApp.seeding.pools import Clock
 from crmApp.services.organization_service import provision_organization
@@ -23,6 +36,7 @@ class Counts:
     customers: int = 0
     leads: int = 0
     deals: int = 0
+    activities: int = 0
 
     def items(self):
         """(kind, count) pairs in fill order."""
@@ -52,6 +66,7 @@ class FillReport:
     steps: list[Step] = field(default_factory=list)
     linked_conversions: int = 0
     link_seconds: float = 0.0
+    history: Step | None = None
     check_seconds: float = 0.0
     analyze_seconds: float = 0.0
     seconds: float = 0.0
@@ -69,7 +84,14 @@ KINDS = {
     "customers": (Customer, "CUST", rows.customer_rows),
     "leads": (Lead, "LEAD", rows.lead_rows),
     "deals": (Deal, "DEAL", rows.deal_rows),
+    "activities": (Activity, "ACT", rows.activity_rows),
 }
+KIND_OF = {model: kind for kind, (model, _, _) in KINDS.items()}
+# Lead fields a seeded lead's creation history lists.
+LEAD_HISTORY_FIELDS = ("first_name", "last_name", "status", "source", "score")
+# A big fill gives a few records a long history (timelines to page through): per this many leads, one
+# lead and half a customer get BUSY_HISTORY changes each.
+BUSY_EVERY, BUSY_HISTORY = 100_000, 1_000
 
 
 def _ids(model, organization_id: int) -> list[int]:
@@ -97,12 +119,36 @@ def _fill_kind(organization, ctx, kind: str, target: int, rng, progress: bool) -
         pipeline = _default_pipeline(organization)
         ctx.pipeline_id = pipeline.id
         ctx.stages = list(PipelineStage.objects.filter(pipeline=pipeline).order_by("order", "id"))
+    if missing and kind == "activities":
+        ctx.lead_ids, ctx.customer_ids, ctx.deal_ids = (_ids(m, org_id) for m in (Lead, Customer, Deal))
+        if not (ctx.lead_ids or ctx.customer_ids or ctx.deal_ids):
+            raise ValueError("Activities are about leads, customers or deals: ask for some of those too.")
     if missing:
         first = CodeSequence.objects.allocate(organization_id=org_id, prefix=prefix, count=missing)
         columns, chunks = generator(ctx, rng, missing, first)
         with tqdm(total=missing, desc=f"{kind:<9}", unit=" rows", unit_scale=True, disable=not progress) as bar:
             writer.insert_rows(model, columns, chunks, on_chunk=bar.update)
     return Step(kind, target, missing, time.perf_counter() - started)
+
+
+def _write_history(ctx, org_id: int, floors: dict, leads_added: int) -> Step:
+    """The history of a fill: one creation change per new lead, and a long one for a few busy records."""
+    started = time.perf_counter()
+    written = writer.write_creation_history(
+        Lead, organization_id=org_id, after_id=floors["leads"], fields=LEAD_HISTORY_FIELDS, source=ChangeSource.SYSTEM
+    )
+    busy = leads_added // BUSY_EVERY
+    if busy:
+        records = [
+            (record_type(model), record_id, code)
+            for model, count in ((Lead, busy), (Customer, (busy + 1) // 2))
+            for record_id, code in model.objects.filter(organization_id=org_id, id__gt=floors[KIND_OF[model]])
+            .order_by("id")
+            .values_list("id", "code")[:count]
+        ]
+        columns, chunks = rows.busy_history_rows(ctx, records, BUSY_HISTORY)
+        written += writer.insert_rows(HistoryEntry, columns, chunks)
+    return Step("history", 0, written, time.perf_counter() - started)
 
 
 def _link_conversions(org_id: int, customers_before: int) -> int:
@@ -142,6 +188,7 @@ def fill_organization(organization, *, targets: Counts, rng, author=None, progre
                 report.linked_conversions = _link_conversions(org_id, floors["customers"])
                 # A converted lead always has its customer: the ones no new customer came from stay qualified.
                 writer.requalify_unlinked_conversions(organization_id=org_id, leads_after_id=floors["leads"])
+                report.history = _write_history(ctx, org_id, floors, report.steps[-1].added)
                 report.link_seconds = time.perf_counter() - linking
         if any(step.added for step in report.steps):
             # COPY sends no signals: cached reads of this organization must be recomputed.
@@ -165,9 +212,9 @@ def fill_organization(organization, *, targets: Counts, rng, author=None, progre
 
 def vacuum() -> None:
     """After the fill commits: mark the new pages all-visible, so aggregates can be index-only scans."""
-    writer.vacuum([model for model, _, _ in KINDS.values()])
+    writer.vacuum([*(model for model, _, _ in KINDS.values()), HistoryEntry])
 
 
 def analyze() -> None:
     """Refresh the planner statistics of the tables a fill writes (PostgreSQL; a no-op elsewhere)."""
-    writer.analyze([model for model, _, _ in KINDS.values()])
+    writer.analyze([*(model for model, _, _ in KINDS.values()), HistoryEntry])

@@ -339,3 +339,12 @@ def with_coverage(values: list, required) -> list:
     for index, value in enumerate(list(required)[: len(values)]):
         values[index] = value
     return values
+
+
+ACTIVITY_SUBJECTS = {
+    "note": "Note on the account",
+    "call": "Follow-up call",
+    "meeting": "Meeting",
+    "task": "Send the proposal",
+    "email": "Email about pricing",
+}

@@ -41,7 +41,8 @@ def insert_rows(model, names, chunks, *, on_chunk=None) -> int:
             from psycopg.copy import QueuedLibpqWriter
 
             # The queued writer sends from a thread, so the server ingests one chunk while Python makes the next.
-            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN", writer=QueuedLibpqWriter(cursor.cursor)) as copy:
+            raw = cursor.cursor  # Django's debug wrapper (DEBUG on) doesn't pass `writer` through
+            with raw.copy(f"COPY {table} ({columns}) FROM STDIN", writer=QueuedLibpqWriter(raw)) as copy:
                 for rows in chunks:
                     copy.write("".join(map(_copy_line, rows)))
                     total += len(rows)
@@ -187,3 +188,30 @@ def check_references(model, *, organization_id: int, after_id: int) -> None:
             )
             if cursor.fetchone():
                 raise IntegrityError(f"{model.__name__}.{fk.name} points at a missing {parent.__name__}.")
+
+
+def write_creation_history(model, *, organization_id: int, after_id: int, fields: tuple[str, ...], source: str) -> int:
+    """One history change per new record of `model` (id above `after_id`): the given fields, set at creation.
+
+    Set-based (one INSERT … SELECT), so a million records cost one statement.
+    """
+    from crmApp.history import record_type
+    from crmApp.models import HistoryEntry
+
+    build_array, build_object = (
+        ("jsonb_build_array", "jsonb_build_object")
+        if connection.vendor == "postgresql"
+        else ("json_array", "json_object")
+    )
+    column = {name: connection.ops.quote_name(model._meta.get_field(name).column) for name in fields}
+    changes = ", ".join(f"{build_object}('field', '{name}', 'old', NULL, 'new', {column[name]})" for name in fields)
+    history, table = _table(HistoryEntry), _table(model)
+    empty = "'{}'::jsonb" if connection.vendor == "postgresql" else "'{}'"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {history} (organization_id, record_type, record_id, record_code, kind, event, changes, data,"
+            f" actor_id, source, at) SELECT organization_id, %s, id, code, 'change', '', {build_array}({changes}),"
+            f" {empty}, created_by_id, %s, created_at FROM {table} WHERE organization_id = %s AND id > %s",
+            [record_type(model), source, organization_id, after_id],
+        )
+        return cursor.rowcount

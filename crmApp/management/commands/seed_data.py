@@ -124,6 +124,11 @@ class Command(BaseCommand):
                 )
             elif step.target:
                 self.stdout.write(f"  {step.kind:<10} {'already there':>11}")
+        if report.history and report.history.added:
+            history = report.history
+            self.stdout.write(
+                f"  {'history':<10} +{history.added:>10,}  {history.seconds:7.2f} s  {history.rate:>10,.0f} rows/s"
+            )
         if report.linked_conversions:
             self.stdout.write(
                 f"  {report.linked_conversions:,} customers linked to the leads they were converted from"
