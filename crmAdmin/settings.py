@@ -10,6 +10,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# The CRM's release: the API schema's version and the webhooks' User-Agent.
+CRM_VERSION = "1.0.0"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
@@ -113,6 +115,20 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The test suite runs jobs in line; everywhere else they leave the request (crmApp.jobs).
 TASKS_RUN_SYNCHRONOUSLY = False
+# The workers' clock (`--beat`): due webhook attempts every few seconds (new events wake them at
+# once), the housekeeping hourly. Without a broker the app process keeps the same clock itself.
+CELERY_BEAT_SCHEDULE = {
+    "deliver-webhooks": {"task": "crmApp.tasks.deliver_webhooks", "schedule": 5.0},
+    "housekeeping": {"task": "crmApp.tasks.housekeeping", "schedule": 3600.0},
+}
+
+# --- Webhooks -------------------------------------------------------------------------------------
+# Refuse targets on loopback, private, link-local and metadata addresses, and plain http://, unless
+# turned on (for a receiver on the same machine or network, in development).
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+# The wait before the first retry of a failed delivery; each later wait is up to twice the one before.
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=60)
 
 # --- Identity -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "crmApp.User"
@@ -206,10 +222,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["crmApp.throttles.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["crmApp.throttles.UserRateThrottle", "crmApp.throttles.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("THROTTLE_USER", default="2000/minute"),
         "auth": env.str("THROTTLE_AUTH", default="10/minute"),
+        "api_key": env.str("THROTTLE_API_KEY", default="1000/minute"),
     },
     "DEFAULT_PAGINATION_CLASS": "crmApp.pagination.StandardPagination",
     "PAGE_SIZE": 25,
@@ -244,7 +261,7 @@ SIMPLE_JWT = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "CRM API",
     "DESCRIPTION": "Multi-tenant CRM: organizations, RBAC, customers, leads, deals and analytics.",
-    "VERSION": "1.0.0",
+    "VERSION": CRM_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/",

@@ -1,4 +1,8 @@
-"""WSGI entry point (gunicorn crmAdmin.wsgi)."""
+"""WSGI entry point (gunicorn crmAdmin.wsgi; runserver loads it too).
+
+Without a broker (REDIS_URL unset) each app process delivers webhooks itself: its deliverer thread
+starts here (crmApp.events.deliverer).
+"""
 
 import os
 
@@ -6,3 +10,7 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmAdmin.settings")
 application = get_wsgi_application()
+
+from crmApp.events.deliverer import start_local_deliverer  # noqa: E402  (needs the apps loaded above)
+
+start_local_deliverer()

@@ -82,6 +82,26 @@ class ChangeSource(models.TextChoices):
     SYSTEM = "system", "System"
 
 
+# --- Integrations ---------------------------------------------------------------------------------
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+# Every event a webhook can subscribe to (API.md › Integrations); "*" subscribes to all of them.
+WEBHOOK_EVENTS: tuple[str, ...] = (
+    *(f"customer.{name}" for name in ("created", "updated", "deleted", "restored", "merged")),
+    *(f"lead.{name}" for name in ("created", "updated", "deleted", "restored", "converted")),
+    *(f"deal.{name}" for name in ("created", "updated", "deleted", "restored", "stage_changed", "won", "lost")),
+    *(f"activity.{name}" for name in ("created", "updated", "completed", "deleted")),
+)
+ALL_EVENTS = "*"
+PING_EVENT = "ping"
+# Codes an API key never carries, whatever its creator holds.
+NEVER_API_KEY_CODES = frozenset({"api_keys:manage", "webhooks:manage", "roles:manage", "members:manage"})
+
+
 # --- RBAC -----------------------------------------------------------------------------------------
 CRUD_ACTIONS = ("view", "create", "update", "delete")
 CRM_RESOURCES = ("employees", "vendors", "customers", "leads", "deals", "pipelines", "activities")

@@ -19,8 +19,9 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from crmApp.authentication import ApiKeyAuthentication
 from crmApp.exceptions import json_error
-from crmApp.models import IdempotencyKey
+from crmApp.models import ApiKey, IdempotencyKey
 from crmApp.tenancy import ORGANIZATION_HEADER
 
 HEADER = "Idempotency-Key"
@@ -32,16 +33,23 @@ EXEMPT_PREFIX = "/api/auth/"
 
 
 def principal_of(request) -> str | None:
-    """Who sends the request (`user:<id>`), by the API's own authenticators; None when nobody is signed in."""
+    """Who sends the request (`user:<id>`, `api-key:<id>`); None when nobody is signed in."""
     drf_request = Request(request)
-    for authenticator in api_settings.DEFAULT_AUTHENTICATION_CLASSES:
+    for authenticator in (*api_settings.DEFAULT_AUTHENTICATION_CLASSES, ApiKeyAuthentication):
         try:
             result = authenticator().authenticate(drf_request)
         except Exception:  # a bad credential: the view itself will answer 401
             return None
         if result is not None:
-            return getattr(result[0], "idempotency_principal", None) or f"user:{result[0].pk}"
+            user, auth = result
+            return f"api-key:{auth.pk}" if isinstance(auth, ApiKey) else f"user:{user.pk}"
     return None
+
+
+def purge_expired() -> int:
+    """Forget the keys older than the 24 hours they are kept; returns how many went."""
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - KEPT_FOR).delete()
+    return deleted
 
 
 def fingerprint_of(request) -> str:

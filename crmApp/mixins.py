@@ -10,7 +10,9 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
+from crmApp.authentication import ApiKeyAuthentication
 from crmApp.conditional import etag, if_match_versions, if_none_match_hits
 from crmApp.permissions import ACTION_VERBS, HasOrganizationPermission, permitted_methods
 from crmApp.query import KnownQueryParametersMixin
@@ -42,6 +44,12 @@ class OrganizationScopedViewSet(KnownQueryParametersMixin, viewsets.GenericViewS
     portal_lookup: ClassVar[str | None] = None
     portal_access = False
     uses_organization_header = True
+    # An explicit `Api-Key` header is read before a browser session (only scoped routes accept keys).
+    authentication_classes = [
+        *api_settings.DEFAULT_AUTHENTICATION_CLASSES[:1],
+        ApiKeyAuthentication,
+        *api_settings.DEFAULT_AUTHENTICATION_CLASSES[1:],
+    ]
     lookup_value_regex = r"[0-9]+"
     service_class: ClassVar[type | None] = None
 

@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from crmApp import emails
+from crmApp import emails, idempotency
+from crmApp.events import delivery
 from crmApp.models import Membership, User
 
 
@@ -28,3 +29,16 @@ def send_invitation_mail(membership_id: int, token: str) -> None:
     membership = Membership.objects.select_related("user", "organization").filter(pk=membership_id).first()
     if membership is not None:
         emails.send_invitation_email(membership, token)
+
+
+@shared_task
+def deliver_webhooks() -> int:
+    """Send every webhook attempt that is due; returns how many were sent."""
+    return delivery.deliver_due()
+
+
+@shared_task
+def housekeeping() -> None:
+    """Drop what is kept only for a while: delivery logs and their events, and spent idempotency keys."""
+    delivery.purge_log()
+    idempotency.purge_expired()

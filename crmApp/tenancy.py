@@ -8,9 +8,9 @@ from functools import cached_property
 
 from django.db.models import Case, IntegerField, Value, When
 
-from crmApp.constants import ALL_PERMISSION_CODES, ChangeSource, MembershipStatus, ProfileType
+from crmApp.constants import ALL_PERMISSION_CODES, NEVER_API_KEY_CODES, ChangeSource, MembershipStatus, ProfileType
 from crmApp.exceptions import TenantError
-from crmApp.models import Membership, Organization, Permission
+from crmApp.models import ApiKey, Membership, Organization, Permission, Webhook
 
 ORGANIZATION_HEADER = "HTTP_X_ORGANIZATION_ID"
 NO_ORGANIZATION = (
@@ -80,6 +80,11 @@ class Tenant:
             .distinct()
         )
 
+    @cached_property
+    def active_webhooks(self) -> list[Webhook]:
+        """The organization's active webhooks (their ids and events), read once per piece of work."""
+        return list(Webhook.objects.filter(organization_id=self.organization.id, is_active=True).only("id", "events"))
+
     def has(self, code: str) -> bool:
         return code in self.codes
 
@@ -118,11 +123,28 @@ def requested_organization_id(request) -> int | None:
     return organization_id
 
 
+def api_key_tenant(request, key: ApiKey) -> Tenant:
+    """The key's organization only, with its scopes that its creator still holds (never a managing code)."""
+    organization_id = requested_organization_id(request)
+    if organization_id is not None and organization_id != key.organization_id:
+        raise TenantError("An API key acts only in its own organization.")
+    membership = resolve_membership(key.created_by, key.organization_id)
+    if membership is None:
+        raise TenantError("The member who created this API key no longer belongs to its organization.")
+    membership.user = key.created_by
+    held = Tenant.for_membership(membership).codes
+    codes = frozenset(key.scopes) & held - NEVER_API_KEY_CODES
+    return Tenant(organization=membership.organization, membership=membership, codes=codes)
+
+
 def get_tenant(request) -> Tenant:
     """Resolve (once per request) the active organization; 403 when the caller is not a member."""
     tenant = getattr(request, "_crm_tenant", None)
     if tenant is not None:
         return tenant
+    if isinstance(request.auth, ApiKey):
+        request._crm_tenant = api_key_tenant(request, request.auth)
+        return request._crm_tenant
     organization_id = requested_organization_id(request)
     membership = resolve_membership(request.user, organization_id)
     if membership is None and organization_id is None:

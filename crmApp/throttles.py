@@ -20,6 +20,8 @@ from django.core.cache import cache as django_cache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from crmApp.models import ApiKey
+
 logger = logging.getLogger(__name__)
 DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -149,7 +151,18 @@ class UserRateThrottle(WindowRateThrottle):
     scope = "user"
 
     def get_key(self, request, view):
+        if isinstance(request.auth, ApiKey):  # a key has a budget of its own (ApiKeyRateThrottle)
+            return None
         user = request.user
         if user and user.is_authenticated:
             return f"user:{user.pk}"
         return f"address:{self.get_ident(request)}"
+
+
+class ApiKeyRateThrottle(WindowRateThrottle):
+    """Requests made with an API key: per key at THROTTLE_API_KEY, apart from its creator's own budget."""
+
+    scope = "api_key"
+
+    def get_key(self, request, view):
+        return f"key:{request.auth.pk}" if isinstance(request.auth, ApiKey) else None

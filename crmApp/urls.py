@@ -12,6 +12,7 @@ from crmApp.viewsets import (
     deal,
     employee,
     health,
+    integration,
     lead,
     organization,
     pipeline,
@@ -43,6 +44,8 @@ router.register("pipeline-stages", pipeline.PipelineStageViewSet, basename="pipe
 router.register("deals", deal.DealViewSet, basename="deal")
 router.register("activities", activity.ActivityViewSet, basename="activity")
 router.register("audit-log", activity.AuditLogViewSet, basename="audit-log")
+router.register("webhooks", integration.WebhookViewSet, basename="webhook")
+router.register("api-keys", integration.ApiKeyViewSet, basename="api-key")
 router.register("analytics", analytics.AnalyticsViewSet, basename="analytics")
 
 urlpatterns = [

@@ -1,5 +1,5 @@
 """Django admin for back-office staff: every model, searchable and filterable by organization."""
 
-from crmApp.admin import accounts, records
+from crmApp.admin import accounts, integrations, records
 
-__all__ = ["accounts", "records"]
+__all__ = ["accounts", "integrations", "records"]

@@ -8,6 +8,7 @@ from crmApp.models.deal import Deal, Pipeline, PipelineStage
 from crmApp.models.employee import Employee
 from crmApp.models.history import EntryKind, HistoryEntry
 from crmApp.models.idempotency import IdempotencyKey
+from crmApp.models.integration import ApiKey, OutboxEvent, Webhook, WebhookDelivery
 from crmApp.models.lead import Lead
 from crmApp.models.organization import Membership, Organization
 from crmApp.models.rbac import Permission, Role, UserRole
@@ -15,6 +16,7 @@ from crmApp.models.vendor import Vendor
 
 __all__ = [
     "Activity",
+    "ApiKey",
     "CodeSequence",
     "CodedRecord",
     "Customer",
@@ -27,6 +29,7 @@ __all__ = [
     "Membership",
     "Organization",
     "OrganizationOwned",
+    "OutboxEvent",
     "Permission",
     "Pipeline",
     "PipelineStage",
@@ -34,4 +37,6 @@ __all__ = [
     "User",
     "UserRole",
     "Vendor",
+    "Webhook",
+    "WebhookDelivery",
 ]

@@ -33,6 +33,10 @@ class StrictEmailField(StrictStringMixin, serializers.EmailField):
     """An EmailField that accepts only JSON strings."""
 
 
+class StrictURLField(StrictStringMixin, serializers.URLField):
+    """A URLField that accepts only JSON strings."""
+
+
 class AccountEmailField(StrictEmailField):
     """The address of an account: NFKC-normalised and lower-cased before it is validated and stored."""
 

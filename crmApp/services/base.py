@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from crmApp import history
 from crmApp.caching import mark_organization_changed
+from crmApp.events import outbox
 from crmApp.exceptions import PreconditionFailed, RecordGone
 from crmApp.tenancy import Tenant
 
@@ -111,19 +112,16 @@ class OrganizationService:
         model.objects.filter(pk__in=[row.pk for row in changing]).update(
             **changes, version=F("version") + 1, updated_at=timezone.now()
         )
-        entries = []
+        entries, writes = [], []
         for row in changing:
             before = snapshot(row)
             for name, value in columns.items():
                 setattr(row, name, value)
-            entries += history.entries_for_write(
-                self.tenant,
-                row,
-                history.field_changes(row, before),
-                self.events_for(row, before),
-                source=source or self.tenant.source,
-            )
+            changes, events = history.field_changes(row, before), self.events_for(row, before)
+            entries += history.entries_for_write(self.tenant, row, changes, events, source=source or self.tenant.source)
+            writes.append((row, changes, events))
         history.write(entries)
+        outbox.publish(self.tenant, writes)
         self.data_changed()
         return len(changing)
 
@@ -136,13 +134,13 @@ class OrganizationService:
             record.version, record.updated_at = before["version"] + 1, now
         records = [record for record, _ in changed]
         type(records[0]).objects.bulk_update(records, [*fields, *BOOKKEEPING])
-        entries = []
+        entries, writes = [], []
         for record, before in changed:
-            changes = history.field_changes(record, before)
-            entries += history.entries_for_write(
-                self.tenant, record, changes, self.events_for(record, before), source=self.tenant.source
-            )
+            changes, events = history.field_changes(record, before), self.events_for(record, before)
+            entries += history.entries_for_write(self.tenant, record, changes, events, source=self.tenant.source)
+            writes.append((record, changes, events))
         history.write(entries)
+        outbox.publish(self.tenant, writes)
         self.data_changed()
 
     def log_write(self, record: models.Model, before: dict | None, *, events: list[Event] | None = None) -> None:
@@ -151,8 +149,9 @@ class OrganizationService:
         self.log(record, history.field_changes(record, before), events)
 
     def log(self, record: models.Model, changes: list[dict], events: list[Event]) -> None:
-        """Write the history of one write in its transaction, and make cached figures stale."""
+        """Write the history and webhook events of one write in its transaction; cached figures go stale."""
         history.write(history.entries_for_write(self.tenant, record, changes, events, source=self.tenant.source))
+        outbox.publish(self.tenant, [(record, changes, events)])
         self.data_changed()
 
     def data_changed(self) -> None:

@@ -1,0 +1,223 @@
+"""Sending the outbox: claim due attempts, POST them signed, log each outcome and plan the retries.
+
+Any number of deliverers (Celery workers, app processes) may run `deliver_due` at once: an attempt is
+claimed with a conditional UPDATE before it is sent, so only one of them sends it, and one that dies
+mid-send leaves it to be claimed again once its lease runs out. An attempt waits while an earlier event
+of the same record is still pending for the same webhook, so each record's events arrive in order.
+"""
+
+import hashlib
+import hmac
+import json
+import random
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from crmApp.constants import DeliveryStatus
+from crmApp.events import transport
+from crmApp.models import OutboxEvent, Webhook, WebhookDelivery
+
+BATCH_SIZE = 50
+SENDERS = 8
+# Longer than an attempt can take, so a lease only runs out when its deliverer is gone.
+LEASE = timedelta(seconds=transport.TIMEOUT_SECONDS * 3)
+MAX_BACKOFF = timedelta(hours=6)
+# Failing this long disables a webhook, and stops the retries of one event.
+GIVE_UP_AFTER = timedelta(days=3)
+GONE = 410
+# How long the delivery log (and the events it delivered) is kept.
+LOG_KEPT_FOR = timedelta(days=30)
+USER_AGENT = f"crm-webhooks/{settings.CRM_VERSION}"
+
+
+def signature(secrets: list[str], timestamp: int, body: bytes) -> str:
+    """`t=<timestamp>,v1=<hex>` with one `v1` per secret: HMAC-SHA256 of `<timestamp>.<body>`."""
+    signed = f"{timestamp}.".encode() + body
+    parts = [f"t={timestamp}"]
+    parts += [f"v1={hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()}" for secret in secrets]
+    return ",".join(parts)
+
+
+def signing_secrets(webhook: Webhook, now) -> list[str]:
+    """The current secret, and the previous one for 24 hours after a rotation."""
+    secrets = [webhook.secret]
+    if webhook.previous_secret and webhook.previous_secret_expires_at and webhook.previous_secret_expires_at > now:
+        secrets.append(webhook.previous_secret)
+    return secrets
+
+
+def body_of(attempt: WebhookDelivery) -> bytes:
+    event = attempt.event
+    payload = {
+        "id": str(event.uuid),
+        "type": event.type,
+        "created_at": event.created_at,
+        "organization": event.organization_id,
+        "sequence": event.id,
+        "data": event.data,
+        "changes": event.changes,
+    }
+    return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+
+def send(attempt: WebhookDelivery) -> transport.Answer:
+    """POST one attempt to its webhook, signed now."""
+    body = body_of(attempt)
+    now = timezone.now()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-CRM-Event": attempt.event.type,
+        "X-CRM-Delivery": str(attempt.delivery_id),
+        "X-CRM-Signature": signature(signing_secrets(attempt.webhook, now), int(now.timestamp()), body),
+    }
+    return transport.post(attempt.webhook.url, body, headers)
+
+
+def next_backoff(attempt: WebhookDelivery) -> timedelta:
+    """The wait before the retry of a failed attempt: the base first, then up to twice the last wait, jittered."""
+    base = timedelta(seconds=settings.WEBHOOK_RETRY_BASE_SECONDS)
+    if not attempt.backoff_seconds:
+        return base
+    doubled = timedelta(seconds=attempt.backoff_seconds * 2 * random.uniform(0.75, 1.0))
+    return min(max(doubled, base), max(MAX_BACKOFF, base))
+
+
+def claim(size: int = BATCH_SIZE) -> list[WebhookDelivery]:
+    """Up to `size` due attempts, leased to this deliverer (none that another one holds)."""
+    now = timezone.now()
+    unleased = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+    earlier_pending = WebhookDelivery.objects.filter(
+        webhook=OuterRef("webhook"),
+        record_key=OuterRef("record_key"),
+        status=DeliveryStatus.PENDING,
+        event_id__lt=OuterRef("event_id"),
+    )
+    due = (
+        WebhookDelivery.objects.filter(unleased, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .filter(webhook__is_active=True)
+        .filter(Q(record_key="") | ~Exists(earlier_pending))
+        .order_by("next_attempt_at", "event_id")
+        .values_list("pk", flat=True)[:size]
+    )
+    candidates = list(due)
+    if not candidates:
+        return []
+    lease = uuid.uuid4()
+    WebhookDelivery.objects.filter(unleased, pk__in=candidates, status=DeliveryStatus.PENDING).update(
+        lease=lease, locked_until=now + LEASE
+    )
+    return list(WebhookDelivery.objects.filter(lease=lease).select_related("webhook", "event").order_by("event_id"))
+
+
+def retry_of(attempt: WebhookDelivery, now) -> WebhookDelivery | None:
+    """The next attempt after a failed one, or None once the event has been failing for 3 days."""
+    if now - attempt.first_attempt_at >= GIVE_UP_AFTER:
+        return None
+    wait = next_backoff(attempt)
+    return WebhookDelivery(
+        organization_id=attempt.organization_id,
+        webhook_id=attempt.webhook_id,
+        event_id=attempt.event_id,
+        delivery_id=attempt.delivery_id,
+        record_key=attempt.record_key,
+        attempt=attempt.attempt + 1,
+        next_attempt_at=now + wait,
+        backoff_seconds=int(wait.total_seconds()),
+        first_attempt_at=attempt.first_attempt_at,
+    )
+
+
+@transaction.atomic
+def record(outcomes: list[tuple[WebhookDelivery, transport.Answer]]) -> None:
+    """Log each attempt's outcome, queue the retries, and keep each webhook's failure state."""
+    now = timezone.now()
+    retries, succeeded, failed, gone = [], set(), {}, set()
+    for attempt, answer in outcomes:
+        attempt.status = DeliveryStatus.SUCCEEDED if answer.succeeded else DeliveryStatus.FAILED
+        attempt.response_status, attempt.duration_ms, attempt.error = answer.status, answer.duration_ms, answer.error
+        attempt.lease, attempt.locked_until, attempt.next_attempt_at = None, None, None
+        if answer.succeeded:
+            succeeded.add(attempt.webhook_id)
+            continue
+        failed[attempt.webhook_id] = failed.get(attempt.webhook_id, 0) + 1
+        if answer.status == GONE:
+            gone.add(attempt.webhook_id)
+        retry = retry_of(attempt, now)
+        if retry is not None:
+            attempt.next_attempt_at = retry.next_attempt_at
+            retries.append(retry)
+    WebhookDelivery.objects.bulk_update(
+        [attempt for attempt, _ in outcomes],
+        ["status", "response_status", "duration_ms", "error", "lease", "locked_until", "next_attempt_at"],
+    )
+    WebhookDelivery.objects.bulk_create(retries)
+    Webhook.objects.filter(pk__in=succeeded).update(failure_count=0, failing_since=None)
+    for webhook_id, count in failed.items():
+        if webhook_id in succeeded:
+            continue
+        Webhook.objects.filter(pk=webhook_id, failing_since__isnull=True).update(failing_since=now)
+        Webhook.objects.filter(pk=webhook_id).update(failure_count=F("failure_count") + count)
+    Webhook.objects.filter(pk__in=gone).update(
+        is_active=False, disabled_reason="The endpoint answered 410 Gone.", version=F("version") + 1
+    )
+    Webhook.objects.filter(pk__in=failed.keys(), is_active=True, failing_since__lte=now - GIVE_UP_AFTER).update(
+        is_active=False, disabled_reason="Every delivery failed for 3 days.", version=F("version") + 1
+    )
+
+
+def deliver_due(*, max_batches: int | None = None) -> int:
+    """Send due attempts, a batch at a time, until none is left; returns how many were sent."""
+    sent, batches = 0, 0
+    with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="crm-webhooks") as senders:
+        while max_batches is None or batches < max_batches:
+            attempts = claim()
+            if not attempts:
+                break
+            answers = list(senders.map(send, attempts))
+            record(list(zip(attempts, answers, strict=True)))
+            sent, batches = sent + len(attempts), batches + 1
+    return sent
+
+
+def redeliver(attempt: WebhookDelivery) -> WebhookDelivery:
+    """Send an attempt's event again now: its pending retry moves up, or a new attempt is queued."""
+    from crmApp.events.deliverer import wake_after_commit
+
+    pending = WebhookDelivery.objects.filter(delivery_id=attempt.delivery_id, status=DeliveryStatus.PENDING).first()
+    now = timezone.now()
+    if pending is not None:
+        WebhookDelivery.objects.filter(pk=pending.pk).update(next_attempt_at=now)
+        pending.next_attempt_at = now
+        transaction.on_commit(wake_after_commit, robust=True)
+        return pending
+    last = WebhookDelivery.objects.filter(delivery_id=attempt.delivery_id).order_by("-attempt").first()
+    fresh = WebhookDelivery.objects.create(
+        organization_id=attempt.organization_id,
+        webhook_id=attempt.webhook_id,
+        event_id=attempt.event_id,
+        delivery_id=attempt.delivery_id,
+        record_key=attempt.record_key,
+        attempt=last.attempt + 1,
+        next_attempt_at=now,
+        first_attempt_at=now,
+    )
+    transaction.on_commit(wake_after_commit, robust=True)
+    return fresh
+
+
+def purge_log(*, kept_for: timedelta = LOG_KEPT_FOR) -> int:
+    """Delete the attempts and events older than `kept_for` that nothing waits for any more."""
+    cutoff = timezone.now() - kept_for
+    waiting = WebhookDelivery.objects.filter(event=OuterRef("pk"), status=DeliveryStatus.PENDING)
+    finished = OutboxEvent.objects.filter(created_at__lt=cutoff).exclude(Exists(waiting))
+    deleted, _ = WebhookDelivery.objects.filter(event__in=finished.values("pk")).delete()
+    events, _ = finished.delete()
+    return deleted + events

@@ -1,0 +1,121 @@
+"""The outbox: a write's webhook events, stored in the write's own transaction.
+
+Services call `publish` next to the history of every write. When no active webhook of the organization
+wants an event, nothing is stored; otherwise the event (with the record as the API shows it) and one
+pending delivery per subscribed webhook are inserted, and the deliverers are woken once the transaction
+commits. A rolled-back write takes its events with it; a committed one waits in the table until a
+deliverer sends it, whatever happens to the process that wrote it.
+"""
+
+from collections.abc import Iterable
+
+from django.db import models, transaction
+from django.db.models import prefetch_related_objects
+
+from crmApp.constants import ALL_EVENTS, PING_EVENT, WEBHOOK_EVENTS
+from crmApp.history import record_type
+from crmApp.models import OutboxEvent, Webhook, WebhookDelivery
+
+# A write's history events that are webhook events of their own (besides created/updated/deleted).
+NAMED_EVENTS = frozenset({"converted", "stage_changed", "won", "lost", "completed", "restored", "merged"})
+# What the API shows of each record type, and the relations it reads to show it.
+SHAPES = {
+    "customer": ("crmApp.serializers.customer.CustomerSerializer", ()),
+    "lead": ("crmApp.serializers.lead.LeadSerializer", ("converted_customer",)),
+    "deal": ("crmApp.serializers.deal.DealSerializer", ("customer", "pipeline", "stage", "assigned_to")),
+    "activity": ("crmApp.serializers.activity.ActivitySerializer", ()),
+}
+Write = tuple[models.Model, list[dict], list[tuple[str, dict]]]
+
+
+def event_types(kind: str, changes: list[dict], events: Iterable[tuple[str, dict]]) -> list[str]:
+    """The webhook events of one write of a `kind` record: created, deleted, or updated plus the named ones."""
+    names = [name for name, _ in events]
+    if "created" in names:
+        types = [f"{kind}.created"]
+    elif "deleted" in names:
+        types = [f"{kind}.deleted"]
+    else:
+        types = [f"{kind}.updated"] if changes else []
+        types += [f"{kind}.{name}" for name in names if name in NAMED_EVENTS]
+    return [name for name in types if name in WEBHOOK_EVENTS]
+
+
+def subscribes(webhook: Webhook, event_type: str) -> bool:
+    return event_type == PING_EVENT or ALL_EVENTS in webhook.events or event_type in webhook.events
+
+
+def represent(kind: str, records: list[models.Model]) -> list[dict]:
+    """The records as the API shows them, reading their relations in one query each."""
+    from django.utils.module_loading import import_string
+
+    serializer_path, relations = SHAPES[kind]
+    if relations:
+        prefetch_related_objects(records, *relations)
+    return import_string(serializer_path)(records, many=True).data
+
+
+def publish(tenant, writes: list[Write]) -> None:
+    """Store the webhook events of `writes` (record, field changes, history events) in this transaction."""
+    webhooks = tenant.active_webhooks
+    if not webhooks or not writes:
+        return
+    wanted: dict[str, list[tuple[models.Model, list[dict], list[str]]]] = {}
+    for record, changes, events in writes:
+        kind = record_type(type(record))
+        if kind not in SHAPES:
+            continue
+        types = [t for t in event_types(kind, changes, events) if any(subscribes(w, t) for w in webhooks)]
+        if types:
+            wanted.setdefault(kind, []).append((record, changes, types))
+    outbox = []
+    for kind, items in wanted.items():
+        shown = represent(kind, [record for record, _, _ in items])
+        outbox += [
+            OutboxEvent(
+                organization_id=tenant.organization.id,
+                type=event_type,
+                record_key=f"{kind}:{record.pk}",
+                data=data,
+                changes=changes,
+            )
+            for (record, changes, types), data in zip(items, shown, strict=True)
+            for event_type in types
+        ]
+    if not outbox:
+        return
+    queue(outbox, webhooks)
+
+
+def queue(outbox: list[OutboxEvent], webhooks: list[Webhook]) -> list[WebhookDelivery]:
+    """Insert the events and a first pending attempt for every webhook that wants each; wake the deliverers."""
+    from crmApp.events.deliverer import wake_after_commit
+
+    OutboxEvent.objects.bulk_create(outbox)
+    if outbox and outbox[0].pk is None:  # a database that doesn't return ids from a bulk insert
+        stored = OutboxEvent.objects.filter(uuid__in=[event.uuid for event in outbox]).only("id", "uuid")
+        ids = {event.uuid: event.id for event in stored}
+        for event in outbox:
+            event.id = ids[event.uuid]
+    deliveries = [
+        WebhookDelivery(
+            organization_id=event.organization_id,
+            webhook_id=webhook.id,
+            event=event,
+            record_key=event.record_key,
+            next_attempt_at=event.created_at,
+            first_attempt_at=event.created_at,
+        )
+        for event in outbox
+        for webhook in webhooks
+        if subscribes(webhook, event.type)
+    ]
+    WebhookDelivery.objects.bulk_create(deliveries)
+    transaction.on_commit(wake_after_commit, robust=True)
+    return deliveries
+
+
+def ping(webhook: Webhook) -> WebhookDelivery:
+    """Queue a `ping` event for `webhook` alone."""
+    event = OutboxEvent(organization_id=webhook.organization_id, type=PING_EVENT, data={"webhook": webhook.id})
+    return queue([event], [webhook])[0]

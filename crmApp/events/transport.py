@@ -1,0 +1,144 @@
+"""Where a webhook may point, and the one HTTP POST that reaches it.
+
+A URL is checked when it is saved and again before every attempt, since its DNS can change: the host
+is resolved, every address it resolves to must be public (not loopback, private, link-local, shared or
+reserved; cloud metadata addresses are link-local or private), and the connection goes to the address
+that was checked, so a second lookup can't swap in another (DNS rebinding). TLS still verifies the
+certificate against the URL's host name.
+"""
+
+import ipaddress
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import urllib3
+from django.conf import settings
+
+TIMEOUT_SECONDS = 10
+# How much of an answer's body is read (and dropped) so the connection can be reused.
+MAX_RESPONSE_BYTES = 64 * 1024
+_pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
+_pools_lock = threading.Lock()
+MAX_POOLS = 256
+
+
+class UnsafeDestination(ValueError):
+    """The URL may not receive webhooks (its scheme, or an address it resolves to)."""
+
+
+@dataclass(frozen=True)
+class Destination:
+    scheme: str
+    host: str
+    port: int
+    address: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int | None
+    duration_ms: int
+    error: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def _refused_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def resolve(url: str) -> Destination:
+    """The checked address to send `url`'s requests to; raises UnsafeDestination with the reason."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme != "https" and not (scheme == "http" and settings.WEBHOOK_ALLOW_HTTP):
+        raise UnsafeDestination("The URL must start with https://.")
+    try:
+        host, port = parts.hostname, parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        raise UnsafeDestination("The URL's port is not valid.")
+    if not host:
+        raise UnsafeDestination("The URL has no host.")
+    if parts.username or parts.password:
+        raise UnsafeDestination("The URL may not carry a user name or password.")
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise UnsafeDestination(f"The host {host} could not be resolved.")
+    addresses = [info[4][0] for info in found]
+    if not addresses:
+        raise UnsafeDestination(f"The host {host} could not be resolved.")
+    if not settings.WEBHOOK_ALLOW_PRIVATE and any(_refused_address(address) for address in addresses):
+        raise UnsafeDestination(
+            f"The host {host} resolves to a loopback, private, link-local or reserved address, which may not "
+            "receive webhooks."
+        )
+    path = parts.path or "/"
+    return Destination(scheme, host, port, addresses[0], f"{path}?{parts.query}" if parts.query else path)
+
+
+def _pool(destination: Destination) -> urllib3.HTTPConnectionPool:
+    key = (destination.scheme, destination.address, destination.port, destination.host)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            if len(_pools) >= MAX_POOLS:
+                _pools.clear()
+            options = {"maxsize": 8, "retries": False, "timeout": urllib3.Timeout(total=TIMEOUT_SECONDS)}
+            if destination.scheme == "https":
+                pool = urllib3.HTTPSConnectionPool(
+                    destination.address,
+                    destination.port,
+                    server_hostname=destination.host,
+                    assert_hostname=destination.host,
+                    **options,
+                )
+            else:
+                pool = urllib3.HTTPConnectionPool(destination.address, destination.port, **options)
+            _pools[key] = pool
+    return pool
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
+    """POST `body` to `url` (checked first); any outcome is an Answer, never an exception."""
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        destination = resolve(url)
+    except UnsafeDestination as refused:
+        return Answer(None, elapsed(), str(refused))
+    name = f"[{destination.host}]" if ":" in destination.host else destination.host  # an IPv6 literal
+    default_port = 443 if destination.scheme == "https" else 80
+    host_header = name if destination.port == default_port else f"{name}:{destination.port}"
+    try:
+        response = _pool(destination).urlopen(
+            "POST",
+            destination.path,
+            body=body,
+            headers={**headers, "Host": host_header},
+            redirect=False,
+            preload_content=False,
+            assert_same_host=False,
+        )
+        try:
+            response.read(MAX_RESPONSE_BYTES)
+        finally:
+            response.release_conn()
+    except urllib3.exceptions.TimeoutError:
+        return Answer(None, elapsed(), f"No answer within {TIMEOUT_SECONDS} s.")
+    except urllib3.exceptions.HTTPError as failure:
+        return Answer(None, elapsed(), f"Connection failed: {type(failure).__name__}.")
+    status = response.status
+    return Answer(status, elapsed(), "" if 200 <= status < 300 else f"The endpoint answered {status}.")

@@ -1,0 +1,191 @@
+"""Webhooks and API keys of one organization (API.md › Integrations).
+
+Neither writes record history: a webhook's secret and a key's hash must never be copied anywhere.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from crmApp.constants import NEVER_API_KEY_CODES, DeliveryStatus
+from crmApp.events import delivery, outbox, transport
+from crmApp.events.deliverer import wake_after_commit
+from crmApp.exceptions import Conflict
+from crmApp.models import ApiKey, Webhook, WebhookDelivery
+from crmApp.services.base import OrganizationService, changed_columns, snapshot
+
+SECRET_OVERLAP = timedelta(hours=24)
+API_KEY_PREFIX = "crm_"
+API_KEY_BYTES = 32
+# `prefix` is this many characters of the key: enough to tell keys apart, far too few to guess the rest.
+SHOWN_PREFIX = 12
+# `last_used_at` is written at most this often per key.
+LAST_USED_PRECISION = timedelta(seconds=60)
+
+
+def new_webhook_secret() -> str:
+    return f"whsec_{secrets.token_urlsafe(32)}"
+
+
+def api_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def check_destination(url: str) -> None:
+    """Raise a ValidationError on `url` when webhooks may not be sent there."""
+    try:
+        transport.resolve(url)
+    except transport.UnsafeDestination as refused:
+        raise ValidationError({"url": str(refused)})
+
+
+class WebhookService(OrganizationService):
+    """Create, change, rotate, ping and redeliver the organization's webhooks."""
+
+    model = Webhook
+
+    @transaction.atomic
+    def create(self, *, url: str, events: list[str], description: str = "", is_active: bool = True) -> Webhook:
+        """A webhook with a new secret (the only time the secret is shown is in the answer)."""
+        check_destination(url)
+        return Webhook.objects.create(
+            organization=self.organization,
+            url=url,
+            events=events,
+            description=description,
+            is_active=is_active,
+            secret=new_webhook_secret(),
+            created_by=self.actor,
+        )
+
+    @transaction.atomic
+    def update(self, instance: Webhook, **fields) -> Webhook:
+        """Change the webhook; enabling it again clears its failures and sends what is still queued, now."""
+        record = self.lock(instance)
+        before = snapshot(record)
+        if "url" in fields and fields["url"] != record.url:
+            check_destination(fields["url"])
+        for name, value in fields.items():
+            setattr(record, name, value)
+        enabled = record.is_active and not before["is_active"]
+        if enabled:
+            record.disabled_reason, record.failure_count, record.failing_since = "", 0, None
+            WebhookDelivery.objects.filter(webhook=record, status=DeliveryStatus.PENDING).update(
+                next_attempt_at=timezone.now(), first_attempt_at=timezone.now()
+            )
+            transaction.on_commit(wake_after_commit, robust=True)
+        elif not record.is_active and before["is_active"]:
+            record.disabled_reason = "Disabled by a member."
+        changed = changed_columns(record, before)
+        if changed:
+            record.version += 1
+            record.save(update_fields=[*changed, "version", "updated_at"])
+        return record
+
+    @transaction.atomic
+    def delete(self, instance: Webhook) -> None:
+        """Delete the webhook with its delivery log (set-based, however long the log is)."""
+        record = self.lock(instance)
+        attempts = WebhookDelivery.objects.filter(webhook=record)
+        attempts._raw_delete(attempts.db)
+        record.delete()
+
+    @transaction.atomic
+    def rotate_secret(self, instance: Webhook) -> str:
+        """A new secret; the old one keeps signing (as a second `v1`) for 24 hours."""
+        record = self.lock(instance)
+        record.previous_secret, record.secret = record.secret, new_webhook_secret()
+        record.previous_secret_expires_at = timezone.now() + SECRET_OVERLAP
+        record.version += 1
+        record.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "version", "updated_at"])
+        return record.secret
+
+    def _require_active(self, webhook: Webhook) -> None:
+        if not webhook.is_active:
+            raise Conflict("This webhook is disabled; enable it (is_active: true) first.", code="webhook_disabled")
+
+    @transaction.atomic
+    def ping(self, instance: Webhook) -> WebhookDelivery:
+        """Queue a `ping` to the webhook now; 409 when it is disabled."""
+        record = self.lock(instance, precondition=False)
+        self._require_active(record)
+        return outbox.ping(record)
+
+    @transaction.atomic
+    def redeliver(self, instance: Webhook, attempt: WebhookDelivery) -> WebhookDelivery:
+        """Send the attempt's event again now, as a new attempt; 409 when the webhook is disabled."""
+        record = self.lock(instance, precondition=False)
+        self._require_active(record)
+        return delivery.redeliver(attempt)
+
+    def deliveries(self, webhook: Webhook):
+        """The webhook's attempts, newest first."""
+        return WebhookDelivery.objects.filter(webhook=webhook).select_related("event").order_by("-created_at", "-id")
+
+
+class ApiKeyService(OrganizationService):
+    """Issue and revoke the organization's API keys."""
+
+    model = ApiKey
+
+    def check_scopes(self, scopes: list[str]) -> None:
+        """Scopes are codes the creator holds, and never a managing code; raises ValidationError."""
+        never = sorted(set(scopes) & NEVER_API_KEY_CODES)
+        if never:
+            raise ValidationError({"scopes": f"An API key can never hold {', '.join(never)}."})
+        missing = sorted(set(scopes) - self.tenant.codes)
+        if missing:
+            raise ValidationError(
+                {"scopes": f"You can only grant codes you hold; you don't hold {', '.join(missing)}."}
+            )
+
+    @transaction.atomic
+    def create(self, *, name: str, scopes: list[str], expires_at=None) -> tuple[ApiKey, str]:
+        """A new key and its only plain-text copy; raises ValidationError on scopes or a past expiry."""
+        self.check_scopes(scopes)
+        if expires_at is not None and expires_at <= timezone.now():
+            raise ValidationError({"expires_at": "The expiry must be in the future."})
+        key = API_KEY_PREFIX + secrets.token_urlsafe(API_KEY_BYTES)
+        record = ApiKey.objects.create(
+            organization=self.organization,
+            name=name,
+            prefix=key[:SHOWN_PREFIX],
+            key_hash=api_key_hash(key),
+            scopes=sorted(set(scopes)),
+            created_by=self.actor,
+            expires_at=expires_at,
+        )
+        return record, key
+
+    @transaction.atomic
+    def revoke(self, instance: ApiKey) -> ApiKey:
+        """Revoke the key from now on; revoking it again keeps the first `revoked_at`."""
+        record = self.lock(instance, precondition=False)
+        if record.revoked_at is None:
+            record.revoked_at = timezone.now()
+            record.save(update_fields=["revoked_at"])
+        return record
+
+
+def authenticate_api_key(key: str) -> ApiKey:
+    """The live key `key` is, with its organization and creator; raises LookupError with the reason."""
+    record = (
+        ApiKey.objects.select_related("organization", "created_by")
+        .filter(key_hash=api_key_hash(key), organization__is_active=True)
+        .first()
+    )
+    now = timezone.now()
+    if record is None or record.created_by is None or not record.created_by.is_active:
+        raise LookupError("Invalid API key.")
+    if record.revoked_at is not None:
+        raise LookupError("This API key was revoked.")
+    if record.expires_at is not None and record.expires_at <= now:
+        raise LookupError("This API key has expired.")
+    if record.last_used_at is None or now - record.last_used_at >= LAST_USED_PRECISION:
+        ApiKey.objects.filter(pk=record.pk).update(last_used_at=now)
+        record.last_used_at = now
+    return record
