@@ -136,6 +136,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
             response.read(MAX_RESPONSE_BYTES)
         finally:
             response.release_conn()
+    except urllib3.exceptions.NewConnectionError:  # before TimeoutError, which urllib3 makes it a kind of
+        return Answer(None, elapsed(), "Connection failed: nothing answered at that address.")
     except urllib3.exceptions.TimeoutError:
         return Answer(None, elapsed(), f"No answer within {TIMEOUT_SECONDS} s.")
     except urllib3.exceptions.HTTPError as failure:

@@ -97,6 +97,13 @@ class OrganizationService:
         self.log(record, [], [("deleted", {})])
         record.delete()
 
+    def remove_rows(self, records: list[models.Model], *, source: str | None = None) -> None:
+        """Delete locked records in one statement, each logged with its `deleted` event first."""
+        if not records:
+            return
+        self.log_writes([(record, [], [("deleted", {})]) for record in records], source=source)
+        self.records.filter(pk__in=[record.pk for record in records]).delete()
+
     def update_rows(self, rows: models.QuerySet, *, source: str | None = None, **changes) -> int:
         """Set `changes` on the organization's `rows` in one UPDATE, logging every row that really changes.
 
@@ -109,20 +116,18 @@ class OrganizationService:
         changing = [row for row in locked if any(getattr(row, name) != value for name, value in columns.items())]
         if not changing:
             return 0
+        now = timezone.now()
         model.objects.filter(pk__in=[row.pk for row in changing]).update(
-            **changes, version=F("version") + 1, updated_at=timezone.now()
+            **changes, version=F("version") + 1, updated_at=now
         )
-        entries, writes = [], []
+        writes = []
         for row in changing:
             before = snapshot(row)
             for name, value in columns.items():
                 setattr(row, name, value)
-            changes, events = history.field_changes(row, before), self.events_for(row, before)
-            entries += history.entries_for_write(self.tenant, row, changes, events, source=source or self.tenant.source)
-            writes.append((row, changes, events))
-        history.write(entries)
-        outbox.publish(self.tenant, writes)
-        self.data_changed()
+            row.version, row.updated_at = before["version"] + 1, now
+            writes.append((row, history.field_changes(row, before), self.events_for(row, before)))
+        self.log_writes(writes, source=source)
         return len(changing)
 
     def save_rows(self, changed: list[tuple[models.Model, dict]], fields: list[str]) -> None:
@@ -134,14 +139,12 @@ class OrganizationService:
             record.version, record.updated_at = before["version"] + 1, now
         records = [record for record, _ in changed]
         type(records[0]).objects.bulk_update(records, [*fields, *BOOKKEEPING])
-        entries, writes = [], []
-        for record, before in changed:
-            changes, events = history.field_changes(record, before), self.events_for(record, before)
-            entries += history.entries_for_write(self.tenant, record, changes, events, source=self.tenant.source)
-            writes.append((record, changes, events))
-        history.write(entries)
-        outbox.publish(self.tenant, writes)
-        self.data_changed()
+        self.log_writes(
+            [
+                (record, history.field_changes(record, before), self.events_for(record, before))
+                for record, before in changed
+            ]
+        )
 
     def log_write(self, record: models.Model, before: dict | None, *, events: list[Event] | None = None) -> None:
         """Log one write of `record` (before None: it was created): its field changes and its events."""
@@ -149,9 +152,23 @@ class OrganizationService:
         self.log(record, history.field_changes(record, before), events)
 
     def log(self, record: models.Model, changes: list[dict], events: list[Event]) -> None:
-        """Write the history and webhook events of one write in its transaction; cached figures go stale."""
-        history.write(history.entries_for_write(self.tenant, record, changes, events, source=self.tenant.source))
-        outbox.publish(self.tenant, [(record, changes, events)])
+        """Log one write of `record`: its field changes and its events."""
+        self.log_writes([(record, changes, events)])
+
+    def log_writes(self, writes: list[outbox.Write], *, source: str | None = None) -> None:
+        """Write the history and webhook events of `writes` in their transaction; cached figures go stale.
+
+        Constant statements however many writes: one INSERT of history, at most two of the outbox.
+        """
+        source = source or self.tenant.source
+        history.write(
+            [
+                entry
+                for record, changes, events in writes
+                for entry in history.entries_for_write(self.tenant, record, changes, events, source=source)
+            ]
+        )
+        outbox.publish(self.tenant, writes)
         self.data_changed()
 
     def data_changed(self) -> None:

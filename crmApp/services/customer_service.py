@@ -99,9 +99,7 @@ class CustomerService(OrganizationService):
         if protected:
             listed = ", ".join(str(pk) for pk in protected)
             raise Protected(f"Customers with deals cannot be deleted (ids: {listed}); nothing was deleted.")
-        if targets:
-            self.records.filter(pk__in=[customer.pk for customer in targets]).delete()
-            self.data_changed()
+        self.remove_rows(targets, source=ChangeSource.BULK)
         return len(targets)
 
     @transaction.atomic

@@ -8,6 +8,7 @@ from factory.django import DjangoModelFactory
 from crmApp.caching import mark_organization_changed
 from crmApp.constants import CustomerType, MembershipRole, ProfileType
 from crmApp.models import (
+    Activity,
     Customer,
     Deal,
     Employee,
@@ -206,3 +207,14 @@ class DealFactory(OrganizationOwnedFactory):
         apply_stage(deal, kwargs["stage"])
         deal.save()
         return deal
+
+
+class ActivityFactory(OrganizationOwnedFactory):
+    """An activity about a lead of the same organization."""
+
+    class Meta:
+        model = Activity
+
+    organization = factory.SubFactory(OrganizationFactory)
+    subject = factory.Sequence(lambda n: f"Call {n}")
+    lead = factory.SubFactory(LeadFactory, organization=factory.SelfAttribute("..organization"))

@@ -39,7 +39,10 @@ class WebhookViewSet(OrganizationScopedModelViewSet):
         ]
         for action in ("create", "update", "partial_update")
     }
-    ordering = ["-created_at", "-id"]
+    filter_backends = ()
+
+    def scoped_queryset(self, queryset):
+        return queryset.order_by("-created_at", "-id")
 
     def get_serializer_class(self):
         return WebhookCreatedSerializer if self.action == "create" else WebhookSerializer
@@ -104,6 +107,7 @@ class ApiKeyViewSet(
             "expires_at is in the past",
         ]
     }
+    filter_backends = ()
 
     def scoped_queryset(self, queryset):
         return queryset.order_by("-created_at", "-id")
