@@ -27,7 +27,7 @@ from crmApp.models import OutboxEvent, Webhook, WebhookDelivery
 BATCH_SIZE = 50
 SENDERS = 8
 # Longer than an attempt can take, so a lease only runs out when its deliverer is gone.
-LEASE = timedelta(seconds=transport.TIMEOUT_SECONDS * 3)
+LEASE = timedelta(seconds=transport.TIMEOUT_SECONDS + 5)
 MAX_BACKOFF = timedelta(hours=6)
 # Failing this long disables a webhook, and stops the retries of one event.
 GIVE_UP_AFTER = timedelta(days=3)

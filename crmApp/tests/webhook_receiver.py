@@ -43,8 +43,9 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if receiver.delay:
-                    time.sleep(receiver.delay)
+                delay = receiver.delay
+                if delay:
+                    time.sleep(delay)
                 with receiver.lock:
                     receiver.received.append(Received(dict(self.headers), body))
                     status = receiver.statuses.pop(0) if receiver.statuses else receiver.status
