@@ -20,7 +20,7 @@ from crmApp.tests.test_processes import (
     Server,
     database_url,
     environment,
-    redis_available,
+    require_redis,
 )
 from crmApp.tests.webhook_receiver import Receiver
 
@@ -101,8 +101,7 @@ def wait_for(receiver: Receiver, names: set[str], seconds: float) -> set[str]:
 
 @pytest.fixture
 def redis_db():
-    if not redis_available():
-        pytest.skip("Redis is not answering on 127.0.0.1:6379")
+    require_redis()
     import redis
 
     client = redis.Redis.from_url(REDIS_TEST_URL)
