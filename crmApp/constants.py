@@ -82,6 +82,32 @@ class ChangeSource(models.TextChoices):
     SYSTEM = "system", "System"
 
 
+# --- Visibility, import ----------------------------------------------------------------------------
+class RecordScope(models.TextChoices):
+    """Which customers, leads, deals and activities a role's members see (the widest of their roles)."""
+
+    OWN = "own", "Own records"
+    TEAM = "team", "Their teams' records"
+    ALL = "all", "All records"
+
+
+# Widest first: a member's scope is the first of these that one of their roles has.
+SCOPE_BREADTH = (RecordScope.ALL, RecordScope.TEAM, RecordScope.OWN)
+TRASH_RESOURCES = ("customers", "leads", "deals", "activities", "employees", "vendors")
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class ImportMode(models.TextChoices):
+    CREATE = "create", "Create"
+    UPSERT = "upsert", "Create or update"
+
+
 # --- Integrations ---------------------------------------------------------------------------------
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"

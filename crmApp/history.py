@@ -12,8 +12,20 @@ from django.utils import timezone
 
 from crmApp.models import EntryKind, HistoryEntry
 
-# Columns that are bookkeeping, not data a user changes.
-NOT_HISTORY = frozenset({"id", "organization", "created_at", "updated_at", "created_by", "version"})
+# Columns that are bookkeeping, not data a user changes; the trash columns are told by events instead.
+NOT_HISTORY = frozenset(
+    {
+        "id",
+        "organization",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "version",
+        "deleted_at",
+        "deleted_by",
+        "merged_into",
+    }
+)
 # Record types as the API names them (`record.type`); a model not listed is named after itself.
 RECORD_TYPES = {"pipelinestage": "stage"}
 

@@ -29,7 +29,7 @@ SEALED_METHODS = ("get_queryset", "get_object", "get_permissions")
 
 
 class OrganizationScopedViewSet(KnownQueryParametersMixin, viewsets.GenericViewSet):
-    """Every query runs inside the active organization and every action needs an RBAC code.
+    """Every query runs inside the active organization and record scope; every action needs an RBAC code.
 
     Subclasses customise the queryset through `scoped_queryset(qs)`; overriding `get_queryset`,
     `get_object` or `get_permissions` is refused when the class is defined.
@@ -130,7 +130,7 @@ class OrganizationScopedViewSet(KnownQueryParametersMixin, viewsets.GenericViewS
             raise ImproperlyConfigured(f"{type(self).__name__} declares no queryset and has no rows to list.")
         if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant
             return self.queryset.none()
-        queryset = self.queryset.filter(organization=self.organization)
+        queryset = self.tenant.visible(self.queryset.filter(organization=self.organization))
         if self.portal_access:
             queryset = queryset.filter(**{self.portal_lookup: self.request.user})
         return self.scoped_queryset(queryset)

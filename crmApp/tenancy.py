@@ -6,11 +6,19 @@ it once per request; every service receives it, so every query a service runs is
 
 from functools import cached_property
 
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
-from crmApp.constants import ALL_PERMISSION_CODES, NEVER_API_KEY_CODES, ChangeSource, MembershipStatus, ProfileType
+from crmApp.constants import (
+    ALL_PERMISSION_CODES,
+    NEVER_API_KEY_CODES,
+    SCOPE_BREADTH,
+    ChangeSource,
+    MembershipStatus,
+    ProfileType,
+    RecordScope,
+)
 from crmApp.exceptions import TenantError
-from crmApp.models import ApiKey, Membership, Organization, Permission, Webhook
+from crmApp.models import ApiKey, Employee, Membership, Organization, Role, Team, Webhook
 
 ORGANIZATION_HEADER = "HTTP_X_ORGANIZATION_ID"
 NO_ORGANIZATION = (
@@ -18,6 +26,8 @@ NO_ORGANIZATION = (
     "or accept an invitation."
 )
 MAX_ID = 2**63 - 1
+# The records a record scope narrows (API.md › Record visibility and teams).
+SCOPED_MODELS = frozenset({"customer", "lead", "deal", "activity"})
 
 
 def parse_id(raw) -> int | None:
@@ -67,18 +77,66 @@ class Tenant:
         return cls(organization=organization, user=user, codes=ALL_PERMISSION_CODES, source=source)
 
     @cached_property
+    def _roles(self) -> tuple[frozenset[str], str]:
+        """The codes and the widest record scope of the member's roles: one query."""
+        rows = Role.objects.filter(
+            organization_id=self.organization.id, user_roles__user_id=self.membership.user_id
+        ).values_list("permissions__code", "record_scope")
+        codes = frozenset(code for code, _ in rows if code is not None)
+        scopes = {scope for _, scope in rows}
+        return codes, next((scope for scope in SCOPE_BREADTH if scope in scopes), RecordScope.ALL)
+
+    @cached_property
     def codes(self) -> frozenset[str]:
-        """Every code the caller holds here; owners and admins hold all of them (one query otherwise)."""
+        """Every code the caller holds here; owners and admins hold all of them."""
         if self.membership is None or self.membership.holds_every_code:
             return ALL_PERMISSION_CODES
-        return frozenset(
-            Permission.objects.filter(
-                roles__organization_id=self.organization.id,
-                roles__user_roles__user_id=self.membership.user_id,
+        return self._roles[0]
+
+    @cached_property
+    def record_scope(self) -> str:
+        """`all`, `team` or `own`: the widest scope of the member's roles (owners, admins and the CRM: all)."""
+        if self.membership is None or self.membership.holds_every_code:
+            return RecordScope.ALL
+        return self._roles[1]
+
+    @cached_property
+    def visible_users(self) -> tuple[int, ...] | None:
+        """Whose records the caller sees (created by them or assigned to their employee record); None: everyone's."""
+        if self.record_scope == RecordScope.ALL:
+            return None
+        user_id = self.membership.user_id
+        if self.record_scope == RecordScope.OWN:
+            return (user_id,)
+        teammates = Team.members.through.objects.filter(
+            team__organization_id=self.organization.id, team__members__id=user_id
+        ).values_list("user_id", flat=True)
+        return tuple(sorted({user_id, *teammates}))
+
+    @cached_property
+    def visibility(self) -> Q | None:
+        """The condition a customer, lead, deal or activity must meet to be seen here; None: no condition."""
+        users = self.visible_users
+        if users is None:
+            return None
+        employees = list(
+            Employee.with_trashed.filter(organization_id=self.organization.id, user_id__in=users).values_list(
+                "id", flat=True
             )
-            .values_list("code", flat=True)
-            .distinct()
         )
+        return Q(created_by_id__in=users) | Q(assigned_to_id__in=employees)
+
+    def visible(self, queryset: QuerySet) -> QuerySet:
+        """`queryset` narrowed to what the record scope lets the caller see (scoped models only)."""
+        if queryset.model._meta.model_name not in SCOPED_MODELS or self.visibility is None:
+            return queryset
+        return queryset.filter(self.visibility)
+
+    @property
+    def scope_key(self) -> str:
+        """Part of the key of cached figures: two callers share a figure only when they see the same records."""
+        users = self.visible_users
+        return "all" if users is None else "users-" + "-".join(map(str, users))
 
     @cached_property
     def active_webhooks(self) -> list[Webhook]:

@@ -17,6 +17,7 @@ from crmApp.viewsets import (
     organization,
     pipeline,
     rbac,
+    trash,
     vendor,
 )
 
@@ -53,5 +54,12 @@ urlpatterns = [
     path("auth/", include(auth.urlpatterns)),
     path("users/me/", auth.MeView.as_view(), name="me"),
     path("invitations/accept/", auth.InvitationAcceptView.as_view(), name="invitation-accept"),
+    path("trash/", trash.TrashViewSet.as_view({"get": "list"}), name="trash-list"),
+    path(
+        "trash/<str:resource>/<str:pk>/restore/",
+        trash.TrashViewSet.as_view({"post": "restore"}),
+        name="trash-restore",
+    ),
+    path("trash/<str:resource>/<str:pk>/", trash.TrashViewSet.as_view({"delete": "purge"}), name="trash-purge"),
     path("", include(router.urls)),
 ]

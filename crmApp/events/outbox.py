@@ -16,8 +16,10 @@ from crmApp.constants import ALL_EVENTS, PING_EVENT, WEBHOOK_EVENTS
 from crmApp.history import record_type
 from crmApp.models import OutboxEvent, Webhook, WebhookDelivery
 
-# A write's history events that are webhook events of their own (besides created/updated/deleted).
-NAMED_EVENTS = frozenset({"converted", "stage_changed", "won", "lost", "completed", "restored", "merged"})
+# Events that stand for the whole write (its field changes ride along in `changes`, no `updated`).
+WHOLE_RECORD_EVENTS = ("created", "deleted", "restored", "merged")
+# A write's history events that are webhook events of their own, next to its `updated`.
+NAMED_EVENTS = frozenset({"converted", "stage_changed", "won", "lost", "completed"})
 # What the API shows of each record type, and the relations it reads to show it.
 SHAPES = {
     "customer": ("crmApp.serializers.customer.CustomerSerializer", ()),
@@ -29,12 +31,11 @@ Write = tuple[models.Model, list[dict], list[tuple[str, dict]]]
 
 
 def event_types(kind: str, changes: list[dict], events: Iterable[tuple[str, dict]]) -> list[str]:
-    """The webhook events of one write of a `kind` record: created, deleted, or updated plus the named ones."""
+    """The webhook events of one write of a `kind` record: a whole-record one, or updated plus the named ones."""
     names = [name for name, _ in events]
-    if "created" in names:
-        types = [f"{kind}.created"]
-    elif "deleted" in names:
-        types = [f"{kind}.deleted"]
+    whole = next((name for name in WHOLE_RECORD_EVENTS if name in names), None)
+    if whole is not None:
+        types = [f"{kind}.{whole}"]
     else:
         types = [f"{kind}.updated"] if changes else []
         types += [f"{kind}.{name}" for name in names if name in NAMED_EVENTS]

@@ -8,10 +8,11 @@ from crmApp.models.deal import Deal, Pipeline, PipelineStage
 from crmApp.models.employee import Employee
 from crmApp.models.history import EntryKind, HistoryEntry
 from crmApp.models.idempotency import IdempotencyKey
+from crmApp.models.imports import ImportJob, ImportRowError
 from crmApp.models.integration import ApiKey, OutboxEvent, Webhook, WebhookDelivery
 from crmApp.models.lead import Lead
 from crmApp.models.organization import Membership, Organization
-from crmApp.models.rbac import Permission, Role, UserRole
+from crmApp.models.rbac import Permission, Role, Team, UserRole
 from crmApp.models.vendor import Vendor
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "EntryKind",
     "HistoryEntry",
     "IdempotencyKey",
+    "ImportJob",
+    "ImportRowError",
     "Lead",
     "Membership",
     "Organization",
@@ -34,6 +37,7 @@ __all__ = [
     "Pipeline",
     "PipelineStage",
     "Role",
+    "Team",
     "User",
     "UserRole",
     "Vendor",

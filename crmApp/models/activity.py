@@ -35,6 +35,7 @@ class Activity(CodedRecord):
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "activities"
         indexes = [
+            *CodedRecord.Meta.indexes,
             models.Index(fields=["organization", "created_at", "id"], name="activity_org_created_idx"),
             models.Index(fields=["organization", "due_at", "id"], name="activity_org_due_idx"),
             # "My open activities" and "overdue": the open ones by due date, per assignee or for everyone.

@@ -91,17 +91,50 @@ def format_code(prefix: str, number: int) -> str:
     return f"{prefix}-{number:04d}"
 
 
+class AllRowsManager(models.Manager):
+    """Every row, trashed ones too: restore, purge and the trash list read through it."""
+
+
+class LiveManager(models.Manager):
+    """The records that are not in the trash: what every list, detail, count and figure reads."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+# The condition of the indexes that only live records need (counts and figures read them alone).
+LIVE = models.Q(deleted_at__isnull=True)
+
+
 class CodedRecord(OrganizationOwned):
-    """An organization-owned record with a human code (`CUST-0001`) unique within its organization."""
+    """An organization-owned record with a human code (`CUST-0001`) unique within its organization.
+
+    Deleting one moves it to the trash (`deleted_at`): `objects` no longer returns it, `with_trashed`
+    does, and its code is never handed out again.
+    """
 
     CODE_PREFIX: ClassVar[str]
 
     code = models.CharField(max_length=20, editable=False)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
+    objects = LiveManager()
+    with_trashed = AllRowsManager()
 
     class Meta:
         abstract = True
         constraints = [
             models.UniqueConstraint(fields=["organization", "code"], name="%(class)s_unique_code_per_org"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "deleted_at"],
+                condition=models.Q(deleted_at__isnull=False),
+                name="%(class)s_org_trash_idx",
+            ),
         ]
 
     def save(self, *args, **kwargs):

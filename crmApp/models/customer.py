@@ -12,7 +12,7 @@ from crmApp.constants import (
     CustomerStatus,
     CustomerType,
 )
-from crmApp.models.base import CodedRecord
+from crmApp.models.base import LIVE, CodedRecord
 
 
 class Customer(CodedRecord):
@@ -45,15 +45,22 @@ class Customer(CodedRecord):
         "crmApp.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="converted_customer"
     )
 
+    # Set when the record was merged into another and went to the trash.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
     class Meta(CodedRecord.Meta):
         ordering = ["-created_at", "-id"]
         indexes = [
+            *CodedRecord.Meta.indexes,
             models.Index(fields=["organization", "created_at", "id"], name="customer_org_created_idx"),
             # Covering (PostgreSQL): customer stats and the dashboard read only this index.
             models.Index(
                 fields=["organization", "status"],
                 include=["id", "customer_type", "created_at"],
                 name="customer_org_status_cover_idx",
+                condition=LIVE,
             ),
             models.Index(fields=["organization", "customer_type"], name="customer_org_type_idx"),
             models.Index(fields=["organization", "last_name", "id"], name="customer_org_last_name_idx"),

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from crmApp.constants import LONG_NAME_MAX, MONEY_DIGITS, MONEY_PLACES, NAME_MAX, NOTES_MAX, DealStatus
-from crmApp.models.base import CodedRecord, OrganizationOwned
+from crmApp.models.base import LIVE, CodedRecord, OrganizationOwned
 
 CENT = Decimal("0.01")
 
@@ -93,12 +93,14 @@ class Deal(CodedRecord):
             models.CheckConstraint(condition=models.Q(probability__lte=100), name="deal_probability_0_100"),
         ]
         indexes = [
+            *CodedRecord.Meta.indexes,
             models.Index(fields=["organization", "created_at", "id"], name="deal_org_created_idx"),
             # Covering (PostgreSQL): the dashboard, revenue and per-employee sums read only this index.
             models.Index(
                 fields=["organization", "status", "closed_at"],
                 include=["id", "value", "expected_revenue", "assigned_to"],
                 name="deal_org_status_cover_idx",
+                condition=LIVE,
             ),
             models.Index(fields=["organization", "status", "expected_close_date"], name="deal_org_status_close_idx"),
             models.Index(fields=["organization", "value"], name="deal_org_value_idx"),

@@ -35,6 +35,7 @@ class Employee(CodedRecord):
             ),
         ]
         indexes = [
+            *CodedRecord.Meta.indexes,
             models.Index(fields=["organization", "status"], name="employee_org_status_idx"),
             models.Index(fields=["organization", "last_name", "first_name"], name="employee_org_name_idx"),
         ]

@@ -13,7 +13,7 @@ from crmApp.constants import (
     LeadSource,
     LeadStatus,
 )
-from crmApp.models.base import CodedRecord
+from crmApp.models.base import LIVE, CodedRecord
 
 
 class Lead(CodedRecord):
@@ -38,6 +38,11 @@ class Lead(CodedRecord):
     qualified_at = models.DateTimeField(null=True, blank=True, editable=False)
     converted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # Set when the record was merged into another and went to the trash.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
     class Meta(CodedRecord.Meta):
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -51,6 +56,7 @@ class Lead(CodedRecord):
         # Foreign keys (assigned_to) keep their own single-column index: an employee belongs to one
         # organization, so it is as selective as a composite, and it serves the SET NULL cascade too.
         indexes = [
+            *CodedRecord.Meta.indexes,
             models.Index(fields=["organization", "created_at", "id"], name="lead_org_created_idx"),
             models.Index(fields=["organization", "score", "id"], name="lead_org_score_idx"),
             models.Index(fields=["organization", "last_name", "id"], name="lead_org_last_name_idx"),
@@ -61,6 +67,7 @@ class Lead(CodedRecord):
                 fields=["organization", "status", "id"],
                 include=["source", "score", "qualified_at", "assigned_to"],
                 name="lead_org_status_cover_idx",
+                condition=LIVE,
             ),
             models.Index(fields=["organization", "source"], name="lead_org_source_idx"),
         ]

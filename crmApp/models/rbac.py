@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
-from crmApp.constants import NAME_MAX
+from crmApp.constants import NAME_MAX, RecordScope
 
 
 class Permission(models.Model):
@@ -35,6 +35,7 @@ class Role(models.Model):
     name = models.CharField(max_length=NAME_MAX)
     description = models.CharField(max_length=500, blank=True)
     permissions = models.ManyToManyField(Permission, related_name="roles", blank=True)
+    record_scope = models.CharField(max_length=10, choices=RecordScope.choices, default=RecordScope.ALL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,3 +63,20 @@ class UserRole(models.Model):
 
     def __str__(self):
         return f"{self.user} as {self.role}"
+
+
+class Team(models.Model):
+    """A group of members; with a `team` record scope, members see the records of everyone in their teams."""
+
+    organization = models.ForeignKey("crmApp.Organization", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=NAME_MAX)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint("organization", Lower("name"), name="team_unique_name_ci_per_org")]
+
+    def __str__(self):
+        return self.name

@@ -27,6 +27,7 @@ class Vendor(CodedRecord):
     class Meta(CodedRecord.Meta):
         ordering = ["name", "id"]
         indexes = [
+            *CodedRecord.Meta.indexes,
             models.Index(fields=["organization", "status"], name="vendor_org_status_idx"),
             models.Index(fields=["organization", "name"], name="vendor_org_name_idx"),
         ]

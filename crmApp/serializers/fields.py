@@ -10,7 +10,7 @@ from rest_framework import serializers
 from crmApp.constants import MembershipStatus
 from crmApp.identity import normalize_email
 from crmApp.models import User
-from crmApp.tenancy import get_tenant, parse_id
+from crmApp.tenancy import Tenant, get_tenant, parse_id
 
 # The widest UTC offset PostgreSQL reads; real time zones stay within ±14:00.
 MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
@@ -75,6 +75,16 @@ class StrictModelSerializer(KnownFieldsMixin, serializers.ModelSerializer):
     }
 
 
+def context_tenant(field) -> Tenant | None:
+    """The tenant a serializer validates for: given in its context (imports), or the request's."""
+    if getattr(field.parent, "swagger_fake_view", False):
+        return None
+    tenant = field.context.get("tenant")
+    if tenant is None and field.context.get("request") is not None:
+        tenant = get_tenant(field.context["request"])
+    return tenant
+
+
 class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """A writable foreign key that resolves ids only inside the active organization.
 
@@ -88,11 +98,11 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        request = self.context.get("request")
-        if request is None or getattr(self.parent, "swagger_fake_view", False):
+        tenant = context_tenant(self)
+        if tenant is None:
             return queryset.none()
-        organization = get_tenant(request).organization
-        return queryset.filter(**{self.organization_lookup: organization})
+        # A record outside the caller's record scope can't be linked either: it doesn't exist for them.
+        return tenant.visible(queryset.filter(**{self.organization_lookup: tenant.organization}))
 
     def run_validation(self, data=serializers.empty):
         if data == "":  # DRF would take "" for null; an id field takes an id or null
@@ -114,12 +124,12 @@ class ActiveMemberField(ScopedPrimaryKeyRelatedField):
         super().__init__(queryset=User.objects.all(), **kwargs)
 
     def get_queryset(self):
-        request = self.context.get("request")
-        if request is None or getattr(self.parent, "swagger_fake_view", False):
+        tenant = context_tenant(self)
+        if tenant is None:
             return User.objects.none()
         # One filter() call, so both conditions apply to the same membership row.
         return User.objects.filter(
-            memberships__organization=get_tenant(request).organization, memberships__status=MembershipStatus.ACTIVE
+            memberships__organization=tenant.organization, memberships__status=MembershipStatus.ACTIVE
         )
 
 

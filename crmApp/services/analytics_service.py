@@ -87,17 +87,17 @@ class AnalyticsService:
 
     # --- scoped querysets ---------------------------------------------------------------------
     def _customers(self):
-        return Customer.objects.filter(organization=self.organization).order_by()
+        return self.tenant.visible(Customer.objects.filter(organization=self.organization)).order_by()
 
     def _leads(self):
-        return Lead.objects.filter(organization=self.organization).order_by()
+        return self.tenant.visible(Lead.objects.filter(organization=self.organization)).order_by()
 
     def _deals(self):
-        return Deal.objects.filter(organization=self.organization).order_by()
+        return self.tenant.visible(Deal.objects.filter(organization=self.organization)).order_by()
 
     def _cached(self, name: str, compute):
         """A figure that depends only on the organization's data, kept until that data changes."""
-        return cached_for_organization(self.organization.id, f"analytics-{name}", compute)
+        return cached_for_organization(self.organization.id, f"analytics-{name}", compute, self.tenant.scope_key)
 
     # --- dashboard ----------------------------------------------------------------------------
     def dashboard(self) -> dict:

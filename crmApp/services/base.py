@@ -58,17 +58,24 @@ class OrganizationService:
 
     @property
     def records(self) -> models.QuerySet:
-        """This organization's rows of the service's model."""
-        return self.model.objects.filter(organization=self.organization)
+        """This organization's live rows of the service's model that the caller's record scope shows."""
+        return self.tenant.visible(self.model.objects.filter(organization=self.organization))
+
+    @property
+    def trashed(self) -> models.QuerySet:
+        """This organization's trashed rows of the service's model that the caller's record scope shows."""
+        rows = self.model.with_trashed.filter(organization=self.organization, deleted_at__isnull=False)
+        return self.tenant.visible(rows)
 
     # --- building blocks ----------------------------------------------------------------------------
-    def lock(self, record: models.Model, *, precondition: bool = True) -> models.Model:
-        """The record's row as it is now, locked until the transaction ends.
+    def lock(self, record: models.Model, *, precondition: bool = True, rows: models.QuerySet | None = None):
+        """The record's row as it is now (among `rows`, default the live records), locked until the transaction ends.
 
         Raises RecordGone (404) when it was deleted meanwhile, and PreconditionFailed (412) when
         `precondition` is on and its version is not one `If-Match` allowed.
         """
-        locked = self.records.select_for_update().filter(pk=record.pk).first()
+        rows = self.records if rows is None else rows
+        locked = rows.select_for_update().filter(pk=record.pk).first()
         if locked is None:
             raise RecordGone()
         if precondition and self.expected_versions is not None and locked.version not in self.expected_versions:
@@ -97,14 +104,16 @@ class OrganizationService:
         self.log(record, [], [("deleted", {})])
         record.delete()
 
-    def remove_rows(self, records: list[models.Model], *, source: str | None = None) -> None:
-        """Delete locked records in one statement, each logged with its `deleted` event first."""
-        if not records:
-            return
-        self.log_writes([(record, [], [("deleted", {})]) for record in records], source=source)
-        self.records.filter(pk__in=[record.pk for record in records]).delete()
+    def trash_rows(self, records: list[models.Model], *, source: str | None = None) -> int:
+        """Move locked records to the trash in one UPDATE, each logged with its `deleted` event."""
+        rows = self.records.filter(pk__in=[record.pk for record in records])
+        return self.update_rows(
+            rows, source=source, events=[("deleted", {})], deleted_at=timezone.now(), deleted_by=self.actor
+        )
 
-    def update_rows(self, rows: models.QuerySet, *, source: str | None = None, **changes) -> int:
+    def update_rows(
+        self, rows: models.QuerySet, *, source: str | None = None, events: list[Event] | None = None, **changes
+    ) -> int:
         """Set `changes` on the organization's `rows` in one UPDATE, logging every row that really changes.
 
         Constant statements whatever the number of rows: one locked SELECT of the old values, one
@@ -126,7 +135,8 @@ class OrganizationService:
             for name, value in columns.items():
                 setattr(row, name, value)
             row.version, row.updated_at = before["version"] + 1, now
-            writes.append((row, history.field_changes(row, before), self.events_for(row, before)))
+            row_events = self.events_for(row, before) if events is None else events
+            writes.append((row, history.field_changes(row, before), row_events))
         self.log_writes(writes, source=source)
         return len(changing)
 
@@ -185,7 +195,13 @@ class OrganizationService:
             setattr(record, name, value)
 
     def check_delete(self, record: models.Model) -> None:
-        """Raise a domain error when the locked record may not be deleted."""
+        """Raise a domain error when the locked record may not be deleted (trashed)."""
+
+    def check_restore(self, record: models.Model) -> None:
+        """Raise a domain error when the locked trashed record may not come back."""
+
+    def check_purge(self, record: models.Model) -> None:
+        """Raise a domain error when the locked trashed record may not be deleted for good."""
 
     def events_for(self, record: models.Model, before: dict | None) -> list[Event]:
         """The events a write makes: `created`, and a new assignee or status (`assigned`, `status_changed`)."""
@@ -215,10 +231,42 @@ class OrganizationService:
 
     @transaction.atomic
     def delete(self, instance: models.Model) -> None:
-        """Delete one of the organization's records, under its row lock."""
+        """Delete one of the organization's records, under its row lock: to the trash, if its kind has one."""
         record = self.lock(instance)
         self.check_delete(record)
-        self.remove_record(record)
+        if hasattr(self.model, "with_trashed"):
+            self.trash_record(record)
+        else:
+            self.remove_record(record)
+
+    def trash_record(self, record: models.Model, **extra) -> models.Model:
+        """Move a locked record to the trash (with `extra` columns, e.g. `merged_into`): a `deleted` event."""
+        before = snapshot(record)
+        record.deleted_at, record.deleted_by = timezone.now(), self.actor
+        for name, value in extra.items():
+            setattr(record, name, value)
+        return self.save_record(
+            record, before, events=[("deleted", {name: column_value(v) for name, v in extra.items()})]
+        )
+
+    @transaction.atomic
+    def restore(self, instance: models.Model) -> models.Model:
+        """Bring a trashed record back, with its code and relations: a `restored` event."""
+        record = self.lock(instance, precondition=False, rows=self.trashed)
+        self.check_restore(record)
+        before = snapshot(record)
+        record.deleted_at, record.deleted_by = None, None
+        if hasattr(record, "merged_into_id"):
+            record.merged_into = None
+        return self.save_record(record, before, events=[("restored", {})])
+
+    @transaction.atomic
+    def purge(self, instance: models.Model) -> None:
+        """Delete a trashed record for good (its history stays): a `purged` event."""
+        record = self.lock(instance, precondition=False, rows=self.trashed)
+        self.check_purge(record)
+        self.log(record, [], [("purged", {})])
+        record.delete()
 
     def locked_rows(self, ids: Iterable[int]) -> list[models.Model]:
         """The organization's rows among `ids`, locked in id order (so concurrent bulk writes queue up)."""

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from crmApp.constants import ChangeSource, CustomerStatus, CustomerType, DealStatus
 from crmApp.exceptions import BusinessRuleViolation, Protected
-from crmApp.models import Customer, Employee
+from crmApp.models import Customer, Deal, Employee
 from crmApp.services.base import OrganizationService
 
 # The names a customer of each type cannot do without (blank strings count as missing).
@@ -58,6 +58,11 @@ class CustomerService(OrganizationService):
             raise Protected("This customer has deals and cannot be deleted.")
         # Deal.customer is RESTRICT, so a deal added meanwhile still stops the delete (also a 409).
 
+    def check_purge(self, record: Customer) -> None:
+        """Raises Protected (409) while deals in the trash still point at the customer."""
+        if Deal.with_trashed.filter(customer=record).exists():
+            raise Protected("Deals in the trash still belong to this customer; purge them first.")
+
     def stats(self) -> dict[str, int]:
         """Counts by status and type, and how many were created this month (UTC): one query."""
         return self.records.aggregate(
@@ -85,21 +90,23 @@ class CustomerService(OrganizationService):
 
     @transaction.atomic
     def bulk_delete(self, *, ids: Iterable[int]) -> int:
-        """Delete the organization's customers among `ids` and return how many.
+        """Move the customers among `ids` to the trash and return how many.
 
-        Ids of other organizations or of missing rows are skipped. If any of the customers has
-        deals, raises Protected naming them and deletes nothing.
+        Ids outside the organization or the record scope, or of missing rows, are skipped. If any of the
+        customers has live deals, raises Protected naming them and trashes nothing.
         """
         targets = self.locked_rows(ids)
         protected = sorted(
-            self.records.filter(pk__in=[customer.pk for customer in targets], deals__isnull=False)
+            self.records.filter(
+                pk__in=[customer.pk for customer in targets], deals__isnull=False, deals__deleted_at__isnull=True
+            )
             .values_list("id", flat=True)
             .distinct()
         )
         if protected:
             listed = ", ".join(str(pk) for pk in protected)
             raise Protected(f"Customers with deals cannot be deleted (ids: {listed}); nothing was deleted.")
-        self.remove_rows(targets, source=ChangeSource.BULK)
+        self.trash_rows(targets, source=ChangeSource.BULK)
         return len(targets)
 
     @transaction.atomic

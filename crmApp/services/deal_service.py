@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from crmApp.caching import cached_for_organization, query_fingerprint
 from crmApp.constants import DealStatus
-from crmApp.exceptions import BusinessRuleViolation
+from crmApp.exceptions import BusinessRuleViolation, Conflict
 from crmApp.models import Deal, Pipeline, PipelineStage
 from crmApp.models.deal import CENT, expected_revenue
 from crmApp.services.base import OrganizationService, snapshot
@@ -51,6 +51,14 @@ class DealService(OrganizationService):
     """The deal rules of API.md › Business rules › Deals."""
 
     model = Deal
+
+    def check_restore(self, record: Deal) -> None:
+        """A deal comes back only to a customer that is not in the trash (409 otherwise)."""
+        if record.customer.deleted_at is not None:
+            raise Conflict(
+                f"This deal's customer {record.customer.code} is in the trash; restore the customer first.",
+                code="customer_trashed",
+            )
 
     # --- lookups ----------------------------------------------------------------------------------
     def default_pipeline(self) -> Pipeline:

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 
-from crmApp.models import Customer, Deal, Employee, Lead
+from crmApp.models import Activity, Customer, Deal, Employee, Lead
 from crmApp.services.base import OrganizationService
 
 
@@ -28,8 +28,11 @@ class EmployeeService(OrganizationService):
             self._check_user_free(fields["user"], exclude_pk=record.pk)
         super().apply_update(record, fields)
 
-    def remove_record(self, record: Employee) -> None:
-        """Delete the employee; the customers, leads and deals they held become unassigned (a change to each)."""
-        for model in (Customer, Lead, Deal):
-            self.update_rows(model.objects.filter(assigned_to=record), assigned_to=None)
-        super().remove_record(record)
+    def trash_record(self, record: Employee, **extra) -> Employee:
+        """Trash the employee; the customers, leads, deals and activities they held become unassigned.
+
+        Each unassignment is a change of its own, so a restored employee does not get them back.
+        """
+        for model in (Customer, Lead, Deal, Activity):
+            self.update_rows(model.objects.filter(organization=self.organization, assigned_to=record), assigned_to=None)
+        return super().trash_record(record, **extra)

@@ -95,8 +95,8 @@ class PipelineService(OrganizationService):
                 "The default pipeline cannot be deleted; make another pipeline the default first.",
                 code="default_pipeline",
             )
-        if Deal.objects.filter(organization=self.organization, pipeline=pipeline).exists():
-            raise Protected("This pipeline still holds deals; move or delete them first.")
+        if Deal.with_trashed.filter(organization=self.organization, pipeline=pipeline).exists():
+            raise Protected("This pipeline still holds deals (in the trash too); move or purge them first.")
         # RESTRICT on Deal.pipeline still guards against a deal added meanwhile.
 
 
@@ -173,5 +173,5 @@ class PipelineStageService(OrganizationService):
 
     def check_delete(self, stage: PipelineStage) -> None:
         """Refused with a 409 while the stage holds deals."""
-        if Deal.objects.filter(organization=self.organization, stage=stage).exists():
-            raise Protected("This stage still holds deals; move them to another stage first.")
+        if Deal.with_trashed.filter(organization=self.organization, stage=stage).exists():
+            raise Protected("This stage still holds deals (in the trash too); move or purge them first.")

@@ -108,10 +108,13 @@ def test_retrieve_update_and_delete(owner_client, organization):
 
 
 @pytest.mark.django_db
-def test_deleting_a_converted_lead_keeps_its_customer(owner_client, organization):
+def test_deleting_a_converted_lead_keeps_its_customer_and_purging_it_unlinks_them(owner_client, organization):
     lead = LeadFactory(organization=organization, status="converted")
     customer = CustomerFactory(organization=organization, converted_from_lead=lead)
     assert owner_client.delete(detail(lead)).status_code == 204
+    customer.refresh_from_db()
+    assert customer.converted_from_lead_id == lead.id  # kept, so a restore brings the link back
+    assert owner_client.delete(f"/api/trash/leads/{lead.id}/").status_code == 204
     customer.refresh_from_db()
     assert customer.converted_from_lead is None
 
