@@ -122,6 +122,10 @@ CELERY_BEAT_SCHEDULE = {
     "housekeeping": {"task": "crmApp.tasks.housekeeping", "schedule": 3600.0},
 }
 
+# --- Data lifecycle -------------------------------------------------------------------------------
+# Days a deleted record waits in the trash before `purge_trash` (hourly on the workers) removes it.
+TRASH_RETENTION_DAYS = env.int("TRASH_RETENTION_DAYS", default=30)
+
 # --- Webhooks -------------------------------------------------------------------------------------
 # Refuse targets on loopback, private, link-local and metadata addresses, and plain http://, unless
 # turned on (for a receiver on the same machine or network, in development).

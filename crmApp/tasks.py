@@ -5,6 +5,7 @@ from celery import shared_task
 from crmApp import emails, idempotency
 from crmApp.events import delivery
 from crmApp.models import Membership, User
+from crmApp.services import trash_service
 
 
 @shared_task
@@ -39,6 +40,7 @@ def deliver_webhooks() -> int:
 
 @shared_task
 def housekeeping() -> None:
-    """Drop what is kept only for a while: delivery logs and their events, and spent idempotency keys."""
+    """Drop what is kept only for a while: expired trash, delivery logs and their events, spent idempotency keys."""
+    trash_service.purge_expired()
     delivery.purge_log()
     idempotency.purge_expired()

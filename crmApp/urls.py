@@ -36,6 +36,7 @@ router.register("organizations", organization.OrganizationViewSet, basename="org
 router.register("permissions", rbac.PermissionViewSet, basename="permission")
 router.register("roles", rbac.RoleViewSet, basename="role")
 router.register("user-roles", rbac.UserRoleViewSet, basename="user-role")
+router.register("teams", rbac.TeamViewSet, basename="team")
 router.register("employees", employee.EmployeeViewSet, basename="employee")
 router.register("vendors", vendor.VendorViewSet, basename="vendor")
 router.register("customers", customer.CustomerViewSet, basename="customer")

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from crmApp.constants import ALL_PERMISSION_CODES, NAME_MAX
-from crmApp.models import Permission, Role, UserRole
+from crmApp.models import Permission, Role, Team, UserRole
 from crmApp.serializers.fields import ActiveMemberField, KnownFieldsMixin, ScopedPrimaryKeyRelatedField, StrictCharField
 from crmApp.tenancy import get_tenant
 
@@ -46,7 +46,7 @@ class RoleSerializer(KnownFieldsMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Role
-        fields = ["id", "name", "description", "permissions"]
+        fields = ["id", "name", "description", "permissions", "record_scope"]
         read_only_fields = ["id"]
 
     def validate_name(self, value):
@@ -75,3 +75,24 @@ class UserRoleSerializer(KnownFieldsMixin, serializers.ModelSerializer):
         if UserRole.objects.filter(user=attrs["user"], role=attrs["role"]).exists():
             raise serializers.ValidationError("This member already has this role.")
         return attrs
+
+
+class TeamSerializer(KnownFieldsMixin, serializers.ModelSerializer):
+    """A team: its name and its members (active members of the organization)."""
+
+    name = StrictCharField(max_length=NAME_MAX)
+    members = ActiveMemberField(many=True, required=False)
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "members"]
+        read_only_fields = ["id"]
+
+    def validate_name(self, value):
+        """Team names are unique per organization, ignoring case."""
+        teams = Team.objects.filter(organization=get_tenant(self.context["request"]).organization, name__iexact=value)
+        if self.instance is not None:
+            teams = teams.exclude(pk=self.instance.pk)
+        if teams.exists():
+            raise serializers.ValidationError("This organization already has a team with this name.")
+        return value

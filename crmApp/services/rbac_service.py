@@ -4,9 +4,9 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from crmApp.constants import MembershipStatus
+from crmApp.constants import SCOPE_BREADTH, MembershipStatus, RecordScope
 from crmApp.exceptions import BusinessRuleViolation, MemberChangeForbidden, RecordGone
-from crmApp.models import Membership, Permission, Role, UserRole
+from crmApp.models import Membership, Permission, Role, Team, UserRole
 from crmApp.services.base import OrganizationService
 
 
@@ -44,11 +44,21 @@ class RoleService(OrganizationService):
                 f"You can only grant codes you hold yourself; you do not hold: {', '.join(beyond)}."
             )
 
+    def check_scope_grantable(self, scope: str) -> None:
+        """Raise MemberChangeForbidden (403) when `scope` shows more records than the actor sees."""
+        if SCOPE_BREADTH.index(scope) < SCOPE_BREADTH.index(self.tenant.record_scope):
+            raise MemberChangeForbidden(f"You can't grant the record scope '{scope}', wider than your own.")
+
     @transaction.atomic
-    def create(self, *, name: str, description: str = "", permissions: Iterable[str] = ()) -> Role:
-        """Create a role granting the given permission codes."""
+    def create(
+        self, *, name: str, description: str = "", permissions: Iterable[str] = (), record_scope: str = RecordScope.ALL
+    ) -> Role:
+        """Create a role granting the given permission codes and record scope."""
         self.check_grantable(permissions)
-        role = Role.objects.create(organization=self.organization, name=name, description=description)
+        self.check_scope_grantable(record_scope)
+        role = Role.objects.create(
+            organization=self.organization, name=name, description=description, record_scope=record_scope
+        )
         role.permissions.set(permissions_for(permissions))
         return role
 
@@ -59,6 +69,7 @@ class RoleService(OrganizationService):
         if role is None:
             raise RecordGone()
         self.check_grantable(role_codes(role) | set(permissions or ()))
+        self.check_scope_grantable(fields.get("record_scope", role.record_scope))
         for name, value in fields.items():
             setattr(role, name, value)
         role.save()
@@ -106,3 +117,33 @@ class UserRoleService(OrganizationService):
             raise RecordGone()
         RoleService(self.tenant).check_grantable(role_codes(assignment.role))
         assignment.delete()
+
+
+class TeamService(OrganizationService):
+    """Creates, changes and deletes the organization's teams (members:manage)."""
+
+    model = Team
+
+    @transaction.atomic
+    def create(self, *, name: str, members: Iterable = ()) -> Team:
+        """A team of active members of the organization."""
+        team = Team.objects.create(organization=self.organization, name=name)
+        team.members.set(members)
+        return team
+
+    @transaction.atomic
+    def update(self, instance: Team, *, members: Iterable | None = None, **fields) -> Team:
+        """Rename the team; `members`, when given, replaces its members."""
+        team = Team.objects.select_for_update().filter(organization=self.organization, pk=instance.pk).first()
+        if team is None:
+            raise RecordGone()
+        for name, value in fields.items():
+            setattr(team, name, value)
+        team.save()
+        if members is not None:
+            team.members.set(members)
+        return team
+
+    @transaction.atomic
+    def delete(self, instance: Team) -> None:
+        Team.objects.filter(organization=self.organization, pk=instance.pk).delete()

@@ -145,7 +145,8 @@ def test_roles_list_shows_the_default_roles_with_their_codes(member_client):
     results = response.json()["results"]
     assert [r["name"] for r in results] == ["Sales Manager", "Sales Rep", "Viewer"]
     sales_rep = results[1]
-    assert set(sales_rep) == {"id", "name", "description", "permissions"}
+    assert set(sales_rep) == {"id", "name", "description", "permissions", "record_scope"}
+    assert sales_rep["record_scope"] == "all"
     assert sales_rep["permissions"] == [
         "activities:create",
         "activities:update",
@@ -183,6 +184,7 @@ def test_create_role_stores_deduplicated_codes(owner_client, organization):
         "name": "Auditor",
         "description": "Reads leads",
         "permissions": ["deals:view", "leads:view"],
+        "record_scope": "all",
     }
     assert role.organization_id == organization.id
     assert sorted(role.permissions.values_list("code", flat=True)) == ["deals:view", "leads:view"]

@@ -9,12 +9,12 @@ from rest_framework.permissions import IsAuthenticated
 from crmApp.filters import StableOrderingFilter
 from crmApp.filters.rbac import UserRoleFilter
 from crmApp.mixins import OrganizationScopedModelViewSet, OrganizationScopedViewSet
-from crmApp.models import Permission, Role, UserRole
+from crmApp.models import Permission, Role, Team, UserRole
 from crmApp.pagination import StandardPagination
-from crmApp.permissions import INTERNAL_MEMBER, HasOrganizationPermission
+from crmApp.permissions import ANY_MEMBER, INTERNAL_MEMBER, HasOrganizationPermission
 from crmApp.query import KnownQueryParametersMixin
-from crmApp.serializers.rbac import PermissionSerializer, RoleSerializer, UserRoleSerializer
-from crmApp.services.rbac_service import RoleService, UserRoleService
+from crmApp.serializers.rbac import PermissionSerializer, RoleSerializer, TeamSerializer, UserRoleSerializer
+from crmApp.services.rbac_service import RoleService, TeamService, UserRoleService
 
 # Any member but a customer-portal one reads the catalogue, roles and assignments.
 READ_INTERNAL = {"list": INTERNAL_MEMBER, "retrieve": INTERNAL_MEMBER, "metadata": INTERNAL_MEMBER}
@@ -92,3 +92,26 @@ class UserRoleViewSet(
 
     def perform_destroy(self, instance):
         self.get_service().delete(instance)
+
+
+class TeamViewSet(OrganizationScopedModelViewSet):
+    """`/api/teams/`: any member reads; `members:manage` writes. Teams widen a `team` record scope."""
+
+    business_rules = {
+        action: ["the organization already has a team of this name (ignoring case)"]
+        for action in ("create", "update", "partial_update")
+    }
+    queryset = Team.objects.all()
+    serializer_class = TeamSerializer
+    service_class = TeamService
+    permission_codes = {
+        **dict.fromkeys(("list", "retrieve", "metadata"), ANY_MEMBER),
+        **dict.fromkeys(("create", "update", "partial_update", "destroy"), "members:manage"),
+    }
+    filter_backends = [SearchFilter, StableOrderingFilter]
+    search_fields = ["name"]
+    ordering_fields = ["name", "id"]
+    ordering = ["name", "id"]
+
+    def scoped_queryset(self, queryset):
+        return queryset.prefetch_related("members")

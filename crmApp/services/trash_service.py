@@ -1,0 +1,43 @@
+"""Purging the trash after `TRASH_RETENTION_DAYS` (`manage.py purge_trash`, and hourly on the workers)."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from crmApp import history
+from crmApp.constants import ChangeSource
+from crmApp.models import Activity, Customer, Deal, Employee, Lead, Vendor
+from crmApp.tenancy import Tenant
+
+# Records that others depend on go last, so a deal purged now no longer holds its customer back.
+PURGE_ORDER = (Activity, Deal, Lead, Customer, Employee, Vendor)
+CHUNK = 1000
+
+
+def expired(model, cutoff):
+    rows = model.with_trashed.filter(deleted_at__lt=cutoff).select_related("organization")
+    if model is Customer:  # a customer is kept while deals (in the trash too) still point at it
+        rows = rows.exclude(pk__in=Deal.with_trashed.values("customer_id"))
+    return rows
+
+
+def purge_expired(*, retention_days: int | None = None) -> dict[str, int]:
+    """Delete for good what was trashed longer ago than the retention; the history stays, with a `purged` event."""
+    days = settings.TRASH_RETENTION_DAYS if retention_days is None else retention_days
+    cutoff = timezone.now() - timedelta(days=days)
+    purged = {}
+    for model in PURGE_ORDER:
+        count = 0
+        while chunk := list(expired(model, cutoff).order_by("pk")[:CHUNK]):
+            with transaction.atomic():
+                entries = []
+                for record in chunk:
+                    tenant = Tenant.system(record.organization, source=ChangeSource.SYSTEM)
+                    entries += history.entries_for_write(tenant, record, [], [("purged", {})], source=tenant.source)
+                history.write(entries)
+                model.with_trashed.filter(pk__in=[record.pk for record in chunk]).delete()
+            count += len(chunk)
+        purged[model._meta.verbose_name_plural] = count
+    return purged
