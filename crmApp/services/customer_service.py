@@ -11,7 +11,8 @@ from django.utils import timezone
 from crmApp.constants import ChangeSource, CustomerStatus, CustomerType, DealStatus
 from crmApp.exceptions import BusinessRuleViolation, Protected
 from crmApp.models import Customer, Deal, Employee
-from crmApp.services.base import OrganizationService
+from crmApp.services.base import OrganizationService, snapshot
+from crmApp.services.merging import MergeMixin
 
 # The names a customer of each type cannot do without (blank strings count as missing).
 REQUIRED_NAMES = {
@@ -28,10 +29,37 @@ def month_start_utc():
     return timezone.now().astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-class CustomerService(OrganizationService):
+class CustomerService(MergeMixin, OrganizationService):
     """The customer rules of API.md › CRM records."""
 
     model = Customer
+    fill_fields = (
+        "first_name",
+        "last_name",
+        "company_name",
+        "industry",
+        "contact_person",
+        "email",
+        "phone",
+        "address",
+        "city",
+        "country",
+        "source",
+        "assigned_to",
+        "notes",
+    )
+    company_field = "company_name"
+    moved_relations = (("deal", "customer"), ("activity", "customer"))
+
+    def fill_links(self, sources: list[Customer], target: Customer) -> None:
+        """The lead a source was converted from moves to a target that has none (one lead, one customer)."""
+        donor = next((source for source in sources if source.converted_from_lead_id), None)
+        if target.converted_from_lead_id is not None or donor is None:
+            return
+        lead_id, before = donor.converted_from_lead_id, snapshot(donor)
+        donor.converted_from_lead = None
+        self.save_record(donor, before)  # first, so the lead is never linked twice
+        target.converted_from_lead_id = lead_id
 
     @staticmethod
     def _check_names(customer: Customer) -> None:

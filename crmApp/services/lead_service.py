@@ -15,6 +15,7 @@ from crmApp.services.base import OrganizationService, snapshot
 from crmApp.services.customer_service import CustomerService
 from crmApp.services.deal_service import DealService
 from crmApp.services.lead_scoring import score_lead
+from crmApp.services.merging import MergeMixin
 
 # API.md › Business rules › Lead workflow. `converted` is reached only through LeadService.convert.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -43,10 +44,29 @@ def compute_score(lead: Lead) -> int:
     )
 
 
-class LeadService(OrganizationService):
+class LeadService(MergeMixin, OrganizationService):
     """The lead rules of API.md › Business rules › Lead score and Lead workflow."""
 
     model = Lead
+    fill_fields = (
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "company",
+        "job_title",
+        "source",
+        "estimated_value",
+        "assigned_to",
+        "notes",
+    )
+    company_field = "company"
+    moved_relations = (("deal", "lead"), ("activity", "lead"))
+
+    def check_merge_source(self, source: Lead) -> None:
+        """A converted lead stays with its customer: it can't be merged into another."""
+        if source.status == LeadStatus.CONVERTED:
+            raise DjangoValidationError({"source_ids": f"{source.code} is converted and can't be merged away."})
 
     # --- writes -------------------------------------------------------------------------------------
     def prepare_create(self, record: Lead) -> None:

@@ -19,6 +19,7 @@ from crmApp.serializers.customer import (
 )
 from crmApp.serializers.errors import ErrorSerializer
 from crmApp.services.customer_service import CustomerService
+from crmApp.viewsets.merging import MERGE_RULES, DuplicatesMergeMixin, merge_codes
 
 PROTECTED_RESPONSE = OpenApiResponse(
     response=ErrorSerializer,
@@ -29,10 +30,11 @@ PLAIN = {"detail": False, "pagination_class": None, "filter_backends": []}
 
 
 @extend_schema_view(destroy=extend_schema(responses={204: None, 409: PROTECTED_RESPONSE}))
-class CustomerViewSet(RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet):
+class CustomerViewSet(DuplicatesMergeMixin, RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet):
     """Customers; a customer-portal member may read the customer records linked to them."""
 
     business_rules = {
+        "merge": MERGE_RULES,
         **{
             action: ["a name the customer type needs is blank (an individual's first and last name, a company name)"]
             for action in ("create", "update", "partial_update")
@@ -43,6 +45,7 @@ class CustomerViewSet(RecordHistoryMixin, TimelineMixin, OrganizationScopedModel
     serializer_class = CustomerSerializer
     service_class = CustomerService
     permission_resource = "customers"
+    permission_codes = merge_codes("customers")
     portal_lookup = "user"
     filterset_class = CustomerFilter
     search_fields = ["first_name", "last_name", "company_name", "contact_person", "email", "code"]

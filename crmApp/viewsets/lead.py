@@ -17,12 +17,14 @@ from crmApp.serializers.lead import (
     LeadStatsSerializer,
 )
 from crmApp.services.lead_service import LeadService
+from crmApp.viewsets.merging import MERGE_RULES, DuplicatesMergeMixin, merge_codes
 
 
-class LeadViewSet(RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet):
+class LeadViewSet(DuplicatesMergeMixin, RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet):
     """Leads of the active organization; status changes go through PATCH, conversion through `convert`."""
 
     business_rules = {
+        "merge": MERGE_RULES,
         "create": ["the lead would start in a final status, `converted` or `lost` (`invalid_transition`)"],
         **{
             action: ["the status change breaks the lead workflow (`invalid_transition`)"]
@@ -38,6 +40,7 @@ class LeadViewSet(RecordHistoryMixin, TimelineMixin, OrganizationScopedModelView
     serializer_class = LeadSerializer
     service_class = LeadService
     permission_resource = "leads"
+    permission_codes = merge_codes("leads")
     filterset_class = LeadFilter
     search_fields = ["first_name", "last_name", "email", "company", "code"]
     ordering_fields = ["created_at", "score", "estimated_value", "last_name", "status"]
