@@ -17,6 +17,8 @@ ACTION_VERBS = {
     "destroy": "delete",
     "history": "view",
     "timeline": "view",
+    "export": "view",
+    "duplicates": "view",
 }
 # Declared instead of a code where being an active member of the organization is enough.
 ANY_MEMBER = "any-member"

@@ -4,6 +4,7 @@ from celery import shared_task
 
 from crmApp import emails, idempotency
 from crmApp.events import delivery
+from crmApp.imports import runner
 from crmApp.models import Membership, User
 from crmApp.services import trash_service
 
@@ -40,7 +41,14 @@ def deliver_webhooks() -> int:
 
 @shared_task
 def housekeeping() -> None:
-    """Drop what is kept only for a while: expired trash, delivery logs and their events, spent idempotency keys."""
+    """Drop what is kept for a while only (old trash, delivery logs, idempotency keys); restart lost imports."""
     trash_service.purge_expired()
+    runner.requeue_stale()
     delivery.purge_log()
     idempotency.purge_expired()
+
+
+@shared_task
+def run_import(job_id: int) -> None:
+    """Run one queued CSV import."""
+    runner.run_import(job_id)

@@ -12,6 +12,7 @@ from crmApp.viewsets import (
     deal,
     employee,
     health,
+    imports,
     integration,
     lead,
     organization,
@@ -48,6 +49,7 @@ router.register("activities", activity.ActivityViewSet, basename="activity")
 router.register("audit-log", activity.AuditLogViewSet, basename="audit-log")
 router.register("webhooks", integration.WebhookViewSet, basename="webhook")
 router.register("api-keys", integration.ApiKeyViewSet, basename="api-key")
+router.register("imports", imports.ImportViewSet, basename="import")
 router.register("analytics", analytics.AnalyticsViewSet, basename="analytics")
 
 urlpatterns = [

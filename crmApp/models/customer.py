@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Lower
 
 from crmApp.constants import (
     EMAIL_MAX,
@@ -54,6 +56,8 @@ class Customer(CodedRecord):
         ordering = ["-created_at", "-id"]
         indexes = [
             *CodedRecord.Meta.indexes,
+            # Duplicate emails (imports, the duplicates report) compare lower-cased addresses of live records.
+            models.Index(F("organization"), Lower("email"), name="customer_org_email_idx", condition=LIVE),
             models.Index(fields=["organization", "created_at", "id"], name="customer_org_created_idx"),
             # Covering (PostgreSQL): customer stats and the dashboard read only this index.
             models.Index(

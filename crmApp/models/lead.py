@@ -1,6 +1,8 @@
 """Leads: prospects that are scored, qualified and converted into customers."""
 
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Lower
 
 from crmApp.constants import (
     EMAIL_MAX,
@@ -57,6 +59,8 @@ class Lead(CodedRecord):
         # organization, so it is as selective as a composite, and it serves the SET NULL cascade too.
         indexes = [
             *CodedRecord.Meta.indexes,
+            # Duplicate emails (imports, the duplicates report) compare lower-cased addresses of live records.
+            models.Index(F("organization"), Lower("email"), name="lead_org_email_idx", condition=LIVE),
             models.Index(fields=["organization", "created_at", "id"], name="lead_org_created_idx"),
             models.Index(fields=["organization", "score", "id"], name="lead_org_score_idx"),
             models.Index(fields=["organization", "last_name", "id"], name="lead_org_last_name_idx"),

@@ -68,7 +68,7 @@ class LeadSerializer(StrictModelSerializer):
     def get_converted_customer(self, lead: Lead) -> int | None:
         # A missing reverse one-to-one raises RelatedObjectDoesNotExist, an AttributeError.
         customer = getattr(lead, "converted_customer", None)
-        return customer.id if customer is not None else None
+        return customer.id if customer is not None and customer.deleted_at is None else None
 
 
 class LeadAssignSerializer(InputSerializer):

@@ -13,9 +13,10 @@ from crmApp.models import Activity, HistoryEntry
 from crmApp.serializers.activity import ActivitySerializer
 from crmApp.serializers.history import AuditEntrySerializer
 from crmApp.services.activity_service import ActivityService
+from crmApp.viewsets.export import ExportMixin
 
 
-class ActivityViewSet(RecordHistoryMixin, OrganizationScopedModelViewSet):
+class ActivityViewSet(ExportMixin, RecordHistoryMixin, OrganizationScopedModelViewSet):
     """Notes, calls, meetings, tasks and emails about the organization's customers, leads and deals.
 
     Customer-portal members never see activities.

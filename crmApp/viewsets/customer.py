@@ -19,6 +19,7 @@ from crmApp.serializers.customer import (
 )
 from crmApp.serializers.errors import ErrorSerializer
 from crmApp.services.customer_service import CustomerService
+from crmApp.viewsets.export import ExportMixin
 from crmApp.viewsets.merging import MERGE_RULES, DuplicatesMergeMixin, merge_codes
 
 PROTECTED_RESPONSE = OpenApiResponse(
@@ -30,7 +31,9 @@ PLAIN = {"detail": False, "pagination_class": None, "filter_backends": []}
 
 
 @extend_schema_view(destroy=extend_schema(responses={204: None, 409: PROTECTED_RESPONSE}))
-class CustomerViewSet(DuplicatesMergeMixin, RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet):
+class CustomerViewSet(
+    ExportMixin, DuplicatesMergeMixin, RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet
+):
     """Customers; a customer-portal member may read the customer records linked to them."""
 
     business_rules = {

@@ -15,9 +15,10 @@ from crmApp.serializers.deal import (
     MoveStageSerializer,
 )
 from crmApp.services.deal_service import DealService
+from crmApp.viewsets.export import ExportMixin
 
 
-class DealViewSet(RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet):
+class DealViewSet(ExportMixin, RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet):
     """Deals of the active organization; customer-portal members read the deals of their own customer record."""
 
     business_rules = {

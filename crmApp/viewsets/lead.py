@@ -17,10 +17,11 @@ from crmApp.serializers.lead import (
     LeadStatsSerializer,
 )
 from crmApp.services.lead_service import LeadService
+from crmApp.viewsets.export import ExportMixin
 from crmApp.viewsets.merging import MERGE_RULES, DuplicatesMergeMixin, merge_codes
 
 
-class LeadViewSet(DuplicatesMergeMixin, RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet):
+class LeadViewSet(ExportMixin, DuplicatesMergeMixin, RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet):
     """Leads of the active organization; status changes go through PATCH, conversion through `convert`."""
 
     business_rules = {
@@ -50,8 +51,12 @@ class LeadViewSet(DuplicatesMergeMixin, RecordHistoryMixin, TimelineMixin, Organ
         # The converted customer's id comes in one extra query for the whole page; a join would make
         # a deep page's OFFSET join every skipped row too.
         return queryset.prefetch_related(
-            Prefetch("converted_customer", queryset=Customer.objects.only("id", "converted_from_lead_id"))
+            Prefetch("converted_customer", queryset=Customer.objects.only("id", "converted_from_lead_id", "deleted_at"))
         )
+
+    def export_queryset(self, queryset):
+        # One statement (one snapshot) for the whole file; there is no OFFSET to pay for here.
+        return queryset.prefetch_related(None).select_related("converted_customer")
 
     @extend_schema(responses=LeadStatsSerializer)
     @action(detail=False, methods=["get"], permission_code="leads:view", filtered=True)

@@ -13,8 +13,8 @@ MERGE_RULES = [
 
 
 def merge_codes(resource: str) -> dict[str, str]:
-    """The codes of the two actions; merge also needs `<resource>:delete`, checked in the action."""
-    return {"duplicates": f"{resource}:view", "merge": f"{resource}:update"}
+    """Merge needs `<resource>:update` (and `<resource>:delete`, checked in the action)."""
+    return {"merge": f"{resource}:update"}
 
 
 class DuplicatesMergeMixin:

@@ -1,0 +1,84 @@
+"""Reading an uploaded CSV: its encoding, its columns and which field each one fills, and its rows."""
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+
+MAX_BYTES = 50 * 1024 * 1024
+MAX_ROWS = 200_000
+UTF8_BOM = b"\xef\xbb\xbf"
+# Cells longer than this are refused by the fields anyway; the reader must not choke first.
+csv.field_size_limit(1024 * 1024)
+
+
+class UnreadableFile(ValueError):
+    """The upload is not a CSV the import can read (the message says why)."""
+
+
+def decode(content: bytes) -> tuple[str, str]:
+    """(text, encoding): UTF-8 (with or without a BOM), else Windows-1252; anything else is refused."""
+    if b"\x00" in content:
+        raise UnreadableFile("The file is not text (it contains NUL bytes); upload a CSV file.")
+    if content.startswith(UTF8_BOM):
+        content, encoding = content[len(UTF8_BOM) :], "utf-8-sig"
+    else:
+        encoding = "utf-8"
+    try:
+        return content.decode("utf-8"), encoding
+    except UnicodeDecodeError:
+        pass
+    try:
+        return content.decode("cp1252"), "windows-1252"
+    except UnicodeDecodeError:
+        raise UnreadableFile("The file is neither UTF-8 nor Windows-1252 text.")
+
+
+def normalised(name: str) -> str:
+    """A column or field name compared loosely: `First Name`, `first-name` and `first_name` are one."""
+    return re.sub(r"[\s_\-]+", "", name).casefold()
+
+
+def header_of(text: str) -> list[str]:
+    try:
+        return next(csv.reader(io.StringIO(text)), [])
+    except csv.Error as error:
+        raise UnreadableFile(f"The file is not a readable CSV: {error}.")
+
+
+def resolve_mapping(header: list[str], fields: set[str], explicit: dict[str, str] | None) -> dict[str, str]:
+    """{column: field} for every column that fills a field (ignored columns are left out)."""
+    if explicit is not None:
+        unknown_columns = sorted(set(explicit) - set(header))
+        if unknown_columns:
+            raise UnreadableFile(f"The mapping names columns the file doesn't have: {', '.join(unknown_columns)}.")
+        unknown_fields = sorted(set(explicit.values()) - fields)
+        if unknown_fields:
+            raise UnreadableFile(f"The mapping names fields that can't be imported: {', '.join(unknown_fields)}.")
+        return dict(explicit)
+    by_name = {normalised(field): field for field in fields}
+    mapping = {column: by_name[normalised(column)] for column in header if normalised(column) in by_name}
+    if len(set(mapping.values())) != len(mapping):
+        raise UnreadableFile("Two columns fill the same field; send a mapping to say which one to use.")
+    return mapping
+
+
+def count_rows(text: str) -> int:
+    """Data rows (the header excluded; blank lines don't count)."""
+    try:
+        return sum(1 for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)) - 1
+    except csv.Error as error:
+        raise UnreadableFile(f"The file is not a readable CSV: {error}.")
+
+
+def rows(text: str, mapping: dict[str, str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row number, {field: cell}) for every data row; row 1 is the first one after the header."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, [])
+    positions = [(index, mapping[column]) for index, column in enumerate(header) if column in mapping]
+    number = 0
+    for cells in reader:
+        if not any(cell.strip() for cell in cells):
+            continue
+        number += 1
+        yield number, {field: cells[index] if index < len(cells) else "" for index, field in positions}

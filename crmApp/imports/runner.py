@@ -1,0 +1,248 @@
+"""Running an import job: every row through the resource's serializer and service, a batch per transaction.
+
+Each row passes the API's validation (the resource's serializer) and the service's rules (scores, the
+workflow, codes), and is written with history (source `import`) and webhook events, in batches: one
+transaction, a handful of statements and one progress update per batch. A dry run does the same work
+in a transaction that is always rolled back.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+from rest_framework.exceptions import APIException
+
+from crmApp import history
+from crmApp.constants import ChangeSource, ImportMode, ImportStatus, MembershipStatus
+from crmApp.imports import reading, resources
+from crmApp.models import CodeSequence, ImportJob, ImportRowError, Membership
+from crmApp.models.base import format_code
+from crmApp.services.base import changed_columns, snapshot
+from crmApp.tenancy import Tenant
+
+logger = logging.getLogger(__name__)
+BATCH_ROWS = 1000
+STALE_AFTER = timedelta(minutes=5)
+DUPLICATE = "duplicate"
+
+
+class DryRun(Exception):
+    """Rolls back a dry run's batch."""
+
+
+@dataclass
+class Tally:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    errors: list[ImportRowError] = field(default_factory=list)
+    failed_rows: set[int] = field(default_factory=set)
+
+
+def messages_of(error: Exception) -> list[tuple[str, str]]:
+    """(field, message) pairs of a validation or domain error ("" for the row as a whole)."""
+    detail = getattr(error, "message_dict", None) or getattr(error, "detail", None) or getattr(error, "messages", None)
+    if isinstance(detail, dict):
+        return [(name if name != "__all__" else "", str(message)) for name, msgs in detail.items() for message in msgs]
+    if isinstance(detail, list):
+        return [("", str(message)) for message in detail]
+    return [("", str(detail or error))]
+
+
+class ImportRun:
+    """One job, read and written batch by batch."""
+
+    def __init__(self, job: ImportJob, tenant: Tenant):
+        self.job = job
+        self.tenant = tenant
+        self.resource = resources.RESOURCES[job.resource]
+        self.service = self.resource.service(tenant)
+        self.model = self.service.model
+        self.match_on = job.match_on if job.mode == ImportMode.UPSERT else "email"
+        self.seen: set[str] = set()  # match keys met earlier in the file
+        self.employees = resources.employees_by_id(tenant)
+
+    def report(self, number: int, tally: Tally, pairs: list[tuple[str, str]]) -> None:
+        tally.failed_rows.add(number)
+        tally.errors += [
+            ImportRowError(organization_id=self.job.organization_id, job=self.job, row=number, field=f, message=m[:500])
+            for f, m in pairs
+        ]
+
+    def validated(self, number: int, cells: dict[str, str], tally: Tally, *, partial: bool) -> dict | None:
+        """The row's fields as the API would take them, or None (with its errors reported)."""
+        values, problems = resources.prepared(cells, self.employees, partial=partial)
+        serializer = self.resource.serializer(data=values["plain"], partial=partial, context={"tenant": self.tenant})
+        if not serializer.is_valid():
+            problems += [(name, str(message)) for name, msgs in serializer.errors.items() for message in msgs]
+        if problems:
+            self.report(number, tally, problems)
+            return None
+        return {**serializer.validated_data, **values["related"]}
+
+    def match_key(self, cells: dict[str, str]) -> str:
+        value = cells.get(self.match_on, "").strip()
+        return value.lower() if self.match_on == "email" else value
+
+    def existing(self, keys: list[str]) -> dict[str, object]:
+        """Live records already stored under the batch's keys: in create mode anywhere in the organization
+        (to refuse duplicates), in upsert mode within the caller's record scope (to update them, locked)."""
+        if not keys:
+            return {}
+        if self.job.mode == ImportMode.CREATE:
+            rows = self.model.objects.filter(organization=self.tenant.organization)
+            stored = rows.annotate(key=Lower("email")).filter(key__in=keys).values_list("key", flat=True)
+            return dict.fromkeys(stored, True)
+        rows = self.service.records.select_for_update()
+        if self.match_on == "email":
+            rows = rows.annotate(key=Lower("email")).filter(key__in=keys)
+        else:
+            rows = rows.filter(code__in=keys)
+        return {self.key_of(record): record for record in rows}
+
+    def key_of(self, record) -> str:
+        return record.key if self.match_on == "email" else record.code
+
+    def run_batch(self, batch: list[tuple[int, dict[str, str]]], tally: Tally) -> None:
+        keyed = [(number, cells, self.match_key(cells)) for number, cells in batch]
+        stored = self.existing(sorted({key for _, _, key in keyed if key}))
+        creates, updates = [], []
+        for number, cells, key in keyed:
+            if key and key in self.seen:
+                self.report(number, tally, [(self.match_on, DUPLICATE)])
+                continue
+            if key:
+                self.seen.add(key)
+            target = stored.get(key) if key else None
+            if self.job.mode == ImportMode.CREATE and target is not None:
+                self.report(number, tally, [("email", DUPLICATE)])
+            elif target is not None:
+                fields = self.validated(number, cells, tally, partial=True)
+                if fields is not None:
+                    updates.append((number, target, fields))
+            elif self.match_on == "code" and key:
+                self.report(number, tally, [("code", f"No {self.job.resource[:-1]} has the code {key}.")])
+            else:
+                fields = self.validated(number, {k: v for k, v in cells.items() if k != "code"}, tally, partial=False)
+                if fields is not None:
+                    creates.append((number, fields))
+        self.write_creates(creates, tally)
+        self.write_updates(updates, tally)
+
+    def write_creates(self, creates: list[tuple[int, dict]], tally: Tally) -> None:
+        records = []
+        for number, fields in creates:
+            record = self.model(organization=self.tenant.organization, created_by=self.tenant.user, **fields)
+            try:
+                self.service.prepare_create(record)
+            except (DjangoValidationError, APIException) as error:
+                self.report(number, tally, messages_of(error))
+                continue
+            records.append(record)
+        if not records:
+            return
+        first = CodeSequence.objects.allocate(
+            organization_id=self.tenant.organization.id, prefix=self.model.CODE_PREFIX, count=len(records)
+        )
+        for offset, record in enumerate(records):
+            record.code, record.version = format_code(self.model.CODE_PREFIX, first + offset), 1
+        self.model.objects.bulk_create(records)
+        self.service.log_writes(
+            [(record, history.field_changes(record, None), self.service.events_for(record, None)) for record in records]
+        )
+        tally.created += len(records)
+
+    def write_updates(self, updates: list[tuple[int, object, dict]], tally: Tally) -> None:
+        changed, names = [], set()
+        for number, record, fields in updates:
+            before = snapshot(record)
+            try:
+                self.service.apply_update(record, fields)
+            except (DjangoValidationError, APIException) as error:
+                self.report(number, tally, messages_of(error))
+                continue
+            columns = changed_columns(record, before)
+            if columns:
+                changed.append((record, before))
+                names |= {record._meta.get_field(column).name for column in columns}
+        self.service.save_rows(changed, sorted(names))
+        tally.updated += len(changed)
+        tally.skipped += len(updates) - len(changed) - len({n for n, _, _ in updates} & tally.failed_rows)
+
+    def run(self) -> None:
+        text, _ = reading.decode(bytes(self.job.file))
+        batch: list = []
+        for row in reading.rows(text, self.job.mapping):
+            batch.append(row)
+            if len(batch) == BATCH_ROWS:
+                self.flush(batch)
+                batch = []
+        self.flush(batch)
+
+    def flush(self, batch: list) -> None:
+        if not batch:
+            return
+        tally = Tally()
+        try:
+            with transaction.atomic():
+                self.run_batch(batch, tally)
+                if self.job.dry_run:
+                    raise DryRun
+        except DryRun:
+            pass
+        errors = len(tally.failed_rows)
+        with transaction.atomic():
+            ImportRowError.objects.bulk_create(tally.errors)
+            job = self.job
+            job.processed_rows += len(batch)
+            job.created += tally.created
+            job.updated += tally.updated
+            job.skipped += errors + tally.skipped
+            job.error_count += errors
+            job.save(update_fields=["processed_rows", "created", "updated", "skipped", "error_count"])
+
+
+def importer_tenant(job: ImportJob) -> Tenant | None:
+    """The job's author acting in its organization, as of now (None once they are no longer a member)."""
+    membership = (
+        Membership.objects.select_related("organization", "user")
+        .filter(organization_id=job.organization_id, user_id=job.created_by_id, status=MembershipStatus.ACTIVE)
+        .first()
+    )
+    return None if membership is None else Tenant.for_membership(membership, source=ChangeSource.IMPORT)
+
+
+def run_import(job_id: int) -> None:
+    """Run a queued job to the end; a job that is not queued (already taken) is left alone."""
+    if not ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(status=ImportStatus.RUNNING):
+        return
+    job = ImportJob.objects.get(pk=job_id)
+    tenant = importer_tenant(job)
+    try:
+        if tenant is None:
+            raise PermissionError("The member who started this import no longer belongs to the organization.")
+        ImportRun(job, tenant).run()
+        job.status = ImportStatus.SUCCEEDED
+    except Exception as error:  # the job as a whole failed; the rows done so far stay done
+        logger.exception("Import %s failed", job_id)
+        job.status, job.failure = ImportStatus.FAILED, str(error)[:500] or type(error).__name__
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "failure", "finished_at"])
+
+
+def requeue_stale(*, older_than=STALE_AFTER) -> int:
+    """Queue again the jobs still waiting after `older_than` (their process died before handing them over)."""
+    from crmApp import jobs, tasks
+
+    stale = list(
+        ImportJob.objects.filter(status=ImportStatus.QUEUED, created_at__lt=timezone.now() - older_than).values_list(
+            "id", flat=True
+        )
+    )
+    for job_id in stale:
+        jobs.enqueue(tasks.run_import, job_id)
+    return len(stale)
