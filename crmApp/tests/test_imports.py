@@ -1,0 +1,243 @@
+"""CSV import and export: encodings, mapping, create and upsert, duplicates, errors, dry runs, the round trip."""
+
+import csv
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from crmApp.models import Customer, HistoryEntry, ImportJob, Lead, OutboxEvent
+from crmApp.tests.factories import CustomerFactory, DealFactory, EmployeeFactory, LeadFactory
+from crmApp.tests.test_webhooks import make_webhook
+
+pytestmark = pytest.mark.django_db
+
+
+def csv_bytes(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue().encode(encoding)
+
+
+def upload(client, content: bytes, **form):
+    form = {"resource": "leads", **form}
+    form["file"] = SimpleUploadedFile("data.csv", content, content_type="text/csv")
+    return client.post("/api/imports/", form, format="multipart")
+
+
+def started(client, content: bytes, **form) -> dict:
+    response = upload(client, content, **form)
+    assert response.status_code == 202, response.json()
+    return response.json()
+
+
+def errors(client, job: dict) -> list[tuple[int, str, str]]:
+    rows = client.get(f"/api/imports/{job['id']}/errors/").json()["results"]
+    return [(row["row"], row["field"], row["message"]) for row in rows]
+
+
+def exported(client, resource: str, **query) -> str:
+    response = client.get(f"/api/{resource}/export/", query)
+    assert response.status_code == 200
+    return b"".join(response.streaming_content).decode("utf-8")
+
+
+# --- import ---------------------------------------------------------------------------------------------
+def test_a_leads_file_is_imported_with_scores_codes_history_and_events(owner_client, owner, organization):
+    make_webhook(organization)
+    content = csv_bytes([["First Name", "Last-Name", "EMAIL", "Company"], ["Ada", "Lovelace", "ada@x.io", "Engines"]])
+    job = started(owner_client, content)
+
+    assert (job["status"], job["total_rows"], job["processed_rows"], job["created"]) == ("succeeded", 1, 1, 1)
+    lead = Lead.objects.get()
+    assert (lead.first_name, lead.last_name, lead.email, lead.company) == ("Ada", "Lovelace", "ada@x.io", "Engines")
+    assert lead.score > 0 and lead.code == "LEAD-0001" and lead.created_by == owner
+    created = HistoryEntry.objects.get(record_id=lead.id, event="created")
+    assert created.source == "import"
+    assert list(OutboxEvent.objects.values_list("type", flat=True)) == ["lead.created"]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"), ("cp1252", b"")],
+    ids=["utf-8", "utf-8 with BOM", "windows-1252"],
+)
+def test_encodings_are_detected(owner_client, encoding, bom):
+    content = bom + csv_bytes([["first_name", "company"], ["Zoë", "Café Müller"]], encoding)
+    started(owner_client, content)
+    assert Lead.objects.values_list("first_name", "company").get() == ("Zoë", "Café Müller")
+
+
+@pytest.mark.parametrize(
+    ("content", "form", "field"),
+    [
+        (b"\x00\x01\x02binary", {}, "file"),
+        (b"\x81\x8d\x8f\x90", {}, "file"),
+        (csv_bytes([["colour", "size"], ["red", "L"]]), {}, "file"),
+        (b"", {}, "file"),
+        (csv_bytes([["first_name"], ["Ada"]]), {"resource": "deals"}, "resource"),
+        (csv_bytes([["first_name"], ["Ada"]]), {"mode": "merge"}, "mode"),
+        (csv_bytes([["first_name"], ["Ada"]]), {"mapping": "{not json"}, "mapping"),
+        (csv_bytes([["first_name"], ["Ada"]]), {"mapping": '{"Nope": "first_name"}'}, "mapping"),
+        (csv_bytes([["first_name"], ["Ada"]]), {"mapping": '{"first_name": "score"}'}, "mapping"),
+        (csv_bytes([["first_name"], ["Ada"]]), {"mode": "upsert"}, "match_on"),
+    ],
+)
+def test_unreadable_uploads_are_a_400_and_queue_nothing(owner_client, content, form, field):
+    response = upload(owner_client, content, **form)
+    assert response.status_code == 400 and field in response.json()["errors"], response.json()
+    assert not ImportJob.objects.exists()
+
+
+def test_a_file_over_the_row_limit_is_refused(owner_client, monkeypatch):
+    from crmApp.imports import reading
+
+    monkeypatch.setattr(reading, "MAX_ROWS", 2)
+    response = upload(owner_client, csv_bytes([["first_name"], ["A"], ["B"], ["C"]]))
+    assert response.status_code == 400 and "rows" in response.json()["errors"]["file"][0]
+
+
+def test_an_explicit_mapping_picks_the_columns(owner_client):
+    content = csv_bytes([["Given", "Org", "first_name"], ["Ada", "Engines", "ignored"]])
+    started(owner_client, content, mapping='{"Given": "first_name", "Org": "company"}')
+    assert Lead.objects.values_list("first_name", "company").get() == ("Ada", "Engines")
+
+
+def test_bad_rows_are_listed_and_the_rest_imported(owner_client, organization, other_organization):
+    foreign = EmployeeFactory(organization=other_organization)
+    content = csv_bytes(
+        [
+            ["first_name", "email", "estimated_value", "status", "assigned_to"],
+            ["Ada", "ada@x.io", "10.50", "new", ""],
+            ["Bo", "not-an-email", "", "", ""],
+            ["Cy", "", "-5", "", ""],
+            ["Di", "", "", "converted", ""],
+            ["Ed", "", "", "", str(foreign.id)],
+            ["Flo", "", "", "qualified", ""],
+        ]
+    )
+    job = started(owner_client, content)
+    assert (job["created"], job["skipped"], job["error_count"], job["processed_rows"]) == (2, 4, 4, 6)
+    listed = errors(owner_client, job)
+    assert [(row, field) for row, field, _ in listed] == [
+        (2, "email"),
+        (3, "estimated_value"),
+        (4, ""),
+        (5, "assigned_to"),
+    ]
+    assert sorted(Lead.objects.values_list("first_name", flat=True)) == ["Ada", "Flo"]
+    assert Lead.objects.get(first_name="Flo").qualified_at is not None  # the workflow's rules held
+
+
+def test_create_mode_skips_duplicates_of_the_organization_and_of_the_file(owner_client, organization):
+    LeadFactory(organization=organization, email="Taken@X.io")
+    content = csv_bytes(
+        [["first_name", "email"], ["A", "taken@x.io"], ["B", "new@x.io"], ["C", "NEW@x.io"], ["D", ""], ["E", ""]]
+    )
+    job = started(owner_client, content)
+    assert (job["created"], job["skipped"], job["error_count"]) == (3, 2, 2)
+    assert errors(owner_client, job) == [(1, "email", "duplicate"), (3, "email", "duplicate")]
+
+
+def test_upsert_updates_matches_and_creates_the_rest(owner_client, organization):
+    lead = LeadFactory(organization=organization, email="ada@x.io", company="Old")
+    content = csv_bytes([["email", "company", "first_name"], ["ADA@x.io", "New", ""], ["bo@x.io", "Other", "Bo"]])
+    job = started(owner_client, content, mode="upsert")
+    assert (job["created"], job["updated"], job["skipped"]) == (1, 1, 0)
+    lead.refresh_from_db()
+    assert (lead.company, lead.version) == ("New", 2)
+    assert lead.first_name  # an empty cell leaves the field as it was
+    assert HistoryEntry.objects.get(record_id=lead.id, kind="change").source == "import"
+
+
+def test_upsert_on_code_updates_by_code_and_lists_unknown_codes(owner_client, organization):
+    lead = LeadFactory(organization=organization, company="Old")
+    content = csv_bytes([["code", "company"], [lead.code, "New"], ["LEAD-9999", "Ghost"]])
+    job = started(owner_client, content, mode="upsert", match_on="code")
+    assert (job["updated"], job["created"], job["error_count"]) == (1, 0, 1)
+    assert errors(owner_client, job)[0][:2] == (2, "code")
+    assert Lead.objects.get(pk=lead.pk).company == "New"
+
+
+def test_upsert_needs_the_update_code_too(member_client):
+    content = csv_bytes([["email", "first_name"], ["a@x.io", "A"]])
+    assert upload(member_client(["leads:create"]), content, mode="upsert").status_code == 403
+    assert upload(member_client(["leads:view"]), content).status_code == 403
+    assert upload(member_client(["leads:create", "leads:update"]), content, mode="upsert").status_code == 202
+
+
+def test_a_dry_run_reports_and_stores_nothing(owner_client, organization):
+    LeadFactory(organization=organization, email="ada@x.io")
+    content = csv_bytes([["first_name", "email"], ["A", "ada@x.io"], ["B", "b@x.io"], ["C", "b@x.io"]])
+    job = started(owner_client, content, dry_run="true")
+    assert (job["dry_run"], job["created"], job["skipped"], job["error_count"]) == (True, 1, 2, 2)
+    assert Lead.objects.count() == 1 and not HistoryEntry.objects.filter(source="import").exists()
+
+
+def test_customers_are_imported_with_their_rules(owner_client):
+    content = csv_bytes(
+        [
+            ["customer_type", "company_name", "first_name", "last_name"],
+            ["business", "Initech", "", ""],
+            ["individual", "", "Ada", ""],
+        ]
+    )
+    job = started(owner_client, content, resource="customers")
+    assert (job["created"], job["error_count"]) == (1, 1)
+    assert Customer.objects.get().company_name == "Initech"
+
+
+def test_jobs_are_seen_by_who_may_read_the_resource(owner_client, member_client):
+    job = started(owner_client, csv_bytes([["first_name"], ["A"]]))
+    assert member_client(["customers:view"]).get(f"/api/imports/{job['id']}/").status_code == 404
+    assert member_client(["leads:view"]).get(f"/api/imports/{job['id']}/").status_code == 200
+
+
+# --- export ---------------------------------------------------------------------------------------------
+def test_an_export_streams_the_filtered_list_as_csv_with_a_bom(owner_client, organization):
+    LeadFactory(organization=organization, status="new", first_name="Ada", notes='line one\nand "two", three')
+    LeadFactory(organization=organization, status="contacted", first_name="Bo")
+    response = owner_client.get("/api/leads/export/", {"status": "new"})
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="leads-')
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text[1:])))
+    assert [(row["first_name"], row["notes"]) for row in rows] == [("Ada", 'line one\nand "two", three')]
+    assert list(rows[0])[:3] == ["id", "code", "organization"]
+
+
+@pytest.mark.parametrize("resource", ["leads", "customers", "deals", "activities"])
+def test_every_record_list_exports_with_its_list_fields(owner_client, organization, resource):
+    DealFactory(organization=organization, value="1234.50")
+    from crmApp.tests.factories import ActivityFactory
+
+    ActivityFactory(organization=organization)
+    listed = owner_client.get(f"/api/{resource}/").json()
+    rows = list(csv.DictReader(io.StringIO(exported(owner_client, resource)[1:])))
+    assert len(rows) == listed["count"] and set(rows[0]) == set(listed["results"][0])
+    if resource == "deals":
+        assert rows[0]["value"] == "1234.50" and rows[0]["customer"].isdigit()
+
+
+def test_an_export_needs_the_view_code_and_refuses_unknown_parameters(member_client):
+    assert member_client(["customers:view"]).get("/api/leads/export/").status_code == 403
+    assert member_client(["leads:view"]).get("/api/leads/export/", {"stauts": "new"}).status_code == 400
+
+
+def test_an_export_reimported_with_upsert_on_code_changes_nothing(owner_client, organization):
+    make_webhook(organization)
+    employee = EmployeeFactory(organization=organization)
+    LeadFactory(organization=organization, email="a@x.io", estimated_value="10.00", assigned_to=employee)
+    LeadFactory(organization=organization, notes='multi\nline, with "quotes"', phone="+47 22 33")
+    LeadFactory(organization=organization, status="qualified")
+    CustomerFactory(organization=organization, company_name="Initech")
+    versions = list(Lead.objects.order_by("id").values_list("version", flat=True))
+    history, events = HistoryEntry.objects.count(), OutboxEvent.objects.count()
+
+    for resource in ("leads", "customers"):
+        content = exported(owner_client, resource).encode("utf-8")
+        job = started(owner_client, content, resource=resource, mode="upsert", match_on="code")
+        assert (job["created"], job["updated"], job["error_count"]) == (0, 0, 0), errors(owner_client, job)
+    assert list(Lead.objects.order_by("id").values_list("version", flat=True)) == versions
+    assert (HistoryEntry.objects.count(), OutboxEvent.objects.count()) == (history, events)
