@@ -11,9 +11,10 @@ def _table(model) -> str:
 
 
 def _columns(model, names) -> list[str]:
-    """The database columns for `names`; refuses a column list that leaves out a model field."""
+    """The database columns for `names`; refuses a column list that leaves out a field that can't be NULL."""
     fields = [model._meta.get_field(name) for name in names]
-    missing = {f.attname for f in model._meta.concrete_fields if not f.primary_key} - {f.attname for f in fields}
+    required = {f.attname for f in model._meta.concrete_fields if not f.primary_key and not f.null}
+    missing = required - {f.attname for f in fields}
     if missing:
         raise ValueError(f"{model.__name__} rows miss the columns {sorted(missing)}.")
     return [connection.ops.quote_name(f.column) for f in fields]
