@@ -221,7 +221,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CRM <no-reply@crm.lo
 # --- REST framework -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "crmApp.authentication.CachedJWTAuthentication",
         # A signed-in admin session in the browser (the browsable API); unsafe methods need its CSRF token.
         "rest_framework.authentication.SessionAuthentication",
     ],

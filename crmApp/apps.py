@@ -9,6 +9,11 @@ class CrmAppConfig(AppConfig):
     name = "crmApp"
     verbose_name = "CRM"
 
+    def ready(self):
+        from crmApp import access
+
+        access.connect()
+
 
 class CRMAdminConfig(admin_apps.AdminConfig):
     """Django's admin, on a site whose sign-in form is throttled like the API's login."""

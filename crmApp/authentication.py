@@ -4,15 +4,38 @@ Only the organization-scoped API accepts keys (OrganizationScopedViewSet); sign-
 account and `/api/organizations/…` answer a key with 401, so a key can never act as its creator there.
 """
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from crmApp.services.integration_service import authenticate_api_key
+from crmApp import access
+from crmApp.models import User
 
 KEYWORD = b"api-key"
 # Longer than any key we issue; a longer header is refused before it is hashed.
 MAX_KEY_LENGTH = 200
+
+
+class CachedJWTAuthentication(JWTAuthentication):
+    """simplejwt's access tokens, with the user read from the access cache (crmApp.access) instead of a query."""
+
+    def get_user(self, validated_token):
+        user_id = validated_token.get(jwt_settings.USER_ID_CLAIM)
+        if user_id is None:
+            raise InvalidToken("Token contained no recognizable user identification")
+        user = access.cached_user(user_id, lambda pk: User.objects.filter(pk=pk).first())
+        if user is None:
+            raise AuthenticationFailed("User not found", code="user_not_found")
+        if not user.is_active:
+            raise AuthenticationFailed("User is inactive", code="user_inactive")
+        if validated_token.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
+            raise AuthenticationFailed("The user's password has been changed.", code="password_changed")
+        return user
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -24,6 +47,9 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         if len(parts) != 2 or len(parts[1]) > MAX_KEY_LENGTH:
             raise AuthenticationFailed("The header must be `Authorization: Api-Key <key>`.")
+        # Imported here: DRF reads this module while its own views are still being imported.
+        from crmApp.services.integration_service import authenticate_api_key
+
         try:
             key = authenticate_api_key(parts[1].decode("ascii"))
         except (UnicodeDecodeError, LookupError) as refused:
@@ -48,3 +74,9 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "description": "`Api-Key <key>`: acts in the key's organization with the key's scopes "
             "that its creator still holds (see /api/api-keys/).",
         }
+
+
+class CachedJWTScheme(SimpleJWTScheme):
+    """The schema's `jwtAuth` (Bearer) scheme, for the cached authenticator too."""
+
+    target_class = CachedJWTAuthentication

@@ -8,6 +8,7 @@ from functools import cached_property
 
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
+from crmApp import access
 from crmApp.constants import (
     ALL_PERMISSION_CODES,
     NEVER_API_KEY_CODES,
@@ -52,6 +53,7 @@ class Tenant:
         membership: Membership | None = None,
         codes: frozenset[str] | None = None,
         source: str = ChangeSource.API,
+        roles: tuple[frozenset[str], str] | None = None,
     ):
         self.organization = organization
         self._user = user
@@ -59,6 +61,8 @@ class Tenant:
         self.source = source
         if codes is not None:
             self.__dict__["codes"] = codes
+        if roles is not None:  # known already (crmApp.access)
+            self.__dict__["_roles"] = roles
 
     @classmethod
     def for_membership(cls, membership: Membership, *, source: str = ChangeSource.API) -> "Tenant":
@@ -181,18 +185,38 @@ def requested_organization_id(request) -> int | None:
     return organization_id
 
 
+def member_access(user, organization_id: int | None) -> tuple[Membership, frozenset[str], str] | None:
+    """(membership, codes, record scope) of the user in `organization_id` (None: their default), or None.
+
+    Cached under the user's and the organization's access versions (crmApp.access).
+    """
+
+    def load():
+        membership = resolve_membership(user, organization_id)
+        if membership is None:
+            return None
+        tenant = Tenant.for_membership(membership)
+        return membership, tenant.codes, tenant.record_scope
+
+    found = access.cached_access(user.pk, organization_id, load)
+    if found is None:
+        return None
+    membership, codes, scope = found
+    membership.user = user
+    return membership, codes, scope
+
+
 def api_key_tenant(request, key: ApiKey) -> Tenant:
     """The key's organization only, with its scopes that its creator still holds (never a managing code)."""
     organization_id = requested_organization_id(request)
     if organization_id is not None and organization_id != key.organization_id:
         raise TenantError("An API key acts only in its own organization.")
-    membership = resolve_membership(key.created_by, key.organization_id)
-    if membership is None:
+    found = member_access(key.created_by, key.organization_id)
+    if found is None:
         raise TenantError("The member who created this API key no longer belongs to its organization.")
-    membership.user = key.created_by
-    held = Tenant.for_membership(membership).codes
+    membership, held, scope = found
     codes = frozenset(key.scopes) & held - NEVER_API_KEY_CODES
-    return Tenant(organization=membership.organization, membership=membership, codes=codes)
+    return Tenant(organization=membership.organization, membership=membership, codes=codes, roles=(held, scope))
 
 
 def get_tenant(request) -> Tenant:
@@ -204,12 +228,12 @@ def get_tenant(request) -> Tenant:
         request._crm_tenant = api_key_tenant(request, request.auth)
         return request._crm_tenant
     organization_id = requested_organization_id(request)
-    membership = resolve_membership(request.user, organization_id)
-    if membership is None and organization_id is None:
+    found = member_access(request.user, organization_id)
+    if found is None and organization_id is None:
         raise TenantError(NO_ORGANIZATION, code="no_organization")
-    if membership is None:
+    if found is None:
         raise TenantError()
-    membership.user = request.user
-    tenant = Tenant.for_membership(membership)
+    membership, codes, scope = found
+    tenant = Tenant(organization=membership.organization, membership=membership, codes=codes, roles=(codes, scope))
     request._crm_tenant = tenant
     return tenant

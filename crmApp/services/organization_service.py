@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
-from crmApp import jobs, tasks
+from crmApp import access, jobs, tasks
 from crmApp.constants import (
     DEFAULT_PIPELINE_NAME,
     DEFAULT_PIPELINE_STAGES,
@@ -88,6 +88,7 @@ def _repoint_default_organization(users, organization_id: int) -> None:
             .first()
         )
         User.objects.filter(pk=user.pk).update(default_organization_id=fallback)
+        access.user_changed(user.pk)  # an update() sends no signal
         user.default_organization_id = fallback
 
 
@@ -140,6 +141,7 @@ def delete_organization(organization: Organization) -> None:
         rows._raw_delete(rows.db)
     remaining = Organization.objects.filter(pk=organization.pk)
     remaining._raw_delete(remaining.db)
+    access.organization_changed(organization.pk)  # raw deletes send no signal
 
 
 def invitation_token_hash(token: str) -> str:
@@ -353,5 +355,6 @@ def accept_invitation(
     membership.save(update_fields=["status", "invitation_token_hash", "created_at", "updated_at"])
     if invited.default_organization_id is None:
         User.objects.filter(pk=invited.pk).update(default_organization=membership.organization)
+        access.user_changed(invited.pk)  # an update() sends no signal
         invited.default_organization = membership.organization
     return membership

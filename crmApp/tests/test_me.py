@@ -1,6 +1,7 @@
 """GET/PATCH /api/users/me/: the shape, the active organization rules, codes, and the editable fields."""
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -152,6 +153,8 @@ def test_user_without_organization_naming_one_is_403(organization):
 
 # --- query count ----------------------------------------------------------------------------------
 def queries_for(client) -> int:
+    """Queries of one request with nothing cached about the caller yet."""
+    cache.clear()
     with CaptureQueriesContext(connection) as context:
         assert client.get(ME).status_code == 200
     return len(context)

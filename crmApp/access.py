@@ -1,0 +1,142 @@
+"""Who the caller is and what they may do, cached, and never a request out of date.
+
+Every request needs the signed-in user, their membership in the organization it acts in, their codes
+and their record scope: three queries that rarely change. With the shared cache (Redis, `CACHE_FIGURES`)
+they are kept under two versions: one per user (their account, memberships and role assignments) and
+one per organization (its roles, their codes, the organization itself). Any change to those rows moves
+the version it belongs to, whatever made it (API, admin, shell, a management command), because the
+models' own save/delete signals move it; the few bulk updates that bypass signals move it themselves.
+A removed member, a changed role, a deactivated user or a new password therefore count from the next
+request on. Without the shared cache nothing is cached: another process could not tell us to forget.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+TIMEOUT_SECONDS = 3600
+
+
+def _user_key(user_id) -> str:
+    return f"crm:access:user:{user_id}"
+
+
+def _organization_key(organization_id) -> str:
+    return f"crm:access:organization:{organization_id}"
+
+
+def _bump(key: str) -> None:
+    if not settings.CACHE_FIGURES:
+        return
+    cache.set(key, uuid.uuid4().hex, timeout=None)
+    # Again at commit: a value cached from the old rows by another request meanwhile is never reused.
+    transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex, timeout=None))
+
+
+def user_changed(user_id) -> None:
+    """The user's account, memberships or role assignments changed."""
+    _bump(_user_key(user_id))
+
+
+def organization_changed(organization_id) -> None:
+    """The organization, its roles or their codes changed."""
+    _bump(_organization_key(organization_id))
+
+
+def _versions(keys: list[str], extra: list[str]) -> tuple[list[str], dict]:
+    """The current version of each of `keys` (created when missing), and the values of `extra`, in one round trip."""
+    found = cache.get_many([*keys, *extra])
+    versions = []
+    for key in keys:
+        version = found.get(key)
+        if version is None:
+            cache.add(key, uuid.uuid4().hex, timeout=None)
+            version = cache.get(key)
+        versions.append(version)
+    return versions, found
+
+
+def cached_user(user_id, load):
+    """The user with `user_id`, from the cache while their version holds, else `load(user_id)` (None: no user)."""
+    if not settings.CACHE_FIGURES:
+        return load(user_id)
+    entry_key = f"crm:access:account:{user_id}"
+    (version,), found = _versions([_user_key(user_id)], [entry_key])
+    entry = found.get(entry_key)
+    if entry is not None and entry[0] == version:
+        return entry[1]
+    user = load(user_id)
+    cache.set(entry_key, (version, user), timeout=TIMEOUT_SECONDS)
+    return user
+
+
+def cached_access(user_id, organization_id, load):
+    """`load()` (membership, codes, scope) for the user in `organization_id` (None: their default), cached.
+
+    The entry remembers the organization it resolved to, so a default-organization request checks that
+    organization's version too.
+    """
+    if not settings.CACHE_FIGURES:
+        return load()
+    entry_key = f"crm:access:member:{user_id}:{organization_id or 'default'}"
+    keys = [_user_key(user_id)] + ([_organization_key(organization_id)] if organization_id else [])
+    versions, found = _versions(keys, [entry_key])
+    entry = found.get(entry_key)
+    if entry is not None and entry[0] == versions[0]:
+        resolved_id, organization_version, value = entry[1], entry[2], entry[3]
+        current = versions[1] if organization_id else (_versions([_organization_key(resolved_id)], [])[0][0])
+        if resolved_id is None or organization_version == current:
+            return value
+    value = load()
+    membership = value[0] if value else None
+    resolved_id = membership.organization_id if membership is not None else None
+    organization_version = _versions([_organization_key(resolved_id)], [])[0][0] if resolved_id else None
+    cache.set(entry_key, (versions[0], resolved_id, organization_version, value), timeout=TIMEOUT_SECONDS)
+    return value
+
+
+# --- what moves the versions ----------------------------------------------------------------------------
+def _on_user(sender, instance, **kwargs):
+    user_changed(instance.pk)
+
+
+def _on_membership_or_assignment(sender, instance, **kwargs):
+    user_changed(instance.user_id)
+
+
+def _on_role(sender, instance, **kwargs):
+    organization_changed(instance.organization_id)
+
+
+def _on_organization(sender, instance, **kwargs):
+    organization_changed(instance.pk)
+
+
+def _on_role_codes(sender, instance, action, pk_set=None, **kwargs):
+    if action.startswith("post_"):
+        if hasattr(instance, "organization_id"):
+            organization_changed(instance.organization_id)
+        else:  # changed from the permission's side: every role named
+            from crmApp.models import Role
+
+            for organization_id in Role.objects.filter(pk__in=pk_set or ()).values_list("organization_id", flat=True):
+                organization_changed(organization_id)
+
+
+def connect() -> None:
+    """Wire the models' signals to the versions (called once, when the app is ready)."""
+    from crmApp.models import Membership, Organization, Role, User, UserRole
+
+    for model, receiver in (
+        (User, _on_user),
+        (Membership, _on_membership_or_assignment),
+        (UserRole, _on_membership_or_assignment),
+        (Role, _on_role),
+        (Organization, _on_organization),
+    ):
+        post_save.connect(receiver, sender=model, dispatch_uid=f"access-{model.__name__}-save")
+        post_delete.connect(receiver, sender=model, dispatch_uid=f"access-{model.__name__}-delete")
+    m2m_changed.connect(_on_role_codes, sender=Role.permissions.through, dispatch_uid="access-role-codes")
