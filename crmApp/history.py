@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.db import connection, models
+from django.db.models import Q
 from django.utils import timezone
 
 from crmApp.models import EntryKind, HistoryEntry
@@ -102,3 +103,17 @@ def write(entries: list[HistoryEntry]) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def visible_entries(tenant, entries: models.QuerySet) -> models.QuerySet:
+    """The entries whose record the tenant's record scope shows (records of unscoped kinds always)."""
+    if tenant.visibility is None:
+        return entries
+    from crmApp.models import Activity, Customer, Deal, Lead
+
+    kinds = [(record_type(model), model) for model in (Customer, Lead, Deal, Activity)]
+    allowed = ~Q(record_type__in=[kind for kind, _ in kinds])
+    for kind, model in kinds:
+        visible = tenant.visible(model.with_trashed.filter(organization=tenant.organization)).values("id")
+        allowed |= Q(record_type=kind, record_id__in=visible)
+    return entries.filter(allowed)

@@ -109,8 +109,10 @@ class CustomerService(MergeMixin, OrganizationService):
         Each carries `revenue` (sum of its won deals' values) and `deals_won`; customers without a
         won deal are left out because the filter on the deal join comes before the annotation.
         """
+        # Only the won deals the caller may see count, and none in the trash.
+        won = self.tenant.visible(Deal.objects.filter(organization=self.organization, status=DealStatus.WON))
         return list(
-            self.records.filter(deals__status=DealStatus.WON, deals__organization=self.organization)
+            self.records.filter(deals__in=won)
             .annotate(revenue=Sum("deals__value"), deals_won=Count("deals"))
             .only(*NAME_FIELDS, "code")
             .order_by("-revenue", "id")[:limit]

@@ -6,6 +6,7 @@ from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crmApp import history
 from crmApp.filters.activity import ActivityFilter
 from crmApp.filters.history import AuditLogFilter
 from crmApp.mixins import OrganizationScopedModelViewSet, OrganizationScopedViewSet, RecordHistoryMixin
@@ -61,4 +62,4 @@ class AuditLogViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
     filterset_class = AuditLogFilter
 
     def scoped_queryset(self, queryset):
-        return queryset.select_related("actor").order_by("-at", "-id")
+        return history.visible_entries(self.tenant, queryset).select_related("actor").order_by("-at", "-id")

@@ -1,0 +1,112 @@
+"""The cached caller (user, membership, codes, scope): cheap on repeat, never a request out of date."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from crmApp.constants import MembershipStatus, RecordScope
+from crmApp.models import Membership, Permission, Role, User, UserRole
+from crmApp.services.organization_service import delete_organization
+from crmApp.tests.conftest import make_client
+from crmApp.tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def access_queries(client, path="/api/leads/") -> int:
+    """Queries a request spends on the user, the membership and the codes."""
+    with CaptureQueriesContext(connection) as context:
+        assert client.get(path).status_code == 200
+    tables = ('"crmApp_user"', '"crmApp_membership"', '"crmApp_userrole"')
+    return sum(1 for query in context.captured_queries if any(table in query["sql"] for table in tables))
+
+
+def test_a_repeat_request_reads_nothing_about_the_caller(member_client):
+    client = member_client(["leads:view"])
+    assert access_queries(client) >= 3  # user, membership, codes
+    assert access_queries(client) == 0
+
+
+@pytest.fixture
+def reader(make_member, organization):
+    user = make_member(["leads:view"])
+    client = make_client(user, organization)
+    assert client.get("/api/leads/").status_code == 200  # cached from here on
+    return user, client
+
+
+def test_a_removed_member_is_refused_on_the_next_request(reader, organization):
+    user, client = reader
+    membership = Membership.objects.get(user=user, organization=organization)
+    membership.status = MembershipStatus.REMOVED
+    membership.save()  # as the admin does
+    assert client.get("/api/leads/").status_code == 403
+
+
+def test_removal_through_the_api_counts_at_once(reader, owner_client, organization):
+    user, client = reader
+    assert owner_client.delete(f"/api/organizations/{organization.id}/members/{user.id}/").status_code == 204
+    assert client.get("/api/leads/").status_code == 403
+
+
+def test_a_role_losing_a_code_counts_at_once(reader, organization):
+    user, client = reader
+    role = Role.objects.get(user_roles__user=user)
+    role.permissions.remove(Permission.objects.get(code="leads:view"))
+    assert client.get("/api/leads/").status_code == 403
+
+
+def test_an_unassigned_role_counts_at_once(reader):
+    user, client = reader
+    UserRole.objects.filter(user=user).delete()
+    assert client.get("/api/leads/").status_code == 403
+
+
+def test_a_narrower_record_scope_counts_at_once(reader, organization, owner):
+    user, client = reader
+    LeadFactory(organization=organization, created_by=owner)
+    assert client.get("/api/leads/").json()["count"] == 1
+    Role.objects.filter(user_roles__user=user).update(record_scope=RecordScope.OWN)
+    role = Role.objects.get(user_roles__user=user)
+    role.save()
+    assert client.get("/api/leads/").json()["count"] == 0
+
+
+def test_a_deactivated_user_is_refused_on_the_next_request(reader):
+    user, client = reader
+    user.is_active = False
+    user.save()
+    assert client.get("/api/leads/").status_code == 401
+
+
+def test_a_new_password_ends_the_old_tokens_on_the_next_request(reader):
+    user, client = reader
+    user.set_password("A-whole-new-secret-42")
+    user.save()
+    response = client.get("/api/leads/")
+    assert response.status_code == 401 and response.json()["code"] in ("password_changed", "authentication_failed")
+
+
+def test_a_deactivated_organization_is_refused_on_the_next_request(reader, organization):
+    _, client = reader
+    organization.is_active = False
+    organization.save()
+    assert client.get("/api/leads/").status_code == 403
+
+
+def test_a_deleted_organization_is_refused_on_the_next_request(reader, organization):
+    user, client = reader
+    delete_organization(organization)
+    assert client.get("/api/leads/").status_code == 403
+    assert User.objects.filter(pk=user.pk).exists()
+
+
+def test_a_removed_default_organization_is_not_served_from_the_cache(make_member, organization):
+    user = make_member(["leads:view"])
+    User.objects.filter(pk=user.pk).update(default_organization=organization)
+    client = make_client(user)  # no X-Organization-ID: the default organization
+    assert client.get("/api/leads/").status_code == 200
+    membership = Membership.objects.get(user=user, organization=organization)
+    membership.status = MembershipStatus.REMOVED
+    membership.save()
+    assert client.get("/api/leads/").json()["code"] == "no_organization"
