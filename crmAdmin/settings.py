@@ -235,7 +235,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "crmApp.pagination.StandardPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "crmApp.filters.FilterBackend",
         "rest_framework.filters.SearchFilter",
         "crmApp.filters.StableOrderingFilter",
     ],

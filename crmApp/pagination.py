@@ -4,31 +4,52 @@ DRF's page-number paginator runs an exact COUNT(*) on every list request; on an 
 million rows that count costs more than the rest of the request. Here the count of a list query is
 cached under the organization's data version (crmApp.caching), which every write to any of its rows
 moves on: counts stay exact for filtered and unfiltered lists alike (joins included), and the full
-count runs once per change instead of once per read.
+count runs once per change instead of once per read. The count's key comes from the request (route,
+filters, caller), not from the compiled SQL.
 """
 
+import hashlib
 from functools import cached_property
 
 from django.core.paginator import Paginator
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
-from crmApp.caching import cached_for_organization, query_fingerprint
+from crmApp.caching import cached_for_organization
+
+# Parameters that change which page is shown or its order, never how many rows there are.
+NOT_COUNTED = frozenset({"page", "page_size", "ordering", "format"})
+
+
+def count_key(request, view) -> str:
+    """What a list's count depends on, from the request itself (compiling the SQL to say it costs more).
+
+    The route and its arguments, the filtering parameters, and who asks with which record scope.
+    """
+    parameters = sorted(
+        (name, value) for name, values in request.query_params.lists() if name not in NOT_COUNTED for value in values
+    )
+    parts = (type(view).__name__, getattr(view, "action", None), sorted(view.kwargs.items()), parameters)
+    tenant = getattr(request, "_crm_tenant", None)
+    parts += (getattr(request.user, "pk", None), getattr(view, "portal_access", False))
+    parts += (tenant.scope_key if tenant is not None else None,)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
 class VersionedCountPaginator(Paginator):
     """A Django paginator whose `count` comes from the cache while the organization's data is unchanged."""
 
-    def __init__(self, object_list, per_page, *, organization_id=None, **kwargs):
+    def __init__(self, object_list, per_page, *, organization_id=None, key=None, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.organization_id = organization_id
+        self.key = key
 
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        if self.organization_id is None or not hasattr(queryset, "query"):
+        if self.organization_id is None or self.key is None or not hasattr(queryset, "query"):
             return super().count
-        return cached_for_organization(self.organization_id, "count", queryset.count, query_fingerprint(queryset))
+        return cached_for_organization(self.organization_id, "count", queryset.count, self.key)
 
 
 class StandardPagination(PageNumberPagination):
@@ -60,7 +81,8 @@ class StandardPagination(PageNumberPagination):
     def paginate_queryset(self, queryset, request, view=None):
         tenant = getattr(request, "_crm_tenant", None)
         self.organization_id = tenant.organization.id if tenant is not None else None
+        self.count_key = count_key(request, view) if view is not None else None
         return super().paginate_queryset(queryset, request, view)
 
     def django_paginator_class(self, object_list, per_page):
-        return VersionedCountPaginator(object_list, per_page, organization_id=self.organization_id)
+        return VersionedCountPaginator(object_list, per_page, organization_id=self.organization_id, key=self.count_key)

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from crmApp.caching import mark_organization_changed
+from crmApp.caching import mark_organization_changed, query_fingerprint
 from crmApp.constants import LeadStatus
 from crmApp.models import Lead
 from crmApp.pagination import VersionedCountPaginator
@@ -15,7 +15,8 @@ from crmApp.tests.factories import EmployeeFactory, LeadFactory
 
 
 def count_of(queryset, organization):
-    return VersionedCountPaginator(queryset, 25, organization_id=organization.id).count
+    """The paginator's count, keyed (as a request's key would) by what selects the rows."""
+    return VersionedCountPaginator(queryset, 25, organization_id=organization.id, key=query_fingerprint(queryset)).count
 
 
 def count_queries(queryset, organization) -> int:
@@ -85,3 +86,16 @@ def test_counts_are_cached_per_organization_and_per_filter(organization, other_o
     leads(other_organization).create(first_name="Theirs")
     assert count_queries(mine, organization) == 0  # another tenant's write leaves our cache alone
     assert count_of(theirs, other_organization) == 6
+
+
+@pytest.mark.django_db
+def test_a_lists_count_is_keyed_by_its_filters_but_not_by_its_page_or_order(owner_client, organization):
+    LeadFactory.create_batch(3, organization=organization, status=LeadStatus.NEW)
+    LeadFactory(organization=organization, status=LeadStatus.LOST)
+    assert owner_client.get("/api/leads/").json()["count"] == 4
+    assert owner_client.get("/api/leads/", {"status": "lost"}).json()["count"] == 1
+    assert owner_client.get("/api/leads/", {"search": "zzz-nobody"}).json()["count"] == 0
+    with CaptureQueriesContext(connection) as captured:
+        body = owner_client.get("/api/leads/", {"ordering": "-score", "page_size": 2}).json()
+    assert body["count"] == 4
+    assert not any("COUNT(" in query["sql"].upper() for query in captured.captured_queries)

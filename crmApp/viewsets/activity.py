@@ -1,12 +1,12 @@
 """`/api/activities/`: CRUD, `complete` and `reopen`; and `/api/audit-log/`."""
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crmApp import history
+from crmApp.filters import FilterBackend
 from crmApp.filters.activity import ActivityFilter
 from crmApp.filters.history import AuditLogFilter
 from crmApp.mixins import OrganizationScopedModelViewSet, OrganizationScopedViewSet, RecordHistoryMixin
@@ -58,7 +58,7 @@ class AuditLogViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
     queryset = HistoryEntry.objects.all()
     serializer_class = AuditEntrySerializer
     permission_codes = {"list": "audit:view", "metadata": "audit:view"}
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = AuditLogFilter
 
     def scoped_queryset(self, queryset):

@@ -1,10 +1,9 @@
 """Pipelines and pipeline stages: `/api/pipelines/` and `/api/pipeline-stages/`."""
 
 from django.db.models import Prefetch
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 
-from crmApp.filters import StableOrderingFilter
+from crmApp.filters import FilterBackend, StableOrderingFilter
 from crmApp.filters.deal import PipelineStageFilterSet
 from crmApp.mixins import OrganizationScopedModelViewSet, RecordHistoryMixin
 from crmApp.models import Pipeline, PipelineStage
@@ -65,7 +64,7 @@ class PipelineStageViewSet(RecordHistoryMixin, OrganizationScopedModelViewSet):
     serializer_class = PipelineStageSerializer
     permission_resource = "pipelines"
     service_class = PipelineStageService
-    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
+    filter_backends = [FilterBackend, StableOrderingFilter]
     filterset_class = PipelineStageFilterSet
     ordering_fields = ["order", "probability", "name", "created_at"]
     ordering = ["pipeline_id", "order", "id"]

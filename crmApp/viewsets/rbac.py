@@ -1,12 +1,11 @@
 """The permission catalogue, roles, and role assignments of the active organization."""
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.filters import SearchFilter
 from rest_framework.permissions import IsAuthenticated
 
-from crmApp.filters import StableOrderingFilter
+from crmApp.filters import FilterBackend, StableOrderingFilter
 from crmApp.filters.rbac import UserRoleFilter
 from crmApp.mixins import OrganizationScopedModelViewSet, OrganizationScopedViewSet
 from crmApp.models import Permission, Role, Team, UserRole
@@ -82,7 +81,7 @@ class UserRoleViewSet(
     serializer_class = UserRoleSerializer
     service_class = UserRoleService
     permission_codes = {**READ_INTERNAL, **WRITE_ROLES_MANAGE}
-    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
+    filter_backends = [FilterBackend, StableOrderingFilter]
     filterset_class = UserRoleFilter
     ordering_fields = ["id"]
     ordering = ["id"]
