@@ -131,3 +131,9 @@ def wrk(url: str, *, duration: int, headers: dict[str, str], connections: int = 
 def redis_commands(client) -> dict[str, int]:
     """Calls per command the Redis server has run since it started, over every client and database."""
     return {name.removeprefix("cmdstat_"): stats["calls"] for name, stats in client.info("commandstats").items()}
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a process has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
