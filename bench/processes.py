@@ -15,6 +15,8 @@ from bench.common import ROOT
 
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk.lua"
 WRK_MISSING = "wrk is not installed; install it with: sudo apt-get install wrk"
+# Celery's default queue, where the app's tasks go.
+QUEUE = "celery"
 
 
 def require_wrk() -> None:
@@ -110,10 +112,20 @@ class CeleryWorker(Process):
         super().__init__("celery", command, env, log_dir)
         from crmAdmin.celery import app
 
+        self.control = app.control
         deadline = time.monotonic() + 60
-        while not app.control.ping(timeout=1.0):
+        while not self.control.ping(timeout=1.0):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise self.failed("did not answer a ping")
+
+    def pause(self) -> None:
+        """Stop taking tasks from the queue (the beat's and the commits' wakes wait in it)."""
+        if not self.control.cancel_consumer(QUEUE, reply=True, timeout=10):
+            raise self.failed("did not confirm it stopped consuming")
+
+    def resume(self) -> None:
+        if not self.control.add_consumer(QUEUE, reply=True, timeout=10):
+            raise self.failed("did not confirm it consumes again")
 
 
 def wrk(url: str, *, duration: int, headers: dict[str, str], connections: int = 4, threads: int = 2, env=None):
