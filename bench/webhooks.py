@@ -2,10 +2,11 @@
 
 A fresh organization (`Bench Hooks`, 1,000 customers) is served by gunicorn (2 sync workers) while one
 Celery worker (`--pool solo`, with its beat) delivers to receivers on 127.0.0.1 that check every
-signature. Rounds of lead creation under wrk alternate between no webhook and three (all `*`); after
-each round with webhooks, every created lead must have arrived once at each receiver, correctly signed,
-before the next round starts. Then one webhook receives the 1,000 `customer.updated` events of one
-bulk update, and each event's time from commit to arrival is measured.
+signature. Each round of lead creation under wrk has three phases: no webhook, three (all `*`)
+delivered meanwhile, and three whose deliveries wait until the phase ends; after each phase with
+webhooks, every created lead must have arrived once at each receiver, correctly signed, before the
+next one starts. Then one webhook receives the 1,000 `customer.updated` events of one bulk update,
+and each event's time from commit to arrival is measured.
 """
 
 import statistics
@@ -108,8 +109,8 @@ def forget(receivers) -> None:
 def check_arrivals(receivers, webhooks, expected: dict[str, set[int]], since: float) -> dict:
     """Wait until every receiver holds every expected (event type, record id); judge signatures and arrivals.
 
-    Returns the failures (invalid signatures, missing or duplicate deliveries) and each event's
-    seconds from `created_at` (and from `since`) to its arrival.
+    Returns the failures (invalid signatures, missing or unexpected deliveries) and each arrival's
+    seconds from its event's `created_at` (and from `since`).
     """
     deadline = time.monotonic() + DELIVERY_DEADLINE_SECONDS
     wanted = sum(len(ids) for ids in expected.values()) * len(receivers)
