@@ -49,8 +49,10 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# Latency benchmark on PostgreSQL (not part of `make test`); see bench/README.md.
+# Benchmark on PostgreSQL and Redis (not part of `make test`); see bench/README.md. Its load modes drive wrk.
 bench: install
+	@case " $(ARGS) " in *" --http"*|*" --webhooks"*) command -v wrk >/dev/null || \
+		{ echo "make bench $(ARGS) needs wrk; install it with: sudo apt-get install wrk" >&2; exit 1; } ;; esac
 	SECRET_KEY=$${SECRET_KEY:-bench-only-secret-key-never-used-in-production} $(PY) bench/run.py $(ARGS)
 
 clean:
