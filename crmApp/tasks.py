@@ -1,9 +1,11 @@
 """Celery tasks; crmApp.jobs runs them on the workers, or in the app process without a broker."""
 
 from celery import shared_task
+from django.core.cache import cache
 
 from crmApp import emails, idempotency
 from crmApp.events import delivery
+from crmApp.events.deliverer import WAKE_KEY
 from crmApp.imports import runner
 from crmApp.models import Membership, User
 from crmApp.services import trash_service
@@ -36,6 +38,7 @@ def send_invitation_mail(membership_id: int, token: str) -> None:
 @shared_task
 def deliver_webhooks() -> int:
     """Send every webhook attempt that is due; returns how many were sent."""
+    cache.delete(WAKE_KEY)  # commits from now on queue a new wake
     return delivery.deliver_due()
 
 

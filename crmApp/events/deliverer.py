@@ -12,10 +12,13 @@ import threading
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import close_old_connections
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 5.0
+# Set while a wake is queued and no worker has started on it (crmApp.tasks.deliver_webhooks clears it).
+WAKE_KEY = "crm:webhooks:wake"
 HOUSEKEEPING_SECONDS = 3600.0
 
 
@@ -69,7 +72,9 @@ def wake_after_commit() -> None:
         tasks.deliver_webhooks()
     elif settings.CELERY_BROKER_URL:
         try:
-            tasks.deliver_webhooks.delay()
+            # One waiting wake is enough: the run it starts sends everything due by then, in full batches.
+            if cache.add(WAKE_KEY, 1, timeout=POLL_SECONDS):
+                tasks.deliver_webhooks.delay()
         except Exception:  # the broker is down; the workers' beat sends them once it is back
             logger.exception("Could not wake the webhook workers")
     else:

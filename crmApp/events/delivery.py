@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
@@ -135,6 +135,38 @@ def retry_of(attempt: WebhookDelivery, now) -> WebhookDelivery | None:
     )
 
 
+OUTCOME_FIELDS = ["status", "response_status", "duration_ms", "error", "lease", "locked_until", "next_attempt_at"]
+
+
+def write_outcomes(attempts: list[WebhookDelivery]) -> None:
+    """Store a batch's outcomes in one UPDATE; bulk_update builds a CASE per field and row (~1 ms of CPU each)."""
+    if connection.vendor != "postgresql":
+        WebhookDelivery.objects.bulk_update(attempts, OUTCOME_FIELDS)
+        return
+    rows = ", ".join(["(%s::bigint, %s, %s::smallint, %s::integer, %s, %s::timestamptz)"] * len(attempts))
+    params = [
+        value
+        for attempt in attempts
+        for value in (
+            attempt.pk,
+            attempt.status,
+            attempt.response_status,
+            attempt.duration_ms,
+            attempt.error,
+            attempt.next_attempt_at,
+        )
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE "{WebhookDelivery._meta.db_table}" AS d SET status = v.status, '
+            "response_status = v.response_status, duration_ms = v.duration_ms, error = v.error, "
+            "next_attempt_at = v.next_attempt_at, lease = NULL, locked_until = NULL "
+            f"FROM (VALUES {rows}) AS v (id, status, response_status, duration_ms, error, next_attempt_at) "
+            "WHERE d.id = v.id",
+            params,
+        )
+
+
 @transaction.atomic
 def record(outcomes: list[tuple[WebhookDelivery, transport.Answer]]) -> None:
     """Log each attempt's outcome, queue the retries, and keep each webhook's failure state."""
@@ -154,10 +186,7 @@ def record(outcomes: list[tuple[WebhookDelivery, transport.Answer]]) -> None:
         if retry is not None:
             attempt.next_attempt_at = retry.next_attempt_at
             retries.append(retry)
-    WebhookDelivery.objects.bulk_update(
-        [attempt for attempt, _ in outcomes],
-        ["status", "response_status", "duration_ms", "error", "lease", "locked_until", "next_attempt_at"],
-    )
+    write_outcomes([attempt for attempt, _ in outcomes])
     WebhookDelivery.objects.bulk_create(retries)
     Webhook.objects.filter(pk__in=succeeded).update(failure_count=0, failing_since=None)
     for webhook_id, count in failed.items():
