@@ -8,6 +8,7 @@ The schema (crmApp.schema) documents exactly these parameters, from the same dec
 - an action declared `@action(query_serializer=…)` takes that serializer's fields.
 """
 
+from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
@@ -61,6 +62,16 @@ class KnownQueryParametersMixin:
         if self.query_serializer is not None:
             known |= set(self.query_serializer().fields)
         return known
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404:
+            # DRF answers a format naming no renderer with a 404. A path suffix (`/leads/1.xml/`) names no
+            # page, so that stays a 404; `?format=xml` is a bad query parameter like any other.
+            if self.format_kwarg:
+                raise
+            raise ValidationError({"format": ["This endpoint has no such format."]}) from None
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -225,6 +225,14 @@ def test_an_export_needs_the_view_code_and_refuses_unknown_parameters(member_cli
     assert member_client(["leads:view"]).get("/api/leads/export/", {"stauts": "new"}).status_code == 400
 
 
+@pytest.mark.parametrize("path", ["/api/leads/export/", "/api/leads/", "/api/customers/export/"])
+def test_a_format_the_endpoint_cannot_render_is_a_400_naming_the_parameter(owner_client, path):
+    response = owner_client.get(path, {"format": "xml"})
+    assert response.status_code == 400 and "format" in response.json()["errors"], response.content
+    assert owner_client.get("/api/leads/export/", {"format": "csv"}).status_code == 200
+    assert owner_client.get("/api/leads/1.xml/").status_code == 404
+
+
 def test_an_export_reimported_with_upsert_on_code_changes_nothing(owner_client, organization):
     make_webhook(organization)
     employee = EmployeeFactory(organization=organization)
