@@ -164,9 +164,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# A request body over 5 MB is refused before it is parsed.
+# A request body over 5 MB is refused before it is parsed. A CSV import uploads up to 50 MB (plus its
+# multipart framing); Django spools such a file to disk, never to memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 MAX_REQUEST_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
+MAX_UPLOAD_BODY_BYTES = {"/api/imports/": 51 * 1024 * 1024}
 
 # --- HTTPS and cookies (production behind TLS; see docs/operations.md) -----------------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)

@@ -9,8 +9,9 @@ from crmApp.exceptions import json_error
 class RequestLimitsMiddleware:
     """Refuses, before any view parses anything, what no view could handle.
 
-    - A body declared larger than MAX_REQUEST_BODY_BYTES is a 413 and never read (DRF's parsers read
-      the raw stream, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE alone doesn't cover them).
+    - A body declared larger than MAX_REQUEST_BODY_BYTES (or the path's MAX_UPLOAD_BODY_BYTES) is a 413
+      and never read (DRF's parsers read the raw stream, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE alone
+      doesn't cover them).
     - A query string with a NUL character is a 400: no text column can store or compare one.
     """
 
@@ -22,8 +23,10 @@ class RequestLimitsMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return json_error(400, "Invalid Content-Length header.", "bad_request")
-        if length > settings.MAX_REQUEST_BODY_BYTES:
-            return json_error(413, "Request body is too large (5 MB at most).", "request_too_large")
+        limit = settings.MAX_UPLOAD_BODY_BYTES.get(request.path_info, settings.MAX_REQUEST_BODY_BYTES)
+        if length > limit:
+            megabytes = limit // (1024 * 1024)
+            return json_error(413, f"Request body is too large ({megabytes} MB at most).", "request_too_large")
         with_nul = sorted({name for name, values in request.GET.lists() if any("\x00" in v for v in [name, *values])})
         if with_nul:
             return JsonResponse(

@@ -25,6 +25,16 @@ def upload(client, content: bytes, **form):
     return client.post("/api/imports/", form, format="multipart")
 
 
+def test_an_upload_over_the_5_mb_body_limit_reaches_the_import_and_one_over_51_mb_is_refused(owner_client):
+    # 6 MB of bytes that are neither UTF-8 nor Windows-1252: read and refused by the import itself.
+    response = upload(owner_client, b"name\n" + b"\x81" * (6 * 1024 * 1024))
+    assert response.status_code == 400 and "file" in response.json()["errors"], response.content
+
+    declared = owner_client.generic("POST", "/api/imports/", b"", CONTENT_LENGTH=str(52 * 1024 * 1024))
+    assert declared.status_code == 413 and declared.json()["detail"] == "Request body is too large (51 MB at most)."
+    assert ImportJob.objects.count() == 0
+
+
 def started(client, content: bytes, **form) -> dict:
     response = upload(client, content, **form)
     assert response.status_code == 202, response.json()
