@@ -87,28 +87,28 @@ class TimelineService:
         return self.entries().select_related("actor").order_by("-at", "-id")
 
     def timeline(self, record, *, kind: str | None = None, with_activities: bool = True) -> TimelinePage:
-        """The timeline of a customer (with its deals and the lead it came from), a lead or a deal."""
+        """The timeline of a customer (with its deals and the lead it came from), a lead or a deal.
+
+        Related records and activities the caller's record scope hides stay out of it.
+        """
         history_scope, activity_scope = self._scopes(record)
         history = self.entries().filter(history_scope)
-        activities = Activity.objects.filter(organization=self.organization).filter(activity_scope)
+        activities = self.tenant.visible(Activity.objects.filter(organization=self.organization)).filter(activity_scope)
         if kind in (EntryKind.CHANGE, EntryKind.EVENT):
             history, activities = history.filter(kind=kind), None
         elif kind == "activity":
             history = None
         return TimelinePage(history, activities if with_activities else None)
 
-    @staticmethod
-    def _scopes(record) -> tuple[Q, Q]:
+    def _scopes(self, record) -> tuple[Q, Q]:
         if isinstance(record, Customer):
-            deals = Deal.objects.filter(customer=record).values("id")
-            history = (
-                Q(record_type="customer", record_id=record.pk)
-                | Q(record_type="deal", record_id__in=deals)
-                | Q(record_type="lead", record_id=record.converted_from_lead_id or 0)
-            )
+            deals = self.tenant.visible(Deal.objects.filter(customer=record)).values("id")
+            history = Q(record_type="customer", record_id=record.pk) | Q(record_type="deal", record_id__in=deals)
             activities = Q(customer=record) | Q(deal__in=deals)
             if record.converted_from_lead_id:
-                activities |= Q(lead_id=record.converted_from_lead_id)
+                lead = self.tenant.visible(Lead.objects.filter(pk=record.converted_from_lead_id)).values("id")
+                history |= Q(record_type="lead", record_id__in=lead)
+                activities |= Q(lead__in=lead)
             return history, activities
         if isinstance(record, Lead):
             return Q(record_type="lead", record_id=record.pk), Q(lead=record)

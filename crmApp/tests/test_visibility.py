@@ -559,3 +559,30 @@ def test_the_audit_log_shows_only_the_history_of_records_in_the_scope(world, own
     codes = {entry["record"]["code"] for entry in entries}
     assert codes_of(world, VISIBLE) <= codes
     assert not codes & codes_of(world, INVISIBLE)
+
+
+def test_a_customers_timeline_leaves_out_the_deals_activities_and_lead_outside_the_scope(world, owner_client):
+    customer = world.records["customers"]["a_created"]
+    employees = {name: world.employees[name].id for name in ("a", "c")}
+    made = {}
+    for name, employee in employees.items():
+        deal = owner_client.post(
+            "/api/deals/",
+            {"title": f"Deal {name}", "customer": customer.id, "value": "10.00", "assigned_to": employee},
+            format="json",
+        )
+        activity = owner_client.post(
+            "/api/activities/",
+            {"type": "note", "subject": f"Note {name}", "customer": customer.id, "assigned_to": employee},
+            format="json",
+        )
+        assert deal.status_code == activity.status_code == 201, (deal.content, activity.content)
+        made[name] = {deal.json()["code"], activity.json()["code"]}
+    Customer.objects.filter(pk=customer.pk).update(converted_from_lead=world.records["leads"]["c"])
+
+    shown = codes_in(content(world.a_client.get(f"/api/customers/{customer.id}/timeline/?page_size=100")))
+
+    assert made["a"] <= shown
+    assert not shown & (made["c"] | {world.records["leads"]["c"].code}), shown
+    owners_view = codes_in(content(owner_client.get(f"/api/customers/{customer.id}/timeline/?page_size=100")))
+    assert made["c"] | {world.records["leads"]["c"].code} <= owners_view
