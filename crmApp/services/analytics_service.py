@@ -95,9 +95,11 @@ class AnalyticsService:
     def _deals(self):
         return self.tenant.visible(Deal.objects.filter(organization=self.organization)).order_by()
 
-    def _cached(self, name: str, compute):
-        """A figure that depends only on the organization's data, kept until that data changes."""
-        return cached_for_organization(self.organization.id, f"analytics-{name}", compute, self.tenant.scope_key)
+    def _cached(self, name: str, compute, *key_parts):
+        """A figure that depends only on the organization's data (and `key_parts`), kept until that data changes."""
+        return cached_for_organization(
+            self.organization.id, f"analytics-{name}", compute, self.tenant.scope_key, *key_parts
+        )
 
     # --- dashboard ----------------------------------------------------------------------------
     def dashboard(self) -> dict:
@@ -107,13 +109,22 @@ class AnalyticsService:
         """
         now = timezone.now()
         recent_from, earlier_from = now - GROWTH_WINDOW, now - 2 * GROWTH_WINDOW
-        customers = self._customers().aggregate(
-            total=Count("id"),
-            active=Count("id", filter=Q(status=CustomerStatus.ACTIVE)),
-            recent=Count("id", filter=Q(created_at__gte=recent_from, created_at__lt=now)),
-            earlier=Count("id", filter=Q(created_at__gte=earlier_from, created_at__lt=recent_from)),
+        # Totals don't depend on the clock, so they are kept until the data changes; the growth windows
+        # move with it, and are counted on the (organization, created_at) index over 60 days only.
+        customers = self._cached(
+            "dashboard-customers",
+            lambda: self._customers().aggregate(
+                total=Count("id"), active=Count("id", filter=Q(status=CustomerStatus.ACTIVE))
+            ),
         )
-        # Lead and deal totals don't depend on the clock, so they are kept until the data changes.
+        windows = (
+            self._customers()
+            .filter(created_at__gte=earlier_from, created_at__lt=now)
+            .aggregate(
+                recent=Count("id", filter=Q(created_at__gte=recent_from)),
+                earlier=Count("id", filter=Q(created_at__lt=recent_from)),
+            )
+        )
         leads = self._cached(
             "dashboard-leads",
             lambda: self._leads().aggregate(
@@ -139,7 +150,7 @@ class AnalyticsService:
             "customers": {
                 "total": customers["total"],
                 "active": customers["active"],
-                "growth": self._growth(customers["recent"], customers["earlier"]),
+                "growth": self._growth(windows["recent"], windows["earlier"]),
             },
             "leads": {
                 "total": leads["total"],
@@ -210,6 +221,9 @@ class AnalyticsService:
         A bucket is labelled by its first day (a Monday for weeks), even when the range begins inside it.
         """
         start, end = self.revenue_range(period=period, start=start, end=end)
+        return self._cached("revenue", lambda: self._compute_revenue(period, start, end), period, start, end)
+
+    def _compute_revenue(self, period: str, start: date, end: date) -> dict:
         deals = self._deals().filter(status=DealStatus.WON, closed_at__gte=_midnight(start))
         if end < date.max:  # the last representable day has no next midnight to stop before
             deals = deals.filter(closed_at__lt=_midnight(end + timedelta(days=1)))
@@ -295,6 +309,10 @@ class AnalyticsService:
         if not 1 <= months <= MAX_FORECAST_MONTHS:
             raise ValidationError({"months": [f"Must be between 1 and {MAX_FORECAST_MONTHS}."]})
         first = add_months(today_utc(), 0)
+        # Kept until the data changes or the month turns (the window starts at the current month).
+        return self._cached("forecast", lambda: self._compute_forecast(first, months), first, months)
+
+    def _compute_forecast(self, first: date, months: int) -> dict:
         after = add_months(first, months)
         rows = (
             self._deals()

@@ -275,6 +275,15 @@ def test_there_is_no_analytics_index(owner_client):
     assert owner_client.get("/api/analytics/").status_code == 404
 
 
+def test_growth_moves_with_the_clock_while_the_cached_totals_stay(frozen, organization, owner_client, monkeypatch):
+    customer(organization, created_at=NOW - timedelta(days=29))
+    assert owner_client.get(url("dashboard")).json()["customers"]["growth"] == 100.0
+
+    freeze(monkeypatch, NOW + timedelta(days=2))  # no write: the customer is now in the earlier window
+
+    assert owner_client.get(url("dashboard")).json()["customers"] == {"total": 1, "active": 1, "growth": -100.0}
+
+
 # --- query counts ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("size", [1, 12])
 def test_dashboard_and_funnel_query_counts_do_not_grow_with_data(
@@ -286,8 +295,11 @@ def test_dashboard_and_funnel_query_counts_do_not_grow_with_data(
         won(organization, "5.00", customer=buyer)
         deal(organization, customer=buyer)
 
-    # Authentication and the membership: 2; the dashboard: 3 aggregates; the funnel: 2.
-    with django_assert_max_num_queries(5):
+    # Authentication and the membership: 2; the dashboard: 4 aggregates; the funnel: 2. Once cached, the
+    # dashboard counts only the customers of its two growth windows, which move with the clock.
+    with django_assert_max_num_queries(6):
+        assert owner_client.get(url("dashboard")).status_code == 200
+    with django_assert_max_num_queries(1):
         assert owner_client.get(url("dashboard")).status_code == 200
     with django_assert_max_num_queries(4):
         assert owner_client.get(url("sales-funnel")).status_code == 200

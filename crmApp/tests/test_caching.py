@@ -1,11 +1,13 @@
 """Aggregates kept under the organization's data version are never stale: every kind of write shows at once."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from crmApp.services import analytics_service
 from crmApp.tests.factories import (
     CustomerFactory,
     DealFactory,
@@ -18,6 +20,8 @@ FUNNEL = "/api/analytics/sales-funnel/"
 PERFORMANCE = "/api/analytics/employee-performance/"
 LEAD_STATS = "/api/leads/stats/"
 BOARD = "/api/deals/board/"
+REVENUE = "/api/analytics/revenue/"
+FORECAST = "/api/analytics/forecast/"
 
 
 def queries_of(client, url) -> int:
@@ -35,7 +39,7 @@ def data(organization):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("url", [DASHBOARD, FUNNEL, PERFORMANCE, LEAD_STATS, BOARD])
+@pytest.mark.parametrize("url", [DASHBOARD, FUNNEL, PERFORMANCE, LEAD_STATS, BOARD, REVENUE, FORECAST])
 def test_unchanged_data_is_answered_with_fewer_queries(owner_client, data, url):
     cold = queries_of(owner_client, url)
     assert queries_of(owner_client, url) < cold
@@ -91,3 +95,28 @@ def test_another_organizations_write_neither_shows_nor_recomputes_our_figures(
     )
     assert owner_client.get(DASHBOARD).json()["revenue"]["total"] == "0.00"
     assert other_client.get(DASHBOARD).json()["revenue"]["total"] == "5.00"
+
+
+@pytest.mark.django_db
+def test_the_forecast_moves_with_a_write_and_with_the_month(owner_client, data, monkeypatch):
+    monkeypatch.setattr(analytics_service, "today_utc", lambda: date(2031, 1, 15))
+    deal = f"/api/deals/{data['deal'].id}/"
+    assert owner_client.patch(deal, {"expected_close_date": "2031-02-10"}, format="json").status_code == 200
+    assert [row["deals"] for row in owner_client.get(FORECAST, {"months": 2}).json()["results"]] == [0, 1]
+
+    assert owner_client.patch(deal, {"expected_close_date": "2031-01-20"}, format="json").status_code == 200
+    assert [row["deals"] for row in owner_client.get(FORECAST, {"months": 2}).json()["results"]] == [1, 0]
+
+    monkeypatch.setattr(analytics_service, "today_utc", lambda: date(2031, 2, 1))
+    shown = owner_client.get(FORECAST, {"months": 2}).json()["results"]
+    assert [(row["month"], row["deals"]) for row in shown] == [("2031-02", 0), ("2031-03", 0)]
+
+
+@pytest.mark.django_db
+def test_each_revenue_range_keeps_its_own_figures_and_a_win_shows_at_once(owner_client, data):
+    this_year = {"period": "year", "start": f"{date.today().year}-01-01"}
+    last_year = {"period": "year", "start": f"{date.today().year - 1}-01-01", "end": f"{date.today().year - 1}-12-31"}
+    assert owner_client.get(REVENUE, this_year).json()["results"] == []
+    assert owner_client.post(f"/api/deals/{data['deal'].id}/win/", {}, format="json").status_code == 200
+    assert [row["revenue"] for row in owner_client.get(REVENUE, this_year).json()["results"]] == ["1000.00"]
+    assert owner_client.get(REVENUE, last_year).json()["results"] == []
