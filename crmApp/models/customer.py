@@ -75,6 +75,9 @@ class Customer(CodedRecord):
     def __str__(self):
         return self.display_name
 
+    # The columns `display_name` reads (list pages compute it from these alone).
+    DISPLAY_NAME_READS = ("customer_type", "company_name", "first_name", "last_name")
+
     @property
     def display_name(self) -> str:
         if self.customer_type == CustomerType.BUSINESS:

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from crmApp.constants import CustomerStatus
+from crmApp.listing import own_property
 from crmApp.models import Customer, Employee
 from crmApp.serializers.common import (
     RECORD_READ_ONLY_FIELDS,
@@ -21,6 +22,7 @@ class CustomerSerializer(RecordSerializer):
     assigned_to = ScopedPrimaryKeyRelatedField(queryset=Employee.objects.all(), allow_null=True, required=False)
     user = linked_user_field()
     display_name = serializers.CharField(read_only=True)
+    row_fields = {"display_name": own_property(Customer.display_name, Customer.DISPLAY_NAME_READS)}
 
     class Meta(RecordSerializer.Meta):
         model = Customer

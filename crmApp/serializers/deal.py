@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from crmApp.constants import MONEY_DIGITS, MONEY_PLACES, NOTES_MAX
+from crmApp.listing import related_property
 from crmApp.models import Customer, Deal, Employee, Lead, Pipeline, PipelineStage
 from crmApp.serializers.fields import (
     InputSerializer,
@@ -26,6 +27,10 @@ class DealSerializer(StrictModelSerializer):
     pipeline_name = serializers.CharField(source="pipeline.name", read_only=True)
     stage_name = serializers.CharField(source="stage.name", read_only=True)
     assigned_to_name = serializers.CharField(source="assigned_to.full_name", read_only=True, allow_null=True)
+    row_fields = {
+        "customer_name": related_property("customer", Customer.display_name, Customer.DISPLAY_NAME_READS),
+        "assigned_to_name": related_property("assigned_to", Employee.full_name, ("first_name", "last_name")),
+    }
 
     class Meta:
         model = Deal

@@ -6,7 +6,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crmApp.constants import LONG_NAME_MAX, MONEY_DIGITS, MONEY_PLACES, LeadSource, LeadStatus
-from crmApp.models import Employee, Lead, Pipeline
+from crmApp.listing import PageLookup
+from crmApp.models import Customer, Employee, Lead, Pipeline
 from crmApp.serializers.customer import CustomerSerializer
 from crmApp.serializers.deal import DealSerializer
 from crmApp.serializers.fields import (
@@ -19,11 +20,19 @@ from crmApp.serializers.fields import (
 ZERO = Decimal("0")
 
 
+def converted_customers(lead_ids: list[int]) -> dict[int, int]:
+    """{lead id: id of the live customer converted from it} for a page of leads (one query)."""
+    return dict(
+        Customer.objects.filter(converted_from_lead_id__in=lead_ids).values_list("converted_from_lead_id", "id")
+    )
+
+
 class LeadSerializer(StrictModelSerializer):
     """A lead; score, workflow dates, conversion and authorship are read-only."""
 
     assigned_to = ScopedPrimaryKeyRelatedField(queryset=Employee.objects.all(), required=False, allow_null=True)
     converted_customer = serializers.SerializerMethodField()
+    row_fields = {"converted_customer": PageLookup(converted_customers)}
 
     class Meta:
         model = Lead

@@ -5,6 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crmApp.filters.customer import CustomerFilter
+from crmApp.listing import RowListMixin
 from crmApp.mixins import OrganizationScopedModelViewSet, RecordHistoryMixin, TimelineMixin
 from crmApp.models import Customer
 from crmApp.serializers.customer import (
@@ -32,7 +33,7 @@ PLAIN = {"detail": False, "pagination_class": None, "filter_backends": []}
 
 @extend_schema_view(destroy=extend_schema(responses={204: None, 409: PROTECTED_RESPONSE}))
 class CustomerViewSet(
-    ExportMixin, DuplicatesMergeMixin, RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet
+    RowListMixin, ExportMixin, DuplicatesMergeMixin, RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet
 ):
     """Customers; a customer-portal member may read the customer records linked to them."""
 

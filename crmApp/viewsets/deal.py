@@ -5,6 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crmApp.filters.deal import DealFilterSet
+from crmApp.listing import RowListMixin
 from crmApp.mixins import OrganizationScopedModelViewSet, RecordHistoryMixin, TimelineMixin
 from crmApp.models import Deal
 from crmApp.serializers.deal import (
@@ -18,7 +19,7 @@ from crmApp.services.deal_service import DealService
 from crmApp.viewsets.export import ExportMixin
 
 
-class DealViewSet(ExportMixin, RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet):
+class DealViewSet(RowListMixin, ExportMixin, RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet):
     """Deals of the active organization; customer-portal members read the deals of their own customer record."""
 
     business_rules = {

@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crmApp.filters.lead import LeadFilter
+from crmApp.listing import RowListMixin
 from crmApp.mixins import OrganizationScopedModelViewSet, RecordHistoryMixin, TimelineMixin
 from crmApp.models import Customer, Lead
 from crmApp.serializers.lead import (
@@ -21,7 +22,9 @@ from crmApp.viewsets.export import ExportMixin
 from crmApp.viewsets.merging import MERGE_RULES, DuplicatesMergeMixin, merge_codes
 
 
-class LeadViewSet(ExportMixin, DuplicatesMergeMixin, RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet):
+class LeadViewSet(
+    RowListMixin, ExportMixin, DuplicatesMergeMixin, RecordHistoryMixin, TimelineMixin, OrganizationScopedModelViewSet
+):
     """Leads of the active organization; status changes go through PATCH, conversion through `convert`."""
 
     business_rules = {

@@ -1,0 +1,148 @@
+"""The list fast path: a page of records read as plain rows and rendered through a precompiled field plan.
+
+A list through a ModelSerializer builds a model instance per row and walks DRF's field machinery for
+every field of every row; at 25 rows that costs more than the page's query. Here a serializer class is
+resolved once per process into a plan: for each field, the columns of one `values_list` it reads and
+how they become its representation (DRF's own `to_representation`, skipped only where that returns
+the database value unchanged). The output is exactly the serializer's, which the tests check field by
+field on every list that uses it.
+
+A field that is neither a column nor a foreign key (a method field, a property) must be declared by
+the serializer in `row_fields`, whose value is the field's representation; a plan that meets an
+undeclared one refuses to compile.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from types import SimpleNamespace
+
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from rest_framework import serializers
+from rest_framework.response import Response
+
+# DRF representations that hand a database value of their type back unchanged.
+UNCHANGED = frozenset(
+    {
+        serializers.CharField.to_representation,
+        serializers.ChoiceField.to_representation,
+        serializers.IntegerField.to_representation,
+        serializers.BooleanField.to_representation,
+        serializers.PrimaryKeyRelatedField.to_representation,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A field computed from columns of the row (paths as `values_list` takes them): `compute(*values)`."""
+
+    columns: tuple[str, ...]
+    compute: Callable | None = None  # None: the one column's value
+
+
+@dataclass(frozen=True)
+class PageLookup:
+    """A field read for the whole page in one query: `lookup(ids)` answers {record id: value}; absent is null."""
+
+    lookup: Callable[[list[int]], dict]
+
+
+def own_property(prop: property, reads: tuple[str, ...]) -> Columns:
+    """A property of the record itself, computed by the model's own code from the columns it reads."""
+    return Columns(reads, lambda *values: prop.fget(SimpleNamespace(**dict(zip(reads, values, strict=True)))))
+
+
+def related_property(relation: str, prop: property, reads: tuple[str, ...]) -> Columns:
+    """A property of a related record (`customer.display_name`); null when the relation is."""
+
+    def compute(related_id, *values):
+        if related_id is None:
+            return None
+        return prop.fget(SimpleNamespace(**dict(zip(reads, values, strict=True))))
+
+    return Columns((relation, *(f"{relation}__{name}" for name in reads)), compute)
+
+
+def _column_of(model, field: serializers.Field, name: str) -> Columns:
+    """The column a model or foreign-key field reads, following dotted sources through relations."""
+    path = field.source.split(".")
+    current = model
+    try:
+        for step in path[:-1]:
+            current = current._meta.get_field(step).related_model
+        target = current._meta.get_field(path[-1])
+    except (FieldDoesNotExist, AttributeError):
+        target = None
+    if target is None or not target.concrete:
+        raise ImproperlyConfigured(f"{name!r} is not a column; declare it in the serializer's `row_fields`.")
+    return Columns(("__".join(path),))
+
+
+class ListPlan:
+    """How one serializer class renders a page of plain rows; `columns` is what the page query selects."""
+
+    def __init__(self, serializer_class):
+        serializer = serializer_class()
+        declared = getattr(serializer_class, "row_fields", {})
+        self.columns: list[str] = ["id"]
+        self.lookups: dict[str, PageLookup] = {}
+        self.steps: list[tuple] = []  # (name, column index or None, compute, indices, convert)
+        for name, field in serializer.fields.items():
+            if field.write_only:
+                continue
+            spec = declared.get(name)
+            if spec is not None:  # computes the representation itself
+                convert = None
+            else:
+                spec = _column_of(serializer_class.Meta.model, field, name)
+                convert = None if type(field).to_representation in UNCHANGED else field.to_representation
+            if isinstance(spec, PageLookup):
+                self.lookups[name] = spec
+                self.steps.append((name, None, None, (), convert))
+                continue
+            indices = tuple(self._index(column) for column in spec.columns)
+            single = indices[0] if spec.compute is None else None
+            self.steps.append((name, single, spec.compute, indices, convert))
+
+    def _index(self, column: str) -> int:
+        if column not in self.columns:
+            self.columns.append(column)
+        return self.columns.index(column)
+
+    def render(self, rows) -> list[dict]:
+        """The serializer's representation of each row, in order."""
+        rows = list(rows)
+        ids = [row[0] for row in rows]
+        looked_up = {name: spec.lookup(ids) for name, spec in self.lookups.items()} if rows else {}
+        results = []
+        for row in rows:
+            item = {}
+            for name, single, compute, indices, convert in self.steps:
+                if single is not None:
+                    value = row[single]
+                elif compute is not None:
+                    value = compute(*[row[index] for index in indices])
+                else:
+                    value = looked_up[name].get(row[0])
+                item[name] = value if value is None or convert is None else convert(value)
+            results.append(item)
+        return results
+
+
+@cache
+def list_plan(serializer_class) -> ListPlan:
+    """The plan of a serializer class, compiled once per process."""
+    return ListPlan(serializer_class)
+
+
+class RowListMixin:
+    """`list` read as rows and rendered through the serializer's plan, not through model instances."""
+
+    def list(self, request, *args, **kwargs):
+        plan = list_plan(self.get_serializer_class())
+        rows = self.filter_queryset(self.get_queryset()).prefetch_related(None).values_list(*plan.columns)
+        page = self.paginate_queryset(rows)
+        if page is None:
+            return Response(plan.render(rows))
+        return self.get_paginated_response(plan.render(page))
