@@ -23,6 +23,7 @@ EVENTS = (
     "deleted",
     "restored",
     "merged",
+    "purged",
 )
 RECORD_TYPES = ("customer", "lead", "deal", "employee", "vendor", "pipeline", "stage", "activity")
 MOMENT = serializers.DateTimeField()

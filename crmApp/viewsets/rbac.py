@@ -10,7 +10,7 @@ from crmApp.filters.rbac import UserRoleFilter
 from crmApp.mixins import OrganizationScopedModelViewSet, OrganizationScopedViewSet
 from crmApp.models import Permission, Role, Team, UserRole
 from crmApp.pagination import StandardPagination
-from crmApp.permissions import ANY_MEMBER, INTERNAL_MEMBER, HasOrganizationPermission
+from crmApp.permissions import INTERNAL_MEMBER, HasOrganizationPermission
 from crmApp.query import KnownQueryParametersMixin
 from crmApp.serializers.rbac import PermissionSerializer, RoleSerializer, TeamSerializer, UserRoleSerializer
 from crmApp.services.rbac_service import RoleService, TeamService, UserRoleService
@@ -94,7 +94,7 @@ class UserRoleViewSet(
 
 
 class TeamViewSet(OrganizationScopedModelViewSet):
-    """`/api/teams/`: any member reads; `members:manage` writes. Teams widen a `team` record scope."""
+    """`/api/teams/`: any internal member reads; `members:manage` writes. Teams widen a `team` record scope."""
 
     business_rules = {
         action: ["the organization already has a team of this name (ignoring case)"]
@@ -104,7 +104,7 @@ class TeamViewSet(OrganizationScopedModelViewSet):
     serializer_class = TeamSerializer
     service_class = TeamService
     permission_codes = {
-        **dict.fromkeys(("list", "retrieve", "metadata"), ANY_MEMBER),
+        **READ_INTERNAL,
         **dict.fromkeys(("create", "update", "partial_update", "destroy"), "members:manage"),
     }
     filter_backends = [SearchFilter, StableOrderingFilter]
