@@ -46,6 +46,16 @@ def test_list_shows_only_the_callers_active_organizations_with_their_role(owner,
     assert set(body["results"][0]) == {"id", "name", "slug", "role", "profile_type", "created_at", "updated_at"}
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"), [({}, ["Aardvark", "Acme", "Zeta"]), ({"ordering": "-name"}, ["Zeta", "Acme", "Aardvark"])]
+)
+def test_organizations_are_listed_by_name_unless_asked_otherwise(owner, organization, query, expected):
+    for name in ("Zeta", "Aardvark"):  # created after Acme, so id order would differ
+        MembershipFactory(user=owner, organization=OrganizationFactory(name=name))
+
+    assert [o["name"] for o in make_client(owner).get(URL, query).json()["results"]] == expected
+
+
 def test_list_ignores_the_organization_header(owner, organization, other_organization):
     response = make_client(owner, other_organization).get(URL)
 

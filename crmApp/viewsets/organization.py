@@ -73,6 +73,7 @@ class OrganizationViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     search_fields = ["name"]
     ordering_fields = ["name", "created_at"]
+    ordering = ["name", "id"]
     business_rules = {
         "invite": [
             "the address is already an active member (`already_member`)",
