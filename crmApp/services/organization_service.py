@@ -23,7 +23,9 @@ from crmApp.constants import (
 )
 from crmApp.exceptions import BusinessRuleViolation, MemberChangeForbidden, MemberNotFound
 from crmApp.identity import normalize_email
-from crmApp.models import Membership, Organization, Permission, Pipeline, PipelineStage, Role, User, UserRole
+from crmApp.models import Membership, Organization, Permission, Pipeline, Role, User, UserRole
+from crmApp.services.pipeline_service import PipelineService
+from crmApp.tenancy import Tenant
 
 
 def unique_slug(name: str) -> str:
@@ -42,19 +44,11 @@ def provision_organization(organization: Organization) -> None:
         if created:
             role.permissions.set([permissions[code] for code in spec["permissions"] if code in permissions])
     if not Pipeline.objects.filter(organization=organization, is_default=True).exists():
-        pipeline = Pipeline.objects.create(organization=organization, name=DEFAULT_PIPELINE_NAME, is_default=True)
-        PipelineStage.objects.bulk_create(
-            PipelineStage(
-                organization=organization,
-                pipeline=pipeline,
-                name=name,
-                order=order,
-                probability=probability,
-                is_won=is_won,
-                is_lost=is_lost,
-            )
-            for order, (name, probability, is_won, is_lost) in enumerate(DEFAULT_PIPELINE_STAGES, start=1)
-        )
+        stages = [
+            {"name": name, "probability": probability, "is_won": is_won, "is_lost": is_lost}
+            for name, probability, is_won, is_lost in DEFAULT_PIPELINE_STAGES
+        ]
+        PipelineService(Tenant.system(organization)).create(name=DEFAULT_PIPELINE_NAME, is_default=True, stages=stages)
 
 
 @transaction.atomic

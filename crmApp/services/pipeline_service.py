@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
+from crmApp import history
 from crmApp.exceptions import BusinessRuleViolation, Protected
 from crmApp.models import Deal, Organization, Pipeline, PipelineStage
 from crmApp.models.deal import expected_revenue
@@ -55,8 +56,9 @@ class PipelineService(OrganizationService):
         pipeline = Pipeline.objects.create(
             organization=self.organization, created_by=self.actor, is_default=is_default, **fields
         )
+        created = [pipeline]
         if stages:
-            PipelineStage.objects.bulk_create(
+            created += PipelineStage.objects.bulk_create(
                 PipelineStage(
                     organization=self.organization,
                     created_by=self.actor,
@@ -65,6 +67,8 @@ class PipelineService(OrganizationService):
                 )
                 for position, stage in enumerate(stages, start=1)
             )
+        # The pipeline and each stage get their `created` entry, in one statement.
+        self.log_writes([(record, history.field_changes(record, None), [("created", {})]) for record in created])
         return pipeline
 
     @transaction.atomic

@@ -36,6 +36,22 @@ def test_create_records_every_set_field_with_old_null_and_a_created_event(owner_
     assert "organization" not in fields and "version" not in fields
 
 
+def test_creating_a_pipeline_with_stages_records_each_of_them(owner_client, owner):
+    body = {"name": "Renewals", "stages": [{"name": "Ask", "probability": 20}, {"name": "Signed", "is_won": True}]}
+    pipeline = owner_client.post("/api/pipelines/", body, format="json").json()
+
+    event, change = entries("pipeline", pipeline["id"])
+    assert (event.event, event.actor, event.source, changed(change)["name"]) == (
+        "created",
+        owner,
+        "api",
+        (None, "Renewals"),
+    )
+    for stage in pipeline["stages"]:
+        event, change = entries("stage", stage["id"])
+        assert (event.event, changed(change)["name"]) == ("created", (None, stage["name"]))
+
+
 def test_update_records_only_what_changed_and_the_computed_fields(owner_client, organization):
     lead = LeadFactory(organization=organization)
     owner_client.patch(f"/api/leads/{lead.id}/", {"company": "Initech", "status": "contacted"}, format="json")
@@ -282,7 +298,10 @@ def test_the_audit_log_needs_audit_view_and_filters(owner_client, owner, organiz
     other_client.post("/api/leads/", {"first_name": "Elsewhere"}, format="json")
 
     assert member_client(["leads:view"]).get("/api/audit-log/").status_code == 403
-    log = owner_client.get("/api/audit-log/").json()
+    # Besides the CRM's own creation of the default pipeline and its six stages (source `system`), each
+    # logged as its values and a `created` event:
+    assert owner_client.get("/api/audit-log/", {"source": "system"}).json()["count"] == 14
+    log = owner_client.get("/api/audit-log/", {"source": "api"}).json()
     assert log["count"] == 1 and log["results"][0]["actor"]["id"] == owner.id
     assert owner_client.get("/api/audit-log/", {"actor": owner.id, "source": "api"}).json()["count"] == 1
     assert owner_client.get("/api/audit-log/", {"record_type": "customer"}).json()["count"] == 0
