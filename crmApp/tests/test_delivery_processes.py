@@ -42,12 +42,13 @@ def migrate(env: dict) -> None:
 
 
 def kill(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGKILL)
+    """SIGKILL to the process and every child it forked (gunicorn's workers, the worker's embedded beat)."""
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
 
 
 class Worker:
-    """One Celery worker with its beat, in a single process (so a kill takes all of it)."""
+    """One Celery worker with its embedded beat (a child process), in a process group of its own."""
 
     def __init__(self, env: dict, tmp_path):
         self.process = subprocess.Popen(
@@ -59,6 +60,7 @@ class Worker:
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
 

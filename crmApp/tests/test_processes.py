@@ -61,6 +61,7 @@ class Server:
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, so a kill takes its workers too
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
