@@ -90,7 +90,7 @@ def test_a_key_acts_in_its_organization_with_its_scopes(owner_client, owner, org
     assert [lead["first_name"] for lead in client.get("/api/leads/").json()["results"]] == ["Ada"]
     created = client.post("/api/leads/", {"first_name": "Bo"}, format="json")
     assert created.status_code == 201
-    entry = HistoryEntry.objects.get(record_id=created.json()["id"], event="created")
+    entry = HistoryEntry.objects.get(record_type="lead", record_id=created.json()["id"], event="created")
     assert entry.actor == owner  # changes are the creator's, made through the key
     assert client.delete(f"/api/leads/{created.json()['id']}/").status_code == 403
     assert client.get("/api/customers/").status_code == 403

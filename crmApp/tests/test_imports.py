@@ -62,7 +62,7 @@ def test_a_leads_file_is_imported_with_scores_codes_history_and_events(owner_cli
     lead = Lead.objects.get()
     assert (lead.first_name, lead.last_name, lead.email, lead.company) == ("Ada", "Lovelace", "ada@x.io", "Engines")
     assert lead.score > 0 and lead.code == "LEAD-0001" and lead.created_by == owner
-    created = HistoryEntry.objects.get(record_id=lead.id, event="created")
+    created = HistoryEntry.objects.get(record_type="lead", record_id=lead.id, event="created")
     assert created.source == "import"
     assert list(OutboxEvent.objects.values_list("type", flat=True)) == ["lead.created"]
 
@@ -157,7 +157,7 @@ def test_upsert_updates_matches_and_creates_the_rest(owner_client, organization)
     lead.refresh_from_db()
     assert (lead.company, lead.version) == ("New", 2)
     assert lead.first_name  # an empty cell leaves the field as it was
-    assert HistoryEntry.objects.get(record_id=lead.id, kind="change").source == "import"
+    assert HistoryEntry.objects.get(record_type="lead", record_id=lead.id, kind="change").source == "import"
 
 
 def test_upsert_on_code_updates_by_code_and_lists_unknown_codes(owner_client, organization):

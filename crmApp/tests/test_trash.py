@@ -184,9 +184,9 @@ def test_trash_and_restore_write_history_and_webhook_events(owner_client, organi
     trash(owner_client, "leads", lead)
     owner_client.post(f"/api/trash/leads/{lead.id}/restore/")
     assert list(OutboxEvent.objects.order_by("id").values_list("type", flat=True)) == ["lead.deleted", "lead.restored"]
-    events = HistoryEntry.objects.filter(record_id=lead.id, kind="event").order_by("id")
+    events = HistoryEntry.objects.filter(record_type="lead", record_id=lead.id, kind="event").order_by("id")
     assert [entry.event for entry in events] == ["deleted", "restored"]
-    assert not HistoryEntry.objects.filter(record_id=lead.id, kind="change").exists()  # no deleted_at noise
+    assert not HistoryEntry.objects.filter(record_type="lead", record_id=lead.id, kind="change").exists()  # no noise
 
 
 def test_purge_trash_removes_only_what_waited_longer_than_the_retention(organization, settings):
