@@ -21,11 +21,21 @@ from crmApp.caching import cached_for_organization
 NOT_COUNTED = frozenset({"page", "page_size", "ordering", "format"})
 
 
-def count_key(request, view) -> str:
+def reads_the_clock(request, view) -> bool:
+    """Whether a filter the request sends compares with the current time (`overdue`)."""
+    filterset = getattr(view, "filterset_class", None)
+    filters = filterset.base_filters if filterset is not None else {}
+    return any(getattr(filters.get(name), "reads_the_clock", False) for name in request.query_params)
+
+
+def count_key(request, view) -> str | None:
     """What a list's count depends on, from the request itself (compiling the SQL to say it costs more).
 
-    The route and its arguments, the filtering parameters, and who asks with which record scope.
+    The route and its arguments, the filtering parameters, and who asks with which record scope. None
+    (count every time) when a filter reads the clock: its count moves without any write.
     """
+    if reads_the_clock(request, view):
+        return None
     parameters = sorted(
         (name, value) for name, values in request.query_params.lists() if name not in NOT_COUNTED for value in values
     )

@@ -43,6 +43,9 @@ class StrictBooleanFilter(django_filters.Filter):
 class OverdueFilter(StrictBooleanFilter):
     """`overdue=true`: not done and due before now; `overdue=false`: everything else."""
 
+    # What it selects changes as time passes, with no write: a list count using it is never cached.
+    reads_the_clock = True
+
     def filter(self, qs, value):
         if value is None:
             return qs

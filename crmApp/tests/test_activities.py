@@ -92,6 +92,19 @@ def test_complete_keeps_the_first_done_at_and_reopen_clears_it(owner_client, own
     )
 
 
+def test_the_overdue_count_moves_with_the_clock_without_any_write(owner_client, organization, monkeypatch):
+    lead = LeadFactory(organization=organization)
+    soon = timezone.now() + timedelta(hours=1)
+    create(owner_client, lead=lead.id, due_at=soon.isoformat())
+    assert owner_client.get(ACTIVITIES, {"overdue": "true"}).json()["count"] == 0
+
+    later = soon + timedelta(minutes=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)  # no write: only time passed
+
+    assert owner_client.get(ACTIVITIES, {"overdue": "true"}).json()["count"] == 1
+    assert owner_client.get(ACTIVITIES, {"overdue": "false"}).json()["count"] == 0
+
+
 def test_filters_mine_overdue_and_open(owner_client, owner, organization):
     me = EmployeeFactory(organization=organization, user=owner)
     someone = EmployeeFactory(organization=organization)
