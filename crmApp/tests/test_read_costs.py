@@ -1,0 +1,104 @@
+"""What a read costs once its caches are warm, with Redis as the shared cache: SQL queries and Redis round trips.
+
+Pinned for the list and the detail of every resource, and the same with ten times the records: a change
+here is a change in what every request of the frontend costs.
+"""
+
+import threading
+from contextlib import contextmanager
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from crmApp import throttles
+from crmApp.tests.factories import (
+    ActivityFactory,
+    CustomerFactory,
+    DealFactory,
+    EmployeeFactory,
+    LeadFactory,
+    VendorFactory,
+)
+from crmApp.tests.test_processes import require_redis
+
+pytestmark = pytest.mark.django_db
+
+REDIS_URL = "redis://127.0.0.1:6379/10"  # emptied by these tests
+FACTORIES = {
+    "customers": CustomerFactory,
+    "leads": LeadFactory,
+    "deals": DealFactory,
+    "activities": ActivityFactory,
+    "employees": EmployeeFactory,
+    "vendors": VendorFactory,
+}
+# (queries, Redis round trips) of a warm request. Redis: the signed-in account (1), their membership, codes and
+# scope (1), the throttle (1), and for lists the data version and the cached count (2). Queries: the page (a
+# lead page adds its converted customers); a detail reads its record (a lead, its converted customer too).
+COSTS = {
+    ("customers", "list"): (1, 5),
+    ("customers", "detail"): (1, 3),
+    ("leads", "list"): (2, 5),
+    ("leads", "detail"): (2, 3),
+    ("deals", "list"): (1, 5),
+    ("deals", "detail"): (1, 3),
+    ("activities", "list"): (1, 5),
+    ("activities", "detail"): (1, 3),
+    ("employees", "list"): (1, 5),
+    ("employees", "detail"): (1, 3),
+    ("vendors", "list"): (1, 5),
+    ("vendors", "detail"): (1, 3),
+}
+
+
+@pytest.fixture
+def shared_redis(settings):
+    require_redis()
+    settings.REDIS_URL = REDIS_URL
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    throttles.redis_client.cache_clear()
+    cache.clear()
+    yield
+    cache.clear()
+    throttles.redis_client.cache_clear()
+
+
+@contextmanager
+def redis_round_trips():
+    """Count what this thread sends to Redis: one send is one round trip (a pipeline is one send)."""
+    from redis.connection import AbstractConnection
+
+    counted = {"round_trips": 0}
+    original = AbstractConnection.send_packed_command
+    thread = threading.get_ident()
+
+    def counting(self, *args, **kwargs):
+        if threading.get_ident() == thread:
+            counted["round_trips"] += 1
+        return original(self, *args, **kwargs)
+
+    AbstractConnection.send_packed_command = counting
+    try:
+        yield counted
+    finally:
+        AbstractConnection.send_packed_command = original
+
+
+def warm_costs(client, path: str) -> tuple[int, int]:
+    assert client.get(path).status_code == 200  # fills the caches
+    with CaptureQueriesContext(connection) as queries, redis_round_trips() as redis:
+        assert client.get(path).status_code == 200
+    return len(queries), redis["round_trips"]
+
+
+@pytest.mark.parametrize("records", [2, 20])
+@pytest.mark.parametrize(("resource", "read"), COSTS, ids=[f"{r}-{k}" for r, k in COSTS])
+def test_a_warm_read_costs_a_pinned_number_of_queries_and_redis_round_trips(
+    shared_redis, owner_client, organization, resource, read, records
+):
+    made = FACTORIES[resource].create_batch(records, organization=organization)
+    path = f"/api/{resource}/" if read == "list" else f"/api/{resource}/{made[0].id}/"
+
+    assert warm_costs(owner_client, path) == COSTS[resource, read]
