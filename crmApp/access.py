@@ -46,9 +46,22 @@ def organization_changed(organization_id) -> None:
     _bump(_organization_key(organization_id))
 
 
-def _versions(keys: list[str], extra: list[str]) -> tuple[list[str], dict]:
-    """The current version of each of `keys` (created when missing), and the values of `extra`, in one round trip."""
-    found = cache.get_many([*keys, *extra])
+def _member_key(user_id, organization_id) -> str:
+    return f"crm:access:member:{user_id}:{organization_id or 'default'}"
+
+
+def _access_keys(user_id, organization_id) -> tuple[list[str], str]:
+    """The version keys and the entry key `cached_access` reads for the caller in `organization_id`."""
+    versions = [_user_key(user_id)] + ([_organization_key(organization_id)] if organization_id else [])
+    return versions, _member_key(user_id, organization_id)
+
+
+def _versions(keys: list[str], extra: list[str], found: dict | None = None) -> tuple[list[str], dict]:
+    """The current version of each of `keys` (created when missing), and the values of `extra`, in one round trip.
+
+    `found`: those keys as already read in this request, so none is read again.
+    """
+    found = cache.get_many([*keys, *extra]) if found is None else found
     versions = []
     for key in keys:
         version = found.get(key)
@@ -59,31 +72,47 @@ def _versions(keys: list[str], extra: list[str]) -> tuple[list[str], dict]:
     return versions, found
 
 
-def cached_user(user_id, load):
-    """The user with `user_id`, from the cache while their version holds, else `load(user_id)` (None: no user)."""
+class ReadAhead:
+    """The access entries of the caller in one organization, read in the same round trip as their account."""
+
+    def __init__(self, user_id, organization_id, found: dict):
+        # Ids as the keys spell them: a token carries the user id as text.
+        self.caller, self.found = (str(user_id), str(organization_id)), found
+
+    def serves(self, user_id, organization_id) -> bool:
+        return self.caller == (str(user_id), str(organization_id))
+
+
+def cached_user(user_id, load, *, organization_id=None) -> tuple:
+    """(the user with `user_id` or None, a ReadAhead of their access in `organization_id` or None).
+
+    The user comes from the cache while their version holds, else from `load(user_id)`.
+    """
     if not settings.CACHE_FIGURES:
-        return load(user_id)
+        return load(user_id), None
     entry_key = f"crm:access:account:{user_id}"
-    (version,), found = _versions([_user_key(user_id)], [entry_key])
+    version_keys, member_key = _access_keys(user_id, organization_id)
+    (version,), found = _versions([_user_key(user_id)], [entry_key, *version_keys[1:], member_key])
+    ahead = ReadAhead(user_id, organization_id, found)
     entry = found.get(entry_key)
     if entry is not None and entry[0] == version:
-        return entry[1]
+        return entry[1], ahead
     user = load(user_id)
     cache.set(entry_key, (version, user), timeout=TIMEOUT_SECONDS)
-    return user
+    return user, ahead
 
 
-def cached_access(user_id, organization_id, load):
+def cached_access(user_id, organization_id, load, ahead: ReadAhead | None = None):
     """`load()` (membership, codes, scope) for the user in `organization_id` (None: their default), cached.
 
     The entry remembers the organization it resolved to, so a default-organization request checks that
-    organization's version too.
+    organization's version too. `ahead`: the entries as read with the caller's account, if they serve.
     """
     if not settings.CACHE_FIGURES:
         return load()
-    entry_key = f"crm:access:member:{user_id}:{organization_id or 'default'}"
-    keys = [_user_key(user_id)] + ([_organization_key(organization_id)] if organization_id else [])
-    versions, found = _versions(keys, [entry_key])
+    keys, entry_key = _access_keys(user_id, organization_id)
+    read = ahead.found if ahead is not None and ahead.serves(user_id, organization_id) else None
+    versions, found = _versions(keys, [entry_key], read)
     entry = found.get(entry_key)
     if entry is not None and entry[0] == versions[0]:
         resolved_id, organization_version, value = entry[1], entry[2], entry[3]

@@ -24,11 +24,23 @@ MAX_KEY_LENGTH = 200
 class CachedJWTAuthentication(JWTAuthentication):
     """simplejwt's access tokens, with the user read from the access cache (crmApp.access) instead of a query."""
 
+    def authenticate(self, request):
+        self.request = request  # an authenticator serves one request
+        return super().authenticate(request)
+
     def get_user(self, validated_token):
         user_id = validated_token.get(jwt_settings.USER_ID_CLAIM)
         if user_id is None:
             raise InvalidToken("Token contained no recognizable user identification")
-        user = access.cached_user(user_id, lambda pk: User.objects.filter(pk=pk).first())
+        # Imported here: DRF reads this module while its own views are still being imported.
+        from crmApp.tenancy import ORGANIZATION_HEADER, parse_id
+
+        # The caller's access in the organization they name comes in the same round trip (crmApp.tenancy).
+        organization_id = parse_id(self.request.META.get(ORGANIZATION_HEADER, ""))
+        user, ahead = access.cached_user(
+            user_id, lambda pk: User.objects.filter(pk=pk).first(), organization_id=organization_id
+        )
+        self.request.crm_access_ahead = ahead
         if user is None:
             raise AuthenticationFailed("User not found", code="user_not_found")
         if not user.is_active:
@@ -47,8 +59,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         if len(parts) != 2 or len(parts[1]) > MAX_KEY_LENGTH:
             raise AuthenticationFailed("The header must be `Authorization: Api-Key <key>`.")
-        # Imported here: DRF reads this module while its own views are still being imported.
-        from crmApp.services.integration_service import authenticate_api_key
+        from crmApp.services.integration_service import authenticate_api_key  # (as in get_user)
 
         try:
             key = authenticate_api_key(parts[1].decode("ascii"))

@@ -57,13 +57,20 @@ def query_fingerprint(queryset) -> str:
 
 
 def cached_for_organization(organization_id, name: str, compute: Callable[[], T], *key_parts) -> T:
-    """`compute()`, cached under the organization's current data version, `name` and `key_parts`."""
+    """`compute()`, cached under `name` and `key_parts` while the organization's data version holds.
+
+    The value is stored with the version it was computed under, so the version and the value are read
+    in one round trip; a value of an older version is computed again.
+    """
     if not settings.CACHE_FIGURES:
         return compute()
     parts = ":".join(str(part) for part in key_parts)
-    key = f"crm:{name}:{organization_id}:{data_version(organization_id)}:{parts}"
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, timeout=CACHE_TIMEOUT_SECONDS)
+    key, version_key = f"crm:{name}:{organization_id}:{parts}", _version_key(organization_id)
+    found = cache.get_many([version_key, key])
+    version = found.get(version_key) or data_version(organization_id)
+    entry = found.get(key)
+    if entry is not None and entry[0] == version:
+        return entry[1]
+    value = compute()
+    cache.set(key, (version, value), timeout=CACHE_TIMEOUT_SECONDS)
     return value

@@ -185,10 +185,13 @@ def requested_organization_id(request) -> int | None:
     return organization_id
 
 
-def member_access(user, organization_id: int | None) -> tuple[Membership, frozenset[str], str] | None:
+def member_access(
+    user, organization_id: int | None, ahead: "access.ReadAhead | None" = None
+) -> tuple[Membership, frozenset[str], str] | None:
     """(membership, codes, record scope) of the user in `organization_id` (None: their default), or None.
 
-    Cached under the user's and the organization's access versions (crmApp.access).
+    Cached under the user's and the organization's access versions (crmApp.access); `ahead` is what
+    authentication already read of them.
     """
 
     def load():
@@ -198,7 +201,7 @@ def member_access(user, organization_id: int | None) -> tuple[Membership, frozen
         tenant = Tenant.for_membership(membership)
         return membership, tenant.codes, tenant.record_scope
 
-    found = access.cached_access(user.pk, organization_id, load)
+    found = access.cached_access(user.pk, organization_id, load, ahead)
     if found is None:
         return None
     membership, codes, scope = found
@@ -228,7 +231,7 @@ def get_tenant(request) -> Tenant:
         request._crm_tenant = api_key_tenant(request, request.auth)
         return request._crm_tenant
     organization_id = requested_organization_id(request)
-    found = member_access(request.user, organization_id)
+    found = member_access(request.user, organization_id, getattr(request, "crm_access_ahead", None))
     if found is None and organization_id is None:
         raise TenantError(NO_ORGANIZATION, code="no_organization")
     if found is None:

@@ -34,22 +34,22 @@ FACTORIES = {
     "employees": EmployeeFactory,
     "vendors": VendorFactory,
 }
-# (queries, Redis round trips) of a warm request. Redis: the signed-in account (1), their membership, codes and
-# scope (1), the throttle (1), and for lists the data version and the cached count (2). Queries: the page (a
-# lead page adds its converted customers); a detail reads its record (a lead, its converted customer too).
+# (queries, Redis round trips) of a warm request. Redis: the signed-in account with their membership, codes
+# and scope (1), the throttle (1), and for lists the data version with the cached count (1). Queries: the
+# page (a lead page adds its converted customers); a detail reads its record (a lead, its converted customer).
 COSTS = {
-    ("customers", "list"): (1, 5),
-    ("customers", "detail"): (1, 3),
-    ("leads", "list"): (2, 5),
-    ("leads", "detail"): (2, 3),
-    ("deals", "list"): (1, 5),
-    ("deals", "detail"): (1, 3),
-    ("activities", "list"): (1, 5),
-    ("activities", "detail"): (1, 3),
-    ("employees", "list"): (1, 5),
-    ("employees", "detail"): (1, 3),
-    ("vendors", "list"): (1, 5),
-    ("vendors", "detail"): (1, 3),
+    ("customers", "list"): (1, 3),
+    ("customers", "detail"): (1, 2),
+    ("leads", "list"): (2, 3),
+    ("leads", "detail"): (2, 2),
+    ("deals", "list"): (1, 3),
+    ("deals", "detail"): (1, 2),
+    ("activities", "list"): (1, 3),
+    ("activities", "detail"): (1, 2),
+    ("employees", "list"): (1, 3),
+    ("employees", "detail"): (1, 2),
+    ("vendors", "list"): (1, 3),
+    ("vendors", "detail"): (1, 2),
 }
 
 
