@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
 from crmApp.constants import CustomerType
-from crmApp.listing import ListPlan
+from crmApp.listing import ListPlan, list_plan
 from crmApp.models import Customer, Deal, Lead
 from crmApp.serializers.customer import CustomerSerializer
 from crmApp.serializers.deal import DealSerializer
@@ -78,6 +78,16 @@ def test_each_row_of_a_list_is_byte_for_byte_what_the_serializer_renders(
     by_id = model.objects.in_bulk([row["id"] for row in listed])
     expected = serializer_class([by_id[row["id"]] for row in listed], many=True).data
     assert response.content.endswith(b'"results":' + JSONRenderer().render(expected) + b"}")
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "America/St_Johns"])
+@pytest.mark.parametrize(("path", "model", "serializer_class"), CASES, ids=[path for path, _, _ in CASES])
+def test_the_plan_renders_moments_as_drf_does_in_any_current_timezone(records, path, model, serializer_class, zone):
+    plan = list_plan(serializer_class)
+    with timezone.override(zone):
+        rendered = plan.render(model.objects.order_by("id").values_list(*plan.columns))
+        expected = serializer_class(model.objects.order_by("id"), many=True).data
+    assert JSONRenderer().render(rendered) == JSONRenderer().render(expected)
 
 
 def test_a_converted_lead_names_its_customer_until_that_customer_is_trashed(owner_client, records):

@@ -57,7 +57,7 @@ COSTS = {
 def shared_redis(settings):
     require_redis()
     settings.REDIS_URL = REDIS_URL
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    settings.CACHES = {"default": {"BACKEND": "crmApp.redis_cache.ReusedClientRedisCache", "LOCATION": REDIS_URL}}
     throttles.redis_client.cache_clear()
     cache.clear()
     yield
@@ -102,3 +102,9 @@ def test_a_warm_read_costs_a_pinned_number_of_queries_and_redis_round_trips(
     path = f"/api/{resource}/" if read == "list" else f"/api/{resource}/{made[0].id}/"
 
     assert warm_costs(owner_client, path) == COSTS[resource, read]
+
+
+def test_the_cache_builds_one_redis_client_and_reuses_it(shared_redis):
+    cache.set("crm:test:reuse", 1)
+    client = cache._cache.get_client()
+    assert cache.get("crm:test:reuse") == 1 and cache._cache.get_client(write=True) is client
