@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from crmApp.constants import LONG_NAME_MAX, NOTES_MAX, ActivityType
-from crmApp.models.base import CodedRecord
+from crmApp.models.base import LIVE, CodedRecord
 
 
 class Activity(CodedRecord):
@@ -38,9 +38,16 @@ class Activity(CodedRecord):
             *CodedRecord.Meta.indexes,
             models.Index(fields=["organization", "created_at", "id"], name="activity_org_created_idx"),
             models.Index(fields=["organization", "due_at", "id"], name="activity_org_due_idx"),
-            # "My open activities" and "overdue": the open ones by due date, per assignee or for everyone.
-            models.Index(fields=["organization", "assigned_to", "is_done", "due_at"], name="activity_org_mine_idx"),
-            models.Index(fields=["organization", "is_done", "due_at"], name="activity_org_open_due_idx"),
+            # "My open activities" and "overdue": the open ones by due date, per assignee or for everyone. Live
+            # rows only, so their counts are read from the index alone.
+            models.Index(
+                fields=["organization", "assigned_to", "is_done", "due_at"],
+                name="activity_org_mine_idx",
+                condition=LIVE,
+            ),
+            models.Index(
+                fields=["organization", "is_done", "due_at"], name="activity_org_open_due_idx", condition=LIVE
+            ),
             # A record's timeline reads its activities newest first.
             models.Index(fields=["customer", "created_at", "id"], name="activity_customer_idx"),
             models.Index(fields=["lead", "created_at", "id"], name="activity_lead_idx"),
