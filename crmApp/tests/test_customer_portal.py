@@ -28,7 +28,8 @@ def own(portal_user, organization):
 
 @pytest.fixture
 def someone_else(organization):
-    return CustomerFactory(organization=organization)
+    # A name no other record holds, even in part: a search for it must find this customer only.
+    return CustomerFactory(organization=organization, last_name="Quixotic-Zephyrson")
 
 
 def test_portal_member_lists_only_their_own_customer_records(
