@@ -1,10 +1,11 @@
 """Who the caller is and what they may do, cached, and never a request out of date.
 
-Every request needs the signed-in user, their membership in the organization it acts in, their codes
-and their record scope: three queries that rarely change. With the shared cache (Redis, `CACHE_FIGURES`)
-they are kept under two versions: one per user (their account, memberships and role assignments) and
-one per organization (its roles, their codes, the organization itself). Any change to those rows moves
-the version it belongs to, whatever made it (API, admin, shell, a management command), because the
+Every request needs the signed-in user, their membership in the organization it acts in, their codes,
+their record scope and whose records it reaches (teammates, employee records): queries that rarely
+change. With the shared cache (Redis, `CACHE_FIGURES`) they are kept under two versions: one per user
+(their account, memberships and role assignments) and one per organization (its roles, their codes,
+its teams and employee records, the organization itself). Any change to those rows moves the version
+it belongs to, whatever made it (API, admin, shell, a management command), because the
 models' own save/delete signals move it; the few bulk updates that bypass signals move it themselves.
 A removed member, a changed role, a deactivated user or a new password therefore count from the next
 request on. Without the shared cache nothing is cached: another process could not tell us to forget.
@@ -136,12 +137,23 @@ def _on_membership_or_assignment(sender, instance, **kwargs):
     user_changed(instance.user_id)
 
 
-def _on_role(sender, instance, **kwargs):
+def _on_organization_row(sender, instance, **kwargs):
     organization_changed(instance.organization_id)
 
 
 def _on_organization(sender, instance, **kwargs):
     organization_changed(instance.pk)
+
+
+def _on_team_members(sender, instance, action, pk_set=None, **kwargs):
+    if action.startswith("post_"):
+        if hasattr(instance, "organization_id"):
+            organization_changed(instance.organization_id)
+        else:  # changed from the user's side: every team named
+            from crmApp.models import Team
+
+            for organization_id in Team.objects.filter(pk__in=pk_set or ()).values_list("organization_id", flat=True):
+                organization_changed(organization_id)
 
 
 def _on_role_codes(sender, instance, action, pk_set=None, **kwargs):
@@ -157,15 +169,19 @@ def _on_role_codes(sender, instance, action, pk_set=None, **kwargs):
 
 def connect() -> None:
     """Wire the models' signals to the versions (called once, when the app is ready)."""
-    from crmApp.models import Membership, Organization, Role, User, UserRole
+    from crmApp.models import Employee, Membership, Organization, Role, Team, User, UserRole
 
     for model, receiver in (
         (User, _on_user),
         (Membership, _on_membership_or_assignment),
         (UserRole, _on_membership_or_assignment),
-        (Role, _on_role),
+        (Role, _on_organization_row),
         (Organization, _on_organization),
+        # A record scope reaches the records of the caller's (and teammates') employee records.
+        (Team, _on_organization_row),
+        (Employee, _on_organization_row),
     ):
         post_save.connect(receiver, sender=model, dispatch_uid=f"access-{model.__name__}-save")
         post_delete.connect(receiver, sender=model, dispatch_uid=f"access-{model.__name__}-delete")
     m2m_changed.connect(_on_role_codes, sender=Role.permissions.through, dispatch_uid="access-role-codes")
+    m2m_changed.connect(_on_team_members, sender=Team.members.through, dispatch_uid="access-team-members")

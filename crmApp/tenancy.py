@@ -5,6 +5,7 @@ it once per request; every service receives it, so every query a service runs is
 """
 
 from functools import cached_property
+from typing import NamedTuple
 
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
@@ -42,6 +43,13 @@ def parse_id(raw) -> int | None:
     return value if 0 < value <= MAX_ID else None
 
 
+class Reach(NamedTuple):
+    """The users whose records a caller sees, and those users' employee records; None for both: everyone's."""
+
+    users: tuple[int, ...] | None
+    employees: tuple[int, ...] | None
+
+
 class Tenant:
     """The organization a piece of work acts in, the user behind it, their codes and the source of the change."""
 
@@ -54,6 +62,7 @@ class Tenant:
         codes: frozenset[str] | None = None,
         source: str = ChangeSource.API,
         roles: tuple[frozenset[str], str] | None = None,
+        reach: "Reach | None" = None,
     ):
         self.organization = organization
         self._user = user
@@ -63,6 +72,8 @@ class Tenant:
             self.__dict__["codes"] = codes
         if roles is not None:  # known already (crmApp.access)
             self.__dict__["_roles"] = roles
+        if roles is not None and reach is not None:
+            self.__dict__["reach"] = reach
 
     @classmethod
     def for_membership(cls, membership: Membership, *, source: str = ChangeSource.API) -> "Tenant":
@@ -105,29 +116,33 @@ class Tenant:
         return self._roles[1]
 
     @cached_property
+    def reach(self) -> "Reach":
+        """Whose records the caller sees: (users, their employee records); (None, None): everyone's.
+
+        Two queries for a `team` scope, one for `own`; cached with the rest of the caller's access.
+        """
+        if self.record_scope == RecordScope.ALL:
+            return Reach(None, None)
+        users = (self.membership.user_id,)
+        if self.record_scope == RecordScope.TEAM:
+            teammates = Team.members.through.objects.filter(
+                team__organization_id=self.organization.id, team__members__id=users[0]
+            ).values_list("user_id", flat=True)
+            users = tuple(sorted({*users, *teammates}))
+        employees = Employee.with_trashed.filter(organization_id=self.organization.id, user_id__in=users)
+        return Reach(users, tuple(employees.values_list("id", flat=True)))
+
+    @property
     def visible_users(self) -> tuple[int, ...] | None:
         """Whose records the caller sees (created by them or assigned to their employee record); None: everyone's."""
-        if self.record_scope == RecordScope.ALL:
-            return None
-        user_id = self.membership.user_id
-        if self.record_scope == RecordScope.OWN:
-            return (user_id,)
-        teammates = Team.members.through.objects.filter(
-            team__organization_id=self.organization.id, team__members__id=user_id
-        ).values_list("user_id", flat=True)
-        return tuple(sorted({user_id, *teammates}))
+        return self.reach.users
 
     @cached_property
     def visibility(self) -> Q | None:
         """The condition a customer, lead, deal or activity must meet to be seen here; None: no condition."""
-        users = self.visible_users
+        users, employees = self.reach
         if users is None:
             return None
-        employees = list(
-            Employee.with_trashed.filter(organization_id=self.organization.id, user_id__in=users).values_list(
-                "id", flat=True
-            )
-        )
         return Q(created_by_id__in=users) | Q(assigned_to_id__in=employees)
 
     def visible(self, queryset: QuerySet) -> QuerySet:
@@ -187,8 +202,8 @@ def requested_organization_id(request) -> int | None:
 
 def member_access(
     user, organization_id: int | None, ahead: "access.ReadAhead | None" = None
-) -> tuple[Membership, frozenset[str], str] | None:
-    """(membership, codes, record scope) of the user in `organization_id` (None: their default), or None.
+) -> tuple[Membership, frozenset[str], str, Reach] | None:
+    """(membership, codes, record scope, reach) of the user in `organization_id` (None: their default), or None.
 
     Cached under the user's and the organization's access versions (crmApp.access); `ahead` is what
     authentication already read of them.
@@ -199,14 +214,14 @@ def member_access(
         if membership is None:
             return None
         tenant = Tenant.for_membership(membership)
-        return membership, tenant.codes, tenant.record_scope
+        return membership, tenant.codes, tenant.record_scope, tenant.reach
 
     found = access.cached_access(user.pk, organization_id, load, ahead)
     if found is None:
         return None
-    membership, codes, scope = found
+    membership, codes, scope, reach = found
     membership.user = user
-    return membership, codes, scope
+    return membership, codes, scope, reach
 
 
 def api_key_tenant(request, key: ApiKey) -> Tenant:
@@ -217,9 +232,11 @@ def api_key_tenant(request, key: ApiKey) -> Tenant:
     found = member_access(key.created_by, key.organization_id)
     if found is None:
         raise TenantError("The member who created this API key no longer belongs to its organization.")
-    membership, held, scope = found
+    membership, held, scope, reach = found
     codes = frozenset(key.scopes) & held - NEVER_API_KEY_CODES
-    return Tenant(organization=membership.organization, membership=membership, codes=codes, roles=(held, scope))
+    return Tenant(
+        organization=membership.organization, membership=membership, codes=codes, roles=(held, scope), reach=reach
+    )
 
 
 def get_tenant(request) -> Tenant:
@@ -236,7 +253,9 @@ def get_tenant(request) -> Tenant:
         raise TenantError(NO_ORGANIZATION, code="no_organization")
     if found is None:
         raise TenantError()
-    membership, codes, scope = found
-    tenant = Tenant(organization=membership.organization, membership=membership, codes=codes, roles=(codes, scope))
+    membership, codes, scope, reach = found
+    tenant = Tenant(
+        organization=membership.organization, membership=membership, codes=codes, roles=(codes, scope), reach=reach
+    )
     request._crm_tenant = tenant
     return tenant

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from tqdm import tqdm
 
+from crmApp import access
 from crmApp.caching import mark_organization_changed
 from crmApp.constants import ChangeSource
 from crmApp.history import record_type
@@ -191,8 +192,10 @@ def fill_organization(organization, *, targets: Counts, rng, author=None, progre
                 report.history = _write_history(ctx, org_id, floors, report.steps[-1].added)
                 report.link_seconds = time.perf_counter() - linking
         if any(step.added for step in report.steps):
-            # COPY sends no signals: cached reads of this organization must be recomputed.
+            # COPY sends no signals: cached reads of this organization, and the access its members'
+            # record scopes reach (new employee records), must be recomputed.
             mark_organization_changed(org_id)
+            access.organization_changed(org_id)
             # Statistics for the planner: the API's queries and the checks below want the new row counts.
             analyzing = time.perf_counter()
             analyze()

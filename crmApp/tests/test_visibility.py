@@ -368,6 +368,23 @@ def test_a_team_scope_widens_on_the_next_request_and_narrows_back_when_the_teamm
     assert (lead_count(world.a_client), dashboard_leads(world.a_client)) == (2, 2)
 
 
+def test_linking_employee_records_to_the_rep_moves_their_scope_on_the_next_request(world, owner_client):
+    def relink(name, user):
+        response = owner_client.patch(f"/api/employees/{world.employees[name].id}/", {"user": user}, format="json")
+        assert response.status_code == 200, response.content
+
+    leads = world.records["leads"]
+    assert list_codes(world.a_client, "/api/leads/") == codes_of(world, VISIBLE, ["leads"])  # cached now
+
+    relink("a", None)  # what is only assigned to A's employee record leaves A's scope
+    assert list_codes(world.a_client, "/api/leads/") == {leads["a_created"].code}
+
+    relink("c", None)
+    relink("c", world.users["a"].id)  # C's employee record becomes A's: its records come into A's scope
+    assert list_codes(world.a_client, "/api/leads/") == {leads["a_created"].code, leads["c"].code}
+    assert lead_count(world.a_client) == 2
+
+
 def test_a_team_role_without_a_shared_team_sees_no_teammate_records(world, owner_client):
     give_a_role(world, RecordScope.TEAM)
     members = [world.users["b"].id, world.users["c"].id]
