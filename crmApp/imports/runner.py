@@ -180,7 +180,8 @@ class ImportRun:
         tally.skipped += len(updates) - len(changed) - len({n for n, _, _ in updates} & tally.failed_rows)
 
     def run(self) -> None:
-        text, _ = reading.decode(bytes(self.job.file))
+        # The file is read here only, and its bytes are let go once decoded: the job object never holds them.
+        text, _ = reading.decode(bytes(ImportJob.objects.filter(pk=self.job.pk).values_list("file", flat=True).get()))
         batch: list = []
         for row in reading.rows(text, self.job.mapping):
             batch.append(row)
@@ -226,7 +227,7 @@ def run_import(job_id: int) -> None:
     """Run a queued job to the end; a job that is not queued (already taken) is left alone."""
     if not ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(status=ImportStatus.RUNNING):
         return
-    job = ImportJob.objects.get(pk=job_id)
+    job = ImportJob.objects.defer("file").get(pk=job_id)
     tenant = importer_tenant(job)
     try:
         if tenant is None:
