@@ -33,6 +33,21 @@ def decode(content: bytes) -> tuple[str, str]:
         raise UnreadableFile("The file is neither UTF-8 nor Windows-1252 text.")
 
 
+def inspect(content: bytes) -> tuple[str, list[str], int]:
+    """(encoding, header, data rows) of an upload; raises UnreadableFile. The decoded text is not kept."""
+    text, encoding = decode(content)
+    return encoding, header_of(text), count_rows(text)
+
+
+def as_utf8(content: bytes, encoding: str) -> bytes | memoryview:
+    """The upload as UTF-8 without a BOM, which is how a job keeps its file: a UTF-8 upload as it came."""
+    if encoding == "utf-8":
+        return content
+    if encoding == "utf-8-sig":
+        return memoryview(content)[len(UTF8_BOM) :]
+    return content.decode(encoding).encode("utf-8")
+
+
 def normalised(name: str) -> str:
     """A column or field name compared loosely: `First Name`, `first-name` and `first_name` are one."""
     return re.sub(r"[\s_\-]+", "", name).casefold()

@@ -18,7 +18,7 @@ from rest_framework.exceptions import APIException, ValidationError
 
 from crmApp import history
 from crmApp.constants import ChangeSource, ImportMode, ImportStatus, MembershipStatus
-from crmApp.imports import reading, resources
+from crmApp.imports import reading, resources, storage
 from crmApp.models import CodeSequence, ImportJob, ImportRowError, Membership
 from crmApp.models.base import format_code
 from crmApp.services.base import changed_columns, snapshot
@@ -181,7 +181,7 @@ class ImportRun:
 
     def run(self) -> None:
         # The file is read here only, and its bytes are let go once decoded: the job object never holds them.
-        text, _ = reading.decode(bytes(ImportJob.objects.filter(pk=self.job.pk).values_list("file", flat=True).get()))
+        text, _ = reading.decode(storage.load_file(self.job.pk))
         batch: list = []
         for row in reading.rows(text, self.job.mapping):
             batch.append(row)

@@ -86,6 +86,8 @@ def test_encodings_are_detected(owner_client, encoding, bom):
     content = bom + csv_bytes([["first_name", "company"], ["Zoë", "Café Müller"]], encoding)
     started(owner_client, content)
     assert Lead.objects.values_list("first_name", "company").get() == ("Zoë", "Café Müller")
+    # The job keeps its file as UTF-8 without a BOM, whatever came.
+    assert bytes(ImportJob.objects.get().file) == csv_bytes([["first_name", "company"], ["Zoë", "Café Müller"]])
 
 
 @pytest.mark.parametrize(
