@@ -10,8 +10,9 @@
   has the `own` scope and who is one of the organization's seeded employees (the records assigned to
   that employee are theirs: about one fiftieth of each list).
 
-Memory is this process's resident set (Linux `/proc/self/status`): its high-water mark is reset before
-each measured step (`/proc/self/clear_refs`), so `peak` is the step's own. With `trace`, Python's
+Memory is this process's resident set (Linux `/proc/self/status`): before each measured step the memory
+freed so far goes back to the system (glibc's `malloc_trim`) and the high-water mark is reset
+(`/proc/self/clear_refs`), so the growth to the peak is the step's own. With `trace`, Python's
 allocations are traced too (`tracemalloc`, which slows the step down: its time is not reported).
 """
 
@@ -75,6 +76,19 @@ def rss_mib(field: str = "VmRSS") -> float:
     raise RuntimeError(f"/proc/self/status has no {field}")
 
 
+def release_free_memory() -> None:
+    """Hand the memory earlier steps freed back to the system, so the next step's growth is its own.
+
+    Without it a step reuses what the seeding and the earlier steps left free inside the process, and its
+    resident memory does not grow at all whatever it needs.
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def reset_peak_rss() -> None:
     """Start a new resident-memory high-water mark (Linux: writing 5 to /proc/self/clear_refs)."""
     Path("/proc/self/clear_refs").write_text("5")
@@ -84,6 +98,7 @@ def reset_peak_rss() -> None:
 def footprint(*, trace: bool = False):
     """Seconds, resident memory before and at its peak, and (with `trace`) the Python allocation peak of the block."""
     measured: dict = {}
+    release_free_memory()
     reset_peak_rss()
     measured["rss_before_mib"] = round(rss_mib(), 1)
     if trace:
