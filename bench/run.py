@@ -4,6 +4,7 @@
     python bench/run.py [--scale 0.1] [--requests 20] [--explain]      the in-process latency table
     python bench/run.py --http [--duration 10]                         + HTTP load against the floor (wrk)
     python bench/run.py --webhooks --no-inprocess                      webhook load only
+    python bench/run.py --lifecycle [--tracemalloc]                    + CSV import and export, lists by record scope
 
 See bench/README.md for what it measures and the figures it gave.
 """
@@ -49,11 +50,19 @@ def parse_args():
     parser.add_argument("--http", action="store_true", help="HTTP load: gunicorn under wrk, against the floor")
     parser.add_argument("--webhooks", action="store_true", help="webhook load: lead creation and delivery latency")
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per wrk run (--http, --webhooks)")
+    parser.add_argument(
+        "--lifecycle", action="store_true", help="CSV import and export, and the lists as an own-scope member"
+    )
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="with --lifecycle, trace Python's allocations in one more import"
+    )
     args = parser.parse_args()
     if args.scale <= 0 or args.requests < 1 or args.warmup < 1 or args.duration < 1:
         parser.error("--scale must be positive, --requests and --warmup at least 1, --duration at least 1")
-    if args.no_inprocess and not (args.http or args.webhooks):
-        parser.error("--no-inprocess leaves nothing to run without --http or --webhooks")
+    if args.no_inprocess and not (args.http or args.webhooks or args.lifecycle):
+        parser.error("--no-inprocess leaves nothing to run without --http, --webhooks or --lifecycle")
+    if args.tracemalloc and not args.lifecycle:
+        parser.error("--tracemalloc traces an import of --lifecycle")
     return args
 
 
@@ -92,7 +101,7 @@ def main() -> None:
     common.setup_django(args.database_url, args.redis_url)
     from django.db import connection
 
-    from bench import httpload, inprocess, webhooks
+    from bench import httpload, inprocess, lifecycle, webhooks
     from crmApp.models import Employee
 
     seed_timings = common.seed(args.scale)
@@ -126,6 +135,10 @@ def main() -> None:
         report["http"] = httpload.run(owner, alpha, duration=args.duration, log_dir=log_dir)
     if args.webhooks:
         report["webhooks"] = webhooks.run(duration=args.duration, log_dir=log_dir)
+    if args.lifecycle:
+        report["lifecycle"] = lifecycle.run(
+            args.scale, requests=args.requests, warmup=args.warmup, trace=args.tracemalloc
+        )
     if not args.no_inprocess:
         report["organization_delete"] = None if args.skip_delete else inprocess.measure_organization_delete(args.scale)
     Path(args.output).write_text(json.dumps(report, indent=2))

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from crmApp import jobs, tasks
 from crmApp.constants import ImportMode
-from crmApp.imports import reading
+from crmApp.imports import reading, storage
 from crmApp.imports.resources import importable_fields
 from crmApp.models import ImportJob
 from crmApp.tenancy import Tenant
@@ -30,9 +30,9 @@ class ImportService:
         """Queue a job for a readable upload; raises ValidationError naming what is wrong with it."""
         if upload.size > reading.MAX_BYTES:
             raise ValidationError({"file": "The file is larger than 50 MB."})
+        content = upload.read()
         try:
-            text, encoding = reading.decode(upload.read())
-            header, total = reading.header_of(text), reading.count_rows(text)
+            encoding, header, total = reading.inspect(content)
         except reading.UnreadableFile as error:
             raise ValidationError({"file": str(error)})
         explicit = self.parse_mapping(mapping)
@@ -54,12 +54,14 @@ class ImportService:
             mapping=columns,
             dry_run=dry_run,
             encoding=encoding,
-            file=text.encode("utf-8"),
+            file=b"",
             total_rows=max(total, 0),
             created_by=self.tenant.user,
         )
+        storage.save_file(job.id, reading.as_utf8(content, encoding))
         jobs.enqueue(tasks.run_import, job.id)
-        return job
+        # Without the file, so that refreshing the job (as the view does) never reads it back.
+        return ImportJob.objects.defer("file").get(pk=job.pk)
 
     @staticmethod
     def parse_mapping(raw: str | None) -> dict[str, str] | None:

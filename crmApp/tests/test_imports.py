@@ -53,6 +53,16 @@ def exported(client, resource: str, **query) -> str:
 
 
 # --- import ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    ["", "\n", "a", "a,b\nc,d", "a\r\nb\r\n", 'a,"x\ny"\r\nb', "x\x85y\u2028z\x0c\n\n", "\n\n\na"],
+)
+def test_a_file_is_read_line_by_line_as_a_stringio_would_give_it(text):
+    from crmApp.imports import reading
+
+    assert list(reading.lines(text)) == list(io.StringIO(text))
+
+
 def test_a_leads_file_is_imported_with_scores_codes_history_and_events(owner_client, owner, organization):
     make_webhook(organization)
     content = csv_bytes([["First Name", "Last-Name", "EMAIL", "Company"], ["Ada", "Lovelace", "ada@x.io", "Engines"]])
@@ -76,6 +86,8 @@ def test_encodings_are_detected(owner_client, encoding, bom):
     content = bom + csv_bytes([["first_name", "company"], ["Zoë", "Café Müller"]], encoding)
     started(owner_client, content)
     assert Lead.objects.values_list("first_name", "company").get() == ("Zoë", "Café Müller")
+    # The job keeps its file as UTF-8 without a BOM, whatever came.
+    assert bytes(ImportJob.objects.get().file) == csv_bytes([["first_name", "company"], ["Zoë", "Café Müller"]])
 
 
 @pytest.mark.parametrize(
@@ -201,6 +213,37 @@ def test_jobs_are_seen_by_who_may_read_the_resource(owner_client, member_client)
     job = started(owner_client, csv_bytes([["first_name"], ["A"]]))
     assert member_client(["customers:view"]).get(f"/api/imports/{job['id']}/").status_code == 404
     assert member_client(["leads:view"]).get(f"/api/imports/{job['id']}/").status_code == 200
+
+
+def test_each_batch_costs_the_same_statements_however_many_rows_it_holds(owner_client, organization, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crmApp.imports import runner
+
+    make_webhook(organization)
+
+    def statements(rows: int, batch: int) -> int:
+        """Statements of an upload of `rows` valid rows and a refused one, in batches of `batch` rows."""
+        monkeypatch.setattr(runner, "BATCH_ROWS", batch)
+        first = Lead.objects.count()
+        body = [["first_name", "email", "status"]]
+        body += [[f"N{first + n}", f"n{first + n}@x.io", "qualified" if n % 2 else "new"] for n in range(rows)]
+        body.append(["Bad", "not-an-email", ""])
+        with CaptureQueriesContext(connection) as captured:
+            started(owner_client, csv_bytes(body))
+        return sum(1 for query in captured if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT")))
+
+    statements(1, 11)  # the organization's first leads create its code sequence
+    one, three = statements(10, 11), statements(32, 11)
+    assert three - one == 2 * STATEMENTS_PER_BATCH
+    assert statements(43, 44) == one  # a batch of 44 rows costs what a batch of 11 does
+
+
+# Of a batch whose rows are all valid: look up the stored emails; take the next codes (UPDATE, then
+# SELECT the last value); insert the leads and their history; read the converted customers for the
+# webhook payloads; insert the events and their deliveries; record the job's progress.
+STATEMENTS_PER_BATCH = 9
 
 
 # --- export ---------------------------------------------------------------------------------------------
