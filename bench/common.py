@@ -104,3 +104,19 @@ def organization_and_owner(name: str):
     organization = Organization.objects.filter(name=name).order_by("id").first()
     owner = Membership.objects.filter(organization=organization, role="owner").order_by("id").first().user
     return organization, owner
+
+
+def fresh_organization(name: str, owner: str, seed: int, **sizes):
+    """The organization `name`, deleted (with what earlier runs left in it) and seeded again at `sizes`.
+
+    Every run of a mode that writes into its own organization starts alike. Returns it and its owner.
+    """
+    from django.core.management import call_command
+
+    from crmApp.models import Organization
+    from crmApp.services.organization_service import delete_organization
+
+    for organization in Organization.objects.filter(name=name):
+        delete_organization(organization)
+    call_command("seed_data", organization=name, owner=owner, seed=seed, no_progress=True, stdout=StringIO(), **sizes)
+    return organization_and_owner(name)

@@ -22,12 +22,11 @@ import sys
 import time
 import tracemalloc
 from contextlib import contextmanager
-from io import StringIO
 from pathlib import Path
 from random import Random
 
 from bench import inprocess
-from bench.common import ORGANIZATIONS, organization_and_owner
+from bench.common import ORGANIZATIONS, fresh_organization, organization_and_owner
 
 IMPORTS = ("Bench Imports", "imports@bench.example", 5)
 IMPORT_EMPLOYEES = 50
@@ -123,28 +122,6 @@ def footprint(*, trace: bool = False):
 
 
 # --- import ---------------------------------------------------------------------------------------------
-def fresh_import_organization():
-    """`Bench Imports`, deleted (with what earlier runs imported) and seeded again with its employees only."""
-    from django.core.management import call_command
-
-    from crmApp.models import Organization
-    from crmApp.services.organization_service import delete_organization
-
-    name, owner, seed = IMPORTS
-    for organization in Organization.objects.filter(name=name):
-        delete_organization(organization)
-    call_command(
-        "seed_data",
-        organization=name,
-        owner=owner,
-        seed=seed,
-        employees=IMPORT_EMPLOYEES,
-        no_progress=True,
-        stdout=StringIO(),
-    )
-    return organization_and_owner(name)
-
-
 def set_webhook(organization, *, active: bool) -> None:
     """Give the organization one webhook for every event (never delivered: its address is not served), or none.
 
@@ -284,7 +261,7 @@ def measure_imports(scale: float, *, trace: bool, limit: bool) -> dict:
 
     from crmApp.models import Employee
 
-    organization, owner = fresh_import_organization()
+    organization, owner = fresh_organization(*IMPORTS, employees=IMPORT_EMPLOYEES)
     employee_ids = list(Employee.objects.filter(organization=organization).values_list("id", flat=True))
     runs = [run for run in IMPORT_RUNS if limit or run[1] is None]
     if trace:

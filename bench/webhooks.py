@@ -14,11 +14,10 @@ import sys
 import time
 from contextlib import ExitStack
 from datetime import datetime
-from io import StringIO
 from pathlib import Path
 
 from bench import inprocess, processes
-from bench.common import organization_and_owner
+from bench.common import fresh_organization
 
 HOOKS = ("Bench Hooks", "hooks@bench.example", 4)
 WEBHOOKS = 3
@@ -26,29 +25,6 @@ ROUNDS = 2
 BURST = 1000
 # How long the deliveries of a round or of the burst may take to arrive before the missing ones are failures.
 DELIVERY_DEADLINE_SECONDS = 180
-
-
-def fresh_organization():
-    """`Bench Hooks`, deleted (with its leads, webhooks and deliveries) and seeded again: every run starts alike."""
-    from django.core.management import call_command
-
-    from crmApp.models import Organization
-    from crmApp.services.organization_service import delete_organization
-
-    name, owner, seed = HOOKS
-    for organization in Organization.objects.filter(name=name):
-        delete_organization(organization)
-    call_command(
-        "seed_data",
-        organization=name,
-        owner=owner,
-        seed=seed,
-        customers=BURST,
-        employees=5,
-        no_progress=True,
-        stdout=StringIO(),
-    )
-    return organization_and_owner(name)
 
 
 def ms_figures(values: list[float]) -> dict:
@@ -241,7 +217,7 @@ def run(*, duration: int, log_dir: Path) -> dict:
     """Start the receivers, a worker and the server; measure; print and return the figures."""
     from crmApp.tests.webhook_receiver import Receiver
 
-    organization, owner = fresh_organization()
+    organization, owner = fresh_organization(*HOOKS, customers=BURST, employees=5)
     token = inprocess.access_token(owner)
     headers = {
         "Authorization": f"Bearer {token}",
