@@ -3,12 +3,11 @@
 import math
 import statistics
 import sys
-import threading
 import time
-from contextlib import contextmanager
 from io import StringIO
 
 from bench.common import DOOMED, FULL_SIZE, SEARCH_TERM
+from crmApp.tests.redis_calls import redis_round_trips
 
 
 def endpoints(organization) -> list[tuple[str, str]]:
@@ -98,27 +97,6 @@ def percentile(values: list[float], share: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
-
-
-@contextmanager
-def redis_round_trips():
-    """Count what this process sends to Redis: one send is one round trip (a pipeline is one send)."""
-    from redis.connection import AbstractConnection
-
-    counted = {"round_trips": 0}
-    original = AbstractConnection.send_packed_command
-    thread = threading.get_ident()
-
-    def counting(self, *args, **kwargs):
-        if threading.get_ident() == thread:
-            counted["round_trips"] += 1
-        return original(self, *args, **kwargs)
-
-    AbstractConnection.send_packed_command = counting
-    try:
-        yield counted
-    finally:
-        AbstractConnection.send_packed_command = original
 
 
 def request_costs(client, path: str) -> dict:

@@ -4,9 +4,6 @@ Pinned for the list and the detail of every resource, and the same with ten time
 here is a change in what every request of the frontend costs.
 """
 
-import threading
-from contextlib import contextmanager
-
 import pytest
 from django.core.cache import cache
 from django.db import connection
@@ -21,6 +18,7 @@ from crmApp.tests.factories import (
     LeadFactory,
     VendorFactory,
 )
+from crmApp.tests.redis_calls import redis_round_trips
 from crmApp.tests.test_processes import require_redis
 
 pytestmark = pytest.mark.django_db
@@ -63,27 +61,6 @@ def shared_redis(settings):
     yield
     cache.clear()
     throttles.redis_client.cache_clear()
-
-
-@contextmanager
-def redis_round_trips():
-    """Count what this thread sends to Redis: one send is one round trip (a pipeline is one send)."""
-    from redis.connection import AbstractConnection
-
-    counted = {"round_trips": 0}
-    original = AbstractConnection.send_packed_command
-    thread = threading.get_ident()
-
-    def counting(self, *args, **kwargs):
-        if threading.get_ident() == thread:
-            counted["round_trips"] += 1
-        return original(self, *args, **kwargs)
-
-    AbstractConnection.send_packed_command = counting
-    try:
-        yield counted
-    finally:
-        AbstractConnection.send_packed_command = original
 
 
 def warm_costs(client, path: str) -> tuple[int, int]:
