@@ -145,25 +145,13 @@ def _on_organization(sender, instance, **kwargs):
     organization_changed(instance.pk)
 
 
-def _on_team_members(sender, instance, action, pk_set=None, **kwargs):
+def _on_organization_links(sender, instance, action, model, pk_set=None, **kwargs):
+    """A role's codes or a team's members changed, from either side of the relation."""
     if action.startswith("post_"):
         if hasattr(instance, "organization_id"):
             organization_changed(instance.organization_id)
-        else:  # changed from the user's side: every team named
-            from crmApp.models import Team
-
-            for organization_id in Team.objects.filter(pk__in=pk_set or ()).values_list("organization_id", flat=True):
-                organization_changed(organization_id)
-
-
-def _on_role_codes(sender, instance, action, pk_set=None, **kwargs):
-    if action.startswith("post_"):
-        if hasattr(instance, "organization_id"):
-            organization_changed(instance.organization_id)
-        else:  # changed from the permission's side: every role named
-            from crmApp.models import Role
-
-            for organization_id in Role.objects.filter(pk__in=pk_set or ()).values_list("organization_id", flat=True):
+        else:  # changed from the permission's or the user's side: every role or team named
+            for organization_id in model.objects.filter(pk__in=pk_set or ()).values_list("organization_id", flat=True):
                 organization_changed(organization_id)
 
 
@@ -183,5 +171,5 @@ def connect() -> None:
     ):
         post_save.connect(receiver, sender=model, dispatch_uid=f"access-{model.__name__}-save")
         post_delete.connect(receiver, sender=model, dispatch_uid=f"access-{model.__name__}-delete")
-    m2m_changed.connect(_on_role_codes, sender=Role.permissions.through, dispatch_uid="access-role-codes")
-    m2m_changed.connect(_on_team_members, sender=Team.members.through, dispatch_uid="access-team-members")
+    m2m_changed.connect(_on_organization_links, sender=Role.permissions.through, dispatch_uid="access-role-codes")
+    m2m_changed.connect(_on_organization_links, sender=Team.members.through, dispatch_uid="access-team-members")

@@ -49,10 +49,14 @@ def test_removal_through_the_api_counts_at_once(reader, owner_client, organizati
     assert client.get("/api/leads/").status_code == 403
 
 
-def test_a_role_losing_a_code_counts_at_once(reader, organization):
+@pytest.mark.parametrize("side", ["role", "permission"])
+def test_a_role_losing_a_code_counts_at_once(reader, organization, side):
     user, client = reader
-    role = Role.objects.get(user_roles__user=user)
-    role.permissions.remove(Permission.objects.get(code="leads:view"))
+    role, code = Role.objects.get(user_roles__user=user), Permission.objects.get(code="leads:view")
+    if side == "role":
+        role.permissions.remove(code)
+    else:  # from the other side of the relation, as the admin's permission page could
+        code.roles.remove(role)
     assert client.get("/api/leads/").status_code == 403
 
 

@@ -385,6 +385,17 @@ def test_linking_employee_records_to_the_rep_moves_their_scope_on_the_next_reque
     assert lead_count(world.a_client) == 2
 
 
+def test_a_teammate_leaving_from_the_users_side_narrows_the_scope_on_the_next_request(world, owner_client):
+    give_a_role(world, RecordScope.TEAM)
+    members = [world.users["a"].id, world.users["b"].id]
+    team = owner_client.post("/api/teams/", {"name": "East", "members": members}, format="json").json()
+    assert list_codes(world.a_client, "/api/leads/") == codes_of(world, VISIBLE + TEAMMATES, ["leads"])  # cached
+
+    world.users["b"].teams.remove(team["id"])  # the other side of the relation, as a shell or the admin could
+
+    assert list_codes(world.a_client, "/api/leads/") == codes_of(world, VISIBLE, ["leads"])
+
+
 def test_a_team_role_without_a_shared_team_sees_no_teammate_records(world, owner_client):
     give_a_role(world, RecordScope.TEAM)
     members = [world.users["b"].id, world.users["c"].id]
