@@ -34,6 +34,16 @@ def changed_columns(record: models.Model, before: dict) -> list[str]:
     return [name for name, old in before.items() if name not in BOOKKEEPING and getattr(record, name) != old]
 
 
+def write_changes(record: models.Model, before: dict) -> bool:
+    """Write the columns of a locked record that differ from `before`, with the next version; False: none did."""
+    changed = changed_columns(record, before)
+    if not changed:
+        return False
+    record.version = before["version"] + 1
+    record.save(update_fields=[*(record._meta.get_field(name).name for name in changed), *BOOKKEEPING])
+    return True
+
+
 def column_value(value):
     """What a field assignment stores in its column (a related record's id)."""
     return value.pk if isinstance(value, models.Model) else value
@@ -83,13 +93,9 @@ class OrganizationService:
         return locked
 
     def save_record(self, record: models.Model, before: dict, *, events: list[Event] | None = None) -> models.Model:
-        """Write the columns that differ from `before`, with the next version; no change writes nothing."""
-        changed = changed_columns(record, before)
-        if not changed:
-            return record
-        record.version = before["version"] + 1
-        record.save(update_fields=[*(record._meta.get_field(name).name for name in changed), *BOOKKEEPING])
-        self.log_write(record, before, events=events)
+        """Write the columns that differ from `before`, with the next version, and log it; no change writes nothing."""
+        if write_changes(record, before):
+            self.log_write(record, before, events=events)
         return record
 
     def insert_record(self, record: models.Model) -> models.Model:

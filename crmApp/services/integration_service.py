@@ -16,7 +16,7 @@ from crmApp.events import delivery, outbox, transport
 from crmApp.events.deliverer import wake_after_commit
 from crmApp.exceptions import Conflict
 from crmApp.models import ApiKey, Webhook, WebhookDelivery
-from crmApp.services.base import OrganizationService, changed_columns, snapshot
+from crmApp.services.base import OrganizationService, snapshot, write_changes
 
 SECRET_OVERLAP = timedelta(hours=24)
 API_KEY_PREFIX = "crm_"
@@ -80,10 +80,7 @@ class WebhookService(OrganizationService):
             transaction.on_commit(wake_after_commit, robust=True)
         elif not record.is_active and before["is_active"]:
             record.disabled_reason = "Disabled by a member."
-        changed = changed_columns(record, before)
-        if changed:
-            record.version += 1
-            record.save(update_fields=[*changed, "version", "updated_at"])
+        write_changes(record, before)  # a webhook is no CRM record: no history, no event
         return record
 
     @transaction.atomic
@@ -98,10 +95,10 @@ class WebhookService(OrganizationService):
     def rotate_secret(self, instance: Webhook) -> str:
         """A new secret; the old one keeps signing (as a second `v1`) for 24 hours."""
         record = self.lock(instance)
+        before = snapshot(record)
         record.previous_secret, record.secret = record.secret, new_webhook_secret()
         record.previous_secret_expires_at = timezone.now() + SECRET_OVERLAP
-        record.version += 1
-        record.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "version", "updated_at"])
+        write_changes(record, before)
         return record.secret
 
     def _require_active(self, webhook: Webhook) -> None:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crmApp.constants import DeliveryStatus
-from crmApp.models import OutboxEvent, Webhook, WebhookDelivery
+from crmApp.models import HistoryEntry, OutboxEvent, Webhook, WebhookDelivery
 from crmApp.services.customer_service import CustomerService
 from crmApp.services.lead_service import LeadService
 from crmApp.tenancy import Tenant
@@ -173,6 +173,17 @@ def test_rotating_keeps_the_old_secret_for_24_hours(owner_client, organization):
     assert webhook.previous_secret == "whsec_test"
     overlap = webhook.previous_secret_expires_at - timezone.now()
     assert timedelta(hours=23, minutes=59) < overlap <= timedelta(hours=24)
+
+
+def test_each_change_of_a_webhook_moves_its_version_and_a_change_of_nothing_does_not(owner_client, organization):
+    webhook = make_webhook(organization, description="Billing")
+    path = f"/api/webhooks/{webhook.id}/"
+    assert owner_client.get(path).json()["version"] == 1
+    assert owner_client.patch(path, {"description": "Billing"}, format="json").json()["version"] == 1
+    assert owner_client.patch(path, {"description": "Invoices"}, format="json").json()["version"] == 2
+    assert owner_client.post(f"{path}rotate-secret/").status_code == 200
+    assert owner_client.get(path).json()["version"] == 3
+    assert not HistoryEntry.objects.filter(record_type="webhook").exists()  # a webhook is no CRM record
 
 
 def test_ping_queues_a_ping_for_that_webhook_alone(owner_client, organization):
