@@ -72,7 +72,7 @@ class Tenant:
             self.__dict__["codes"] = codes
         if roles is not None:  # known already (crmApp.access)
             self.__dict__["_roles"] = roles
-        if roles is not None and reach is not None:
+        if reach is not None:  # known already too
             self.__dict__["reach"] = reach
 
     @classmethod
