@@ -12,7 +12,7 @@ from django.db import models, transaction
 from django.db.models import Count, F, Value, Window
 from django.db.models.functions import Lower, Replace, RowNumber, Trim
 
-from crmApp.services.base import changed_columns, snapshot
+from crmApp.services.base import snapshot, write_changes
 
 # The characters a phone number is written with besides its digits; removing them leaves the digits.
 PHONE_PUNCTUATION = (" ", "-", "(", ")", "+", ".", "/", "\t")
@@ -142,10 +142,9 @@ class MergeMixin:
         self.fill_links(sources, record)
         for source in sources:
             self.trash_record(source, merged_into=record)
-        events = [("merged", {"sources": [source.pk for source in sources]})]
-        if changed_columns(record, before):
-            return self.save_record(record, before, events=events)
-        self.log(record, [], events)  # nothing of its own changed, but the merge is still on its record
+        write_changes(record, before)
+        # Logged even when nothing of its own changed: the merge is still on its record.
+        self.log_write(record, before, events=[("merged", {"sources": [source.pk for source in sources]})])
         return record
 
     def fill_links(self, sources: list, target) -> None:
