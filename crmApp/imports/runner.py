@@ -16,11 +16,9 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from rest_framework.exceptions import APIException, ValidationError
 
-from crmApp import history
 from crmApp.constants import ChangeSource, ImportMode, ImportStatus, MembershipStatus
 from crmApp.imports import reading, resources, storage
-from crmApp.models import CodeSequence, ImportJob, ImportRowError, Membership
-from crmApp.models.base import format_code
+from crmApp.models import ImportJob, ImportRowError, Membership
 from crmApp.services.base import changed_columns, snapshot
 from crmApp.tenancy import Tenant
 
@@ -149,17 +147,7 @@ class ImportRun:
                 self.report(number, tally, messages_of(error))
                 continue
             records.append(record)
-        if not records:
-            return
-        first = CodeSequence.objects.allocate(
-            organization_id=self.tenant.organization.id, prefix=self.model.CODE_PREFIX, count=len(records)
-        )
-        for offset, record in enumerate(records):
-            record.code, record.version = format_code(self.model.CODE_PREFIX, first + offset), 1
-        self.model.objects.bulk_create(records)
-        self.service.log_writes(
-            [(record, history.field_changes(record, None), self.service.events_for(record, None)) for record in records]
-        )
+        self.service.insert_rows(records)
         tally.created += len(records)
 
     def write_updates(self, updates: list[tuple[int, object, dict]], tally: Tally) -> None:

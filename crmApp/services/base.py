@@ -17,6 +17,8 @@ from crmApp import history
 from crmApp.caching import mark_organization_changed
 from crmApp.events import outbox
 from crmApp.exceptions import PreconditionFailed, RecordGone
+from crmApp.models import CodeSequence
+from crmApp.models.base import format_code
 from crmApp.tenancy import Tenant
 
 # The bookkeeping columns a write sets itself; a change to them alone is no change.
@@ -161,6 +163,26 @@ class OrganizationService:
                 for record, before in changed
             ]
         )
+
+    def insert_rows(self, records: list[models.Model]) -> list[models.Model]:
+        """Insert new records at version 1 in one statement (codes numbered as one block), logging each."""
+        if not records:
+            return records
+        model = type(records[0])
+        prefix = getattr(model, "CODE_PREFIX", None)
+        if prefix is not None:
+            first = CodeSequence.objects.allocate(
+                organization_id=self.organization.id, prefix=prefix, count=len(records)
+            )
+            for offset, record in enumerate(records):
+                record.code = format_code(prefix, first + offset)
+        for record in records:
+            record.version = 1
+        model.objects.bulk_create(records)
+        self.log_writes(
+            [(record, history.field_changes(record, None), self.events_for(record, None)) for record in records]
+        )
+        return records
 
     def log_write(self, record: models.Model, before: dict | None, *, events: list[Event] | None = None) -> None:
         """Log one write of `record` (before None: it was created): its field changes and its events."""

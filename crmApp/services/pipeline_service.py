@@ -4,7 +4,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from crmApp import history
 from crmApp.exceptions import BusinessRuleViolation, Protected
 from crmApp.models import Deal, Organization, Pipeline, PipelineStage
 from crmApp.models.deal import expected_revenue
@@ -53,22 +52,20 @@ class PipelineService(OrganizationService):
             is_default = True  # an organization always has a default pipeline
         if is_default:
             self._clear_default()
-        pipeline = Pipeline.objects.create(
-            organization=self.organization, created_by=self.actor, is_default=is_default, **fields
+        pipeline = self.insert_record(
+            Pipeline(organization=self.organization, created_by=self.actor, is_default=is_default, **fields)
         )
-        created = [pipeline]
-        if stages:
-            created += PipelineStage.objects.bulk_create(
+        self.insert_rows(
+            [
                 PipelineStage(
                     organization=self.organization,
                     created_by=self.actor,
                     pipeline=pipeline,
                     **{"order": position, **stage},
                 )
-                for position, stage in enumerate(stages, start=1)
-            )
-        # The pipeline and each stage get their `created` entry, in one statement.
-        self.log_writes([(record, history.field_changes(record, None), [("created", {})]) for record in created])
+                for position, stage in enumerate(stages or (), start=1)
+            ]
+        )
         return pipeline
 
     @transaction.atomic
