@@ -117,18 +117,27 @@ def claim(size: int = BATCH_SIZE) -> list[WebhookDelivery]:
     return list(WebhookDelivery.objects.filter(lease=lease).select_related("webhook", "event").order_by("event_id"))
 
 
-def retry_of(attempt: WebhookDelivery, now) -> WebhookDelivery | None:
-    """The next attempt after a failed one, or None once the event has been failing for 3 days."""
-    if now - attempt.first_attempt_at >= GIVE_UP_AFTER:
-        return None
-    wait = next_backoff(attempt)
+def following(attempt: WebhookDelivery, number: int, **timing) -> WebhookDelivery:
+    """Attempt `number` of the same delivery (same webhook, event and delivery id), unsaved."""
     return WebhookDelivery(
         organization_id=attempt.organization_id,
         webhook_id=attempt.webhook_id,
         event_id=attempt.event_id,
         delivery_id=attempt.delivery_id,
         record_key=attempt.record_key,
-        attempt=attempt.attempt + 1,
+        attempt=number,
+        **timing,
+    )
+
+
+def retry_of(attempt: WebhookDelivery, now) -> WebhookDelivery | None:
+    """The next attempt after a failed one, or None once the event has been failing for 3 days."""
+    if now - attempt.first_attempt_at >= GIVE_UP_AFTER:
+        return None
+    wait = next_backoff(attempt)
+    return following(
+        attempt,
+        attempt.attempt + 1,
         next_attempt_at=now + wait,
         backoff_seconds=int(wait.total_seconds()),
         first_attempt_at=attempt.first_attempt_at,
@@ -228,16 +237,8 @@ def redeliver(attempt: WebhookDelivery) -> WebhookDelivery:
         transaction.on_commit(wake_after_commit, robust=True)
         return pending
     last = WebhookDelivery.objects.filter(delivery_id=attempt.delivery_id).order_by("-attempt").first()
-    fresh = WebhookDelivery.objects.create(
-        organization_id=attempt.organization_id,
-        webhook_id=attempt.webhook_id,
-        event_id=attempt.event_id,
-        delivery_id=attempt.delivery_id,
-        record_key=attempt.record_key,
-        attempt=last.attempt + 1,
-        next_attempt_at=now,
-        first_attempt_at=now,
-    )
+    fresh = following(attempt, last.attempt + 1, next_attempt_at=now, first_attempt_at=now)
+    fresh.save()
     transaction.on_commit(wake_after_commit, robust=True)
     return fresh
 
