@@ -1,10 +1,11 @@
 """The abstract bases of every CRM record: tenant, timestamps, author and per-organization code."""
 
+import threading
 from typing import ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connections, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -51,24 +52,81 @@ class OrganizationOwned(models.Model):
 
 class CodeSequenceManager(models.Manager):
     def allocate(self, *, organization_id: int, prefix: str, count: int = 1) -> int:
-        """Reserve `count` consecutive numbers and return the first; the row lock makes it race-free."""
-        with transaction.atomic():
-            updated = self.filter(organization_id=organization_id, prefix=prefix).update(
-                last_value=F("last_value") + count
+        """Reserve `count` consecutive numbers and return the first; the row lock makes it race-free.
+
+        On PostgreSQL the numbers are taken by an autocommitted UPDATE on a connection of its own, so the
+        sequence row stays locked for that one statement, not until the creating transaction commits (which
+        made the creates of one organization run one after the other). A create that rolls back leaves a gap.
+        """
+        last = numbered_outside(self.model._meta.db_table, organization_id, prefix, count)
+        if last is None:
+            last = self._allocate_here(organization_id, prefix, count)
+        return last - count + 1
+
+    def _allocate_here(self, organization_id: int, prefix: str, count: int) -> int:
+        """The last number of the block, taken in this transaction (the row's lock lasts until it ends).
+
+        On PostgreSQL, where no committed row was found, the row is inserted first: an UPDATE of a row
+        committed meanwhile would hold its lock here, and a later allocation of this transaction through
+        the other connection would wait on it.
+        """
+        rows = self.filter(organization_id=organization_id, prefix=prefix)
+        with transaction.atomic(using=self.db):
+            if connections[self.db].vendor != "postgresql" and rows.update(last_value=F("last_value") + count):
+                return rows.values_list("last_value", flat=True).get()
+            try:
+                with transaction.atomic(using=self.db):
+                    self.create(organization_id=organization_id, prefix=prefix, last_value=count)
+                    return count
+            except IntegrityError:  # the row exists: committed meanwhile, or this transaction's own
+                last = numbered_outside(self.model._meta.db_table, organization_id, prefix, count)
+                if last is not None:
+                    return last
+            rows.update(last_value=F("last_value") + count)
+            return rows.values_list("last_value", flat=True).get()
+
+
+_numbering = threading.local()
+
+
+def numbered_outside(table: str, organization_id: int, prefix: str, count: int) -> int | None:
+    """Advance a committed sequence row by `count` in autocommit and return its new last value.
+
+    None when it can't: not PostgreSQL, the row isn't committed yet (a new organization or prefix, or a test's
+    own transaction), or the connection failed; the caller then numbers in its own transaction.
+    """
+    if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
+        return None
+    own = getattr(_numbering, "connection", None)
+    try:
+        if own is None:
+            own = connections.create_connection(DEFAULT_DB_ALIAS)
+            with own.cursor() as cursor:
+                # Only a one-statement UPDATE holds a committed row, so a longer wait is this thread's own
+                # transaction holding it after a fallback: give up and number there instead of waiting on itself.
+                cursor.execute("SET lock_timeout = '5s'")
+            _numbering.connection = own
+        with own.cursor() as cursor:
+            cursor.execute(
+                f'UPDATE "{table}" SET last_value = last_value + %s WHERE organization_id = %s AND prefix = %s '
+                "RETURNING last_value",
+                [count, organization_id, prefix],
             )
-            if not updated:
-                try:
-                    with transaction.atomic():
-                        self.create(organization_id=organization_id, prefix=prefix, last_value=count)
-                        return 1
-                except IntegrityError:  # another request created the row first; take the lock now
-                    self.filter(organization_id=organization_id, prefix=prefix).update(
-                        last_value=F("last_value") + count
-                    )
-            last = (
-                self.filter(organization_id=organization_id, prefix=prefix).values_list("last_value", flat=True).get()
-            )
-            return last - count + 1
+            row = cursor.fetchone()
+    except DatabaseError:
+        if own is not None:
+            own.close()
+        _numbering.connection = None
+        return None
+    return row[0] if row else None
+
+
+def close_numbering_connection() -> None:
+    """Close this thread's numbering connection (a thread that ends closes its Django connections too)."""
+    own = getattr(_numbering, "connection", None)
+    if own is not None:
+        own.close()
+        _numbering.connection = None
 
 
 class CodeSequence(models.Model):

@@ -2,11 +2,12 @@
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from crmApp.constants import MembershipRole, ProfileType
+from crmApp.models.base import close_numbering_connection
 from crmApp.services.organization_service import create_organization
 from crmApp.tests.factories import MembershipFactory, RoleFactory, UserFactory, UserRoleFactory
 
@@ -23,6 +24,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+def close_thread_connections() -> None:
+    """Close the calling thread's database connections, its code-numbering one included."""
+    connections.close_all()
+    close_numbering_connection()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _numbering_connection_closed(django_db_setup, django_db_blocker):
+    """The main thread's numbering connection ends before the test database is dropped."""
+    yield
+    close_numbering_connection()
 
 
 @pytest.fixture(autouse=True)

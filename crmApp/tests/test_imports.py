@@ -232,7 +232,12 @@ def test_each_batch_costs_the_same_statements_however_many_rows_it_holds(owner_c
         body.append(["Bad", "not-an-email", ""])
         with CaptureQueriesContext(connection) as captured:
             started(owner_client, csv_bytes(body))
-        return sum(1 for query in captured if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT")))
+        return sum(
+            1
+            for query in captured
+            if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT"))
+            and "crmApp_codesequence" not in query["sql"]
+        )
 
     statements(1, 11)  # the organization's first leads create its code sequence
     one, three = statements(10, 11), statements(32, 11)
@@ -240,10 +245,11 @@ def test_each_batch_costs_the_same_statements_however_many_rows_it_holds(owner_c
     assert statements(43, 44) == one  # a batch of 44 rows costs what a batch of 11 does
 
 
-# Of a batch whose rows are all valid: look up the stored emails; take the next codes (UPDATE, then
-# SELECT the last value); insert the leads and their history; read the converted customers for the
-# webhook payloads; insert the events and their deliveries; record the job's progress.
-STATEMENTS_PER_BATCH = 9
+# Of a batch whose rows are all valid: look up the stored emails; insert the leads and their history;
+# read the converted customers for the webhook payloads; insert the events and their deliveries; record
+# the job's progress. Not counted: the batch's block of codes, one statement (on PostgreSQL, on the
+# numbering connection once the counter row is committed; see test_codes.py).
+STATEMENTS_PER_BATCH = 7
 
 
 # --- export ---------------------------------------------------------------------------------------------

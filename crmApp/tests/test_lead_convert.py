@@ -5,12 +5,11 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 
 from crmApp.models import Customer, Deal, Lead
 from crmApp.services.lead_service import LeadService
 from crmApp.tenancy import Tenant
-from crmApp.tests.conftest import make_client
+from crmApp.tests.conftest import close_thread_connections, make_client
 from crmApp.tests.factories import EmployeeFactory, LeadFactory, PipelineFactory, PipelineStageFactory
 
 
@@ -287,7 +286,7 @@ def test_two_simultaneous_converts_give_one_success_and_one_customer(organizatio
             barrier.wait()
             statuses.append(client.post(convert_url(qualified_lead), {"create_deal": True}, format="json").status_code)
         finally:
-            connections.close_all()
+            close_thread_connections()  # this thread's own connections; close_old_connections keeps them
 
     threads = [threading.Thread(target=convert, args=(client,)) for client in clients]
     for thread in threads:

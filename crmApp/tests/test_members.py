@@ -3,13 +3,12 @@
 import threading
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from crmApp.constants import MembershipRole, ProfileType
 from crmApp.models import Membership, User, UserRole
 from crmApp.services.organization_service import MemberService
-from crmApp.tests.conftest import make_client
+from crmApp.tests.conftest import close_thread_connections, make_client
 from crmApp.tests.factories import MembershipFactory, RoleFactory, UserFactory, UserRoleFactory
 
 pytestmark = pytest.mark.django_db
@@ -371,7 +370,7 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(organization, ow
         except Exception as error:
             outcomes.append(error.get_codes() if hasattr(error, "get_codes") else repr(error))
         finally:
-            connections.close_all()  # this thread's own connection; close_old_connections keeps it for CONN_MAX_AGE
+            close_thread_connections()  # this thread's own connections; close_old_connections keeps them
 
     threads = [threading.Thread(target=demote, args=pair) for pair in ((owner, owner), (second, second))]
     for thread in threads:

@@ -3,13 +3,13 @@
 import threading
 
 import pytest
-from django.db import connections
 
 from crmApp.exceptions import RecordGone
 from crmApp.models import Customer, Deal, Lead, PipelineStage
 from crmApp.services.customer_service import CustomerService
 from crmApp.services.lead_service import LeadService
 from crmApp.tenancy import Tenant
+from crmApp.tests.conftest import close_thread_connections
 from crmApp.tests.factories import (
     CustomerFactory,
     DealFactory,
@@ -204,7 +204,7 @@ def race(count: int, work) -> list:
             barrier.wait()
             results[index] = work()
         finally:
-            connections.close_all()
+            close_thread_connections()  # this thread's own connections; close_old_connections keeps them
 
     threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
     for thread in threads:
