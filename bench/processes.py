@@ -107,7 +107,9 @@ class CeleryWorker(Process):
     """One Celery worker with its beat in a single process (`--pool solo`): one deliverer at a time."""
 
     def __init__(self, env: dict, log_dir: Path):
-        command = [sys.executable, "-m", "celery", "-A", "crmAdmin", "worker", "--beat", "--pool", "solo"]
+        # At the lowest CPU priority, as docs/operations.md advises beside web processes: requests come first.
+        command = ["nice", "-n", "19", sys.executable, "-m", "celery", "-A", "crmAdmin", "worker", "--beat"]
+        command += ["--pool", "solo"]
         command += ["--loglevel", "WARNING", "--schedule", str(log_dir / "beat-schedule")]
         super().__init__("celery", command, env, log_dir)
         from crmAdmin.celery import app
