@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from crmAdmin import settings as project_settings
+from crmApp.models import Lead
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,6 +56,33 @@ def test_argon2_is_the_first_password_hasher():
 def test_sqlite_takes_the_write_lock_up_front_so_concurrent_writers_wait():
     result = start_django(show="settings.DATABASES['default']['OPTIONS']['transaction_mode']", DEBUG="True")
     assert result.stdout.strip() == "IMMEDIATE", result.stderr
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(None, "True 5"), ("0", "True None"), ("2", "True 2")])
+def test_postgresql_binds_parameters_on_the_server_and_prepares_repeated_statements(threshold, expected):
+    options = "settings.DATABASES['default']['OPTIONS']"
+    result = start_django(
+        show=f"{options}['server_side_binding'], {options}['prepare_threshold']",
+        DEBUG="True",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/crm",
+        **({"DB_PREPARE_THRESHOLD": threshold} if threshold is not None else {}),
+    )
+    assert result.stdout.strip() == expected, result.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_statement_run_again_is_prepared_once_and_gives_the_same_rows(organization):
+    from django.db import connection
+
+    from crmApp.tests.factories import LeadFactory
+
+    lead = LeadFactory(organization=organization)
+    pages = [list(Lead.objects.filter(organization=organization).values_list("id", "code")) for _ in range(7)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ['%"crmApp_lead"%'])
+        prepared = cursor.fetchone()[0]
+    assert prepared >= 1 and pages == [[(lead.id, lead.code)]] * 7
 
 
 def run_manage(*arguments, **env) -> subprocess.CompletedProcess:
