@@ -1,0 +1,37 @@
+"""Record filtersets share their form class and copy their filters per request, without sharing state."""
+
+import django_filters
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.http import QueryDict
+from django.test import RequestFactory
+
+from crmApp.filters import RecordFilterSet
+from crmApp.filters.lead import LeadFilter
+from crmApp.models import Employee, Lead
+
+
+def test_each_filterset_has_its_own_filters_and_every_one_the_same_form_class():
+    first, second = (LeadFilter(QueryDict("status=new"), Lead.objects.none()) for _ in range(2))
+    assert type(first.form) is type(second.form)
+    for name, filter_ in first.filters.items():
+        assert filter_ is not LeadFilter.base_filters[name] and filter_ is not second.filters[name]
+        assert (filter_.parent, second.filters[name].parent) == (first, second)
+
+
+def test_the_request_each_filterset_was_given_is_the_one_its_filters_read():
+    requests = [RequestFactory().get("/"), RequestFactory().get("/")]
+    filtersets = [LeadFilter(QueryDict("assigned_to=me"), Lead.objects.none(), request=r) for r in requests]
+    assert [f.filters["assigned_to"].parent.request for f in filtersets] == requests
+
+
+def test_a_filter_whose_choices_read_the_request_refuses_a_shared_form():
+    class ByEmployee(RecordFilterSet):
+        employee = django_filters.ModelChoiceFilter(field_name="assigned_to", queryset=Employee.objects.all())
+
+        class Meta:
+            model = Lead
+            fields = ["employee"]
+
+    with pytest.raises(ImproperlyConfigured, match="employee"):
+        ByEmployee(QueryDict("employee=1"), Lead.objects.none()).is_valid()
