@@ -122,7 +122,7 @@ def numbered_outside(table: str, organization_id: int, prefix: str, count: int) 
 
 
 def close_numbering_connection() -> None:
-    """Close this thread's numbering connection (a thread that ends closes its Django connections too)."""
+    """Close this thread's numbering connection, where the thread's Django connections are closed by hand."""
     own = getattr(_numbering, "connection", None)
     if own is not None:
         own.close()
