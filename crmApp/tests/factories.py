@@ -218,3 +218,14 @@ class ActivityFactory(OrganizationOwnedFactory):
     organization = factory.SubFactory(OrganizationFactory)
     subject = factory.Sequence(lambda n: f"Call {n}")
     lead = factory.SubFactory(LeadFactory, organization=factory.SelfAttribute("..organization"))
+
+
+# The factory of each CRM record resource, by its API path segment.
+FACTORIES_BY_RESOURCE = {
+    "customers": CustomerFactory,
+    "leads": LeadFactory,
+    "deals": DealFactory,
+    "activities": ActivityFactory,
+    "employees": EmployeeFactory,
+    "vendors": VendorFactory,
+}

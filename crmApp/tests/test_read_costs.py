@@ -10,28 +10,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crmApp import throttles
-from crmApp.tests.factories import (
-    ActivityFactory,
-    CustomerFactory,
-    DealFactory,
-    EmployeeFactory,
-    LeadFactory,
-    VendorFactory,
-)
+from crmApp.tests.factories import FACTORIES_BY_RESOURCE
 from crmApp.tests.redis_calls import redis_round_trips
 from crmApp.tests.test_processes import require_redis
 
 pytestmark = pytest.mark.django_db
 
 REDIS_URL = "redis://127.0.0.1:6379/10"  # emptied by these tests
-FACTORIES = {
-    "customers": CustomerFactory,
-    "leads": LeadFactory,
-    "deals": DealFactory,
-    "activities": ActivityFactory,
-    "employees": EmployeeFactory,
-    "vendors": VendorFactory,
-}
 # (queries, Redis round trips) of a warm request. Redis: the signed-in account with their membership, codes
 # and scope (1), the throttle (1), and for lists the data version with the cached count (1). Queries: the
 # page (a lead page adds its converted customers); a detail reads its record (a lead, its converted customer).
@@ -75,7 +60,7 @@ def warm_costs(client, path: str) -> tuple[int, int]:
 def test_a_warm_read_costs_a_pinned_number_of_queries_and_redis_round_trips(
     shared_redis, owner_client, organization, resource, read, records
 ):
-    made = FACTORIES[resource].create_batch(records, organization=organization)
+    made = FACTORIES_BY_RESOURCE[resource].create_batch(records, organization=organization)
     path = f"/api/{resource}/" if read == "list" else f"/api/{resource}/{made[0].id}/"
 
     assert warm_costs(owner_client, path) == COSTS[resource, read]

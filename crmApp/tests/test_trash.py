@@ -8,25 +8,17 @@ from django.utils import timezone
 
 from crmApp.models import Activity, Customer, Deal, Employee, HistoryEntry, Lead, OutboxEvent, Vendor
 from crmApp.tests.factories import (
+    FACTORIES_BY_RESOURCE,
     ActivityFactory,
     CustomerFactory,
     DealFactory,
     EmployeeFactory,
     LeadFactory,
-    VendorFactory,
 )
 from crmApp.tests.test_webhooks import make_webhook
 
 pytestmark = pytest.mark.django_db
 
-FACTORIES = {
-    "customers": CustomerFactory,
-    "leads": LeadFactory,
-    "deals": DealFactory,
-    "activities": ActivityFactory,
-    "employees": EmployeeFactory,
-    "vendors": VendorFactory,
-}
 MODELS = {
     "customers": Customer,
     "leads": Lead,
@@ -41,10 +33,10 @@ def trash(client, resource: str, record) -> None:
     assert client.delete(f"/api/{resource}/{record.id}/").status_code == 204
 
 
-@pytest.mark.parametrize("resource", list(FACTORIES))
+@pytest.mark.parametrize("resource", list(FACTORIES_BY_RESOURCE))
 def test_a_deleted_record_leaves_every_read_but_stays_in_the_table(owner_client, organization, resource):
-    record = FACTORIES[resource](organization=organization)
-    kept = FACTORIES[resource](organization=organization)
+    record = FACTORIES_BY_RESOURCE[resource](organization=organization)
+    kept = FACTORIES_BY_RESOURCE[resource](organization=organization)
     trash(owner_client, resource, record)
 
     assert owner_client.get(f"/api/{resource}/{record.id}/").status_code == 404
@@ -54,9 +46,9 @@ def test_a_deleted_record_leaves_every_read_but_stays_in_the_table(owner_client,
     assert stored.deleted_at is not None and stored.code == record.code
 
 
-@pytest.mark.parametrize("resource", list(FACTORIES))
+@pytest.mark.parametrize("resource", list(FACTORIES_BY_RESOURCE))
 def test_the_trash_lists_restores_and_purges(owner_client, owner, organization, resource):
-    record = FACTORIES[resource](organization=organization)
+    record = FACTORIES_BY_RESOURCE[resource](organization=organization)
     trash(owner_client, resource, record)
 
     (listed,) = owner_client.get("/api/trash/", {"resource": resource}).json()["results"]
