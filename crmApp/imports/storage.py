@@ -1,10 +1,11 @@
 """An import job's file in the database: written once when the job is queued, read once when it runs.
 
-On PostgreSQL the file travels as a binary parameter and a binary result. Through the ORM, whose
-statements carry their parameters inside their text, a 50 MB file went out as a 100 MB hex literal built
-and copied several times over (≈ 370 MB more memory and 2 s for a 50 MB file, in the web process that
-took the upload) and came back as 100 MB of hex text. These two statements run on the connection and in
-the transaction of the ORM's, without its query logging.
+On PostgreSQL both statements run on the ORM's connection and in its transaction, with a cursor of their
+own: the read asks for a binary result (through the ORM a 50 MB file comes back as 100 MB of hex text),
+and neither passes the file through the ORM's query logging. The write was also what kept a 50 MB file
+from going out as a 100 MB hex literal (≈ 370 MB more memory and 2 s in the web process) while the ORM
+interpolated parameters into its statements; now that the connection binds them on the server
+(settings: `server_side_binding`), the ORM would send the file in binary too.
 """
 
 from django.db import connection
