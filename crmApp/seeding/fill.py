@@ -68,6 +68,7 @@ class FillReport:
     linked_conversions: int = 0
     link_seconds: float = 0.0
     history: Step | None = None
+    index_seconds: float = 0.0
     check_seconds: float = 0.0
     analyze_seconds: float = 0.0
     seconds: float = 0.0
@@ -107,7 +108,7 @@ def _default_pipeline(organization) -> Pipeline:
     return pipeline
 
 
-def _fill_kind(organization, ctx, kind: str, target: int, rng, progress: bool) -> Step:
+def _fill_kind(organization, ctx, kind: str, target: int, rng, progress: bool, deferred) -> Step:
     """Insert the rows of one kind the organization lacks."""
     model, prefix, generator = KINDS[kind]
     org_id = organization.id
@@ -127,14 +128,16 @@ def _fill_kind(organization, ctx, kind: str, target: int, rng, progress: bool) -
     if missing:
         first = CodeSequence.objects.allocate(organization_id=org_id, prefix=prefix, count=missing)
         columns, chunks = generator(ctx, rng, missing, first)
+        deferred.defer(model, missing)
         with tqdm(total=missing, desc=f"{kind:<9}", unit=" rows", unit_scale=True, disable=not progress) as bar:
             writer.insert_rows(model, columns, chunks, on_chunk=bar.update)
     return Step(kind, target, missing, time.perf_counter() - started)
 
 
-def _write_history(ctx, org_id: int, floors: dict, leads_added: int) -> Step:
+def _write_history(ctx, org_id: int, floors: dict, leads_added: int, deferred) -> Step:
     """The history of a fill: one creation change per new lead, and a long one for a few busy records."""
     started = time.perf_counter()
+    deferred.defer(HistoryEntry, leads_added)
     written = writer.write_creation_history(
         Lead, organization_id=org_id, after_id=floors["leads"], fields=LEAD_HISTORY_FIELDS, source=ChangeSource.SYSTEM
     )
@@ -152,12 +155,9 @@ def _write_history(ctx, org_id: int, floors: dict, leads_added: int) -> Step:
     return Step("history", 0, written, time.perf_counter() - started)
 
 
-def _link_conversions(org_id: int, customers_before: int) -> int:
-    new_customers = Customer.objects.filter(organization_id=org_id, id__gt=customers_before).count()
-    # About half of the new customers came from converted leads; the rest were won directly.
-    return writer.link_converted_leads(
-        organization_id=org_id, customers_after_id=customers_before, limit=(new_customers + 1) // 2
-    )
+def _conversions(org_id: int, customers_before: int) -> int:
+    """How many of the new customers came from converted leads: about half; the rest were won directly."""
+    return (Customer.objects.filter(organization_id=org_id, id__gt=customers_before).count() + 1) // 2
 
 
 def fill_organization(organization, *, targets: Counts, rng, author=None, progress: bool = False) -> FillReport:
@@ -178,19 +178,25 @@ def fill_organization(organization, *, targets: Counts, rng, author=None, progre
         employee_ids=_ids(Employee, org_id),
     )
     floors = {kind: writer.max_id(KINDS[kind][0], org_id) for kind, _ in targets.items()}
+    deferred = writer.DeferredIndexes()
     skipped_checks = writer.skip_row_reference_checks()
     try:
         for kind, target in targets.items():
-            report.steps.append(_fill_kind(organization, ctx, kind, target, rng, progress))
+            if kind == "leads":
+                ctx.conversions = _conversions(org_id, floors["customers"])
+            report.steps.append(_fill_kind(organization, ctx, kind, target, rng, progress, deferred))
             if kind == "employees":
                 ctx.employee_ids = _ids(Employee, org_id)
             if kind == "leads":
                 linking = time.perf_counter()
-                report.linked_conversions = _link_conversions(org_id, floors["customers"])
-                # A converted lead always has its customer: the ones no new customer came from stay qualified.
-                writer.requalify_unlinked_conversions(organization_id=org_id, leads_after_id=floors["leads"])
-                report.history = _write_history(ctx, org_id, floors, report.steps[-1].added)
+                report.linked_conversions = writer.link_converted_leads(
+                    organization_id=org_id, customers_after_id=floors["customers"], limit=ctx.conversions
+                )
+                report.history = _write_history(ctx, org_id, floors, report.steps[-1].added, deferred)
                 report.link_seconds = time.perf_counter() - linking
+        building = time.perf_counter()
+        deferred.build()
+        report.index_seconds = time.perf_counter() - building
         if any(step.added for step in report.steps):
             # COPY sends no signals: cached reads of this organization, and the access its members'
             # record scopes reach (new employee records), must be recomputed.

@@ -44,6 +44,8 @@ class FillContext:
     deal_ids: list = field(default_factory=list)
     stages: list = field(default_factory=list)  # PipelineStage rows of the default pipeline, in order
     pipeline_id: int | None = None
+    # How many new leads may be converted: one per new customer that can be linked to one.
+    conversions: int = 0
 
     def assignees(self, rng, count: int) -> list:
         """`count` employee ids for assigned_to, about one in eight left unassigned."""
@@ -295,6 +297,7 @@ def lead_rows(ctx: FillContext, rng, count: int, first_number: int):
 
     def generate():
         all_ticks = clock.sample(rng, count, ordered=True)
+        conversions_left = ctx.conversions
         for start, n in _chunks(count):
             cover = start == 0
             statuses = with_coverage(
@@ -325,6 +328,11 @@ def lead_rows(ctx: FillContext, rng, count: int, first_number: int):
                 email = f"{handle}{number}@{domain}" if emailed[i] else ""
                 created = updated = text(tick)
                 qualified_at = converted_at = None
+                if status == converted:  # past the customers to link, a converted lead stays qualified
+                    if conversions_left:
+                        conversions_left -= 1
+                    else:
+                        status = qualified
                 if status in (qualified, converted) or (status == lost and rnd() < 0.4):
                     tick = min(tick + int(DAY * (1 + 29 * rnd())), top)
                     qualified_at = updated = text(tick)

@@ -17,10 +17,10 @@ pytest_plugins = ["crmApp.tests.analytics_data"]
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `postgres` prove races that need PostgreSQL: SQLite never lets two writers overlap."""
+    """Tests marked `postgres` prove what needs PostgreSQL: races (SQLite never lets two writers overlap), indexes."""
     if connection.vendor == "postgresql":
         return
-    skip = pytest.mark.skip(reason="needs PostgreSQL: concurrent writers and row locks")
+    skip = pytest.mark.skip(reason="needs PostgreSQL: concurrent writers, row locks or its indexes")
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)

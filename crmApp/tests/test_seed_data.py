@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from crmApp.constants import DEFAULT_PIPELINE_STAGES, DealStatus, LeadSource, LeadStatus, ProfileType
@@ -15,6 +15,7 @@ from crmApp.models import (
     Customer,
     Deal,
     Employee,
+    HistoryEntry,
     Lead,
     Membership,
     Organization,
@@ -24,8 +25,11 @@ from crmApp.models import (
 )
 from crmApp.models.deal import expected_revenue
 from crmApp.pagination import VersionedCountPaginator
-from crmApp.seeding.writer import check_references, insert_rows
+from crmApp.seeding import writer
+from crmApp.seeding.fill import LEAD_HISTORY_FIELDS
+from crmApp.seeding.writer import DeferredIndexes, check_references, insert_rows
 from crmApp.services.lead_scoring import score_lead
+from crmApp.tests.factories import VendorFactory
 
 DEMO_ORGANIZATIONS = ("Acme Corporation", "Globex Industries")
 
@@ -343,3 +347,73 @@ def test_a_leads_only_fill_makes_no_converted_lead_without_its_customer(organiza
     assert leads.count() >= 300
     assert not leads.filter(status="converted", converted_customer__isnull=True).exists()
     assert leads.filter(status="qualified").exists()
+
+
+def index_definitions(*models) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = ANY(%s)", [[model._meta.db_table for model in models]]
+        )
+        return {definition for (definition,) in cursor.fetchall()}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_bulk_load_builds_the_same_indexes_after_the_rows(organization, monkeypatch):
+    monkeypatch.setattr(writer, "BULK_LOAD_ROWS", 50)
+    before = index_definitions(Customer, Lead, Deal, HistoryEntry)
+
+    output = seed("--organization", "Acme", "--customers", "60", "--leads", "300", "--deals", "50")
+
+    assert "indexes of the tables loaded empty built" in output
+    assert index_definitions(Customer, Lead, Deal, HistoryEntry) == before
+    assert Lead.objects.filter(organization=organization).count() == 300
+    assert not Lead.objects.filter(status="converted", converted_customer__isnull=True).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("rows_there", "rows_added", "deferred"),
+    [
+        (0, 50, True),  # a first load
+        (5, 50, True),  # the fill makes the table ten times bigger
+        (6, 50, False),  # a top-up of a table in use keeps its indexes
+        (0, 49, False),  # too few rows to be worth rebuilding
+    ],
+)
+def test_only_a_big_load_into_a_small_table_defers_its_indexes(monkeypatch, rows_there, rows_added, deferred):
+    monkeypatch.setattr(writer, "BULK_LOAD_ROWS", 50)
+    VendorFactory.create_batch(rows_there)
+    before = index_definitions(Vendor)
+    indexes = DeferredIndexes()
+
+    assert indexes.defer(Vendor, rows_added) is deferred
+    assert (index_definitions(Vendor) != before) is deferred
+    indexes.build()
+    assert index_definitions(Vendor) == before
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_failed_bulk_load_keeps_its_indexes(monkeypatch):
+    monkeypatch.setattr(writer, "BULK_LOAD_ROWS", 1)
+    before = index_definitions(Vendor)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert DeferredIndexes().defer(Vendor, 1)
+        raise RuntimeError("the fill failed")
+
+    assert index_definitions(Vendor) == before
+
+
+@pytest.mark.django_db
+def test_a_filled_lead_has_its_creation_history(organization):
+    seed("--organization", "Acme", "--leads", "30")
+
+    for lead in Lead.objects.filter(organization=organization):
+        entry = HistoryEntry.objects.get(organization=organization, record_type="lead", record_id=lead.id)
+        assert (entry.kind, entry.record_code, entry.at, entry.data) == ("change", lead.code, lead.created_at, {})
+        assert entry.changes == [
+            {"field": name, "old": None, "new": getattr(lead, name)} for name in LEAD_HISTORY_FIELDS
+        ]
