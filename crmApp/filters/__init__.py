@@ -126,11 +126,16 @@ class RecordFilterSet(django_filters.FilterSet):
 
 @cache
 def _form_class(filterset_class) -> type[forms.Form]:
-    """The form of a filterset class: one field per filter, built from fresh copies of its filters."""
+    """The form of a filterset class: one field per filter.
+
+    The class's own filters build (and keep) their fields, so the per-request copies share them too:
+    a multiple-choice filter reads its field while filtering, and would otherwise build it, choices
+    and all, on every request. A form copies its fields for each instance anyway.
+    """
     per_request = [name for name, f in filterset_class.base_filters.items() if isinstance(f, QuerySetRequestMixin)]
     if per_request:  # their choices depend on the request, so their field can't be built once
         raise ImproperlyConfigured(f"{filterset_class.__name__} can't share a form: {per_request} read the request.")
-    fields = {name: copy.deepcopy(filter_).field for name, filter_ in filterset_class.base_filters.items()}
+    fields = {name: filter_.field for name, filter_ in filterset_class.base_filters.items()}
     return type(f"{filterset_class.__name__}Form", (filterset_class._meta.form,), fields)
 
 

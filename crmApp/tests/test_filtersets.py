@@ -19,6 +19,14 @@ def test_each_filterset_has_its_own_filters_and_every_one_the_same_form_class():
         assert (filter_.parent, second.filters[name].parent) == (first, second)
 
 
+def test_a_filter_field_is_built_once_and_each_form_gets_its_own_copy():
+    first, second = (LeadFilter(QueryDict("status=new"), Lead.objects.none()) for _ in range(2))
+    shared = LeadFilter.base_filters["status"].field
+    assert first.filters["status"].field is shared and second.filters["status"].field is shared
+    assert first.form.fields["status"] is not shared and first.form.fields["status"] is not second.form.fields["status"]
+    assert first.is_valid() and first.form.cleaned_data["status"] == ["new"]
+
+
 def test_the_request_each_filterset_was_given_is_the_one_its_filters_read():
     requests = [RequestFactory().get("/"), RequestFactory().get("/")]
     filtersets = [LeadFilter(QueryDict("assigned_to=me"), Lead.objects.none(), request=r) for r in requests]
