@@ -365,7 +365,7 @@ def test_a_bulk_load_builds_the_same_indexes_after_the_rows(organization, monkey
 
     output = seed("--organization", "Acme", "--customers", "60", "--leads", "300", "--deals", "50")
 
-    assert "indexes of the tables loaded empty built" in output
+    assert "indexes of the tables loaded in bulk built" in output
     assert index_definitions(Customer, Lead, Deal, HistoryEntry) == before
     assert Lead.objects.filter(organization=organization).count() == 300
     assert not Lead.objects.filter(status="converted", converted_customer__isnull=True).exists()

@@ -135,7 +135,7 @@ class Command(BaseCommand):
                 f" ({report.link_seconds:.1f} s)"
             )
         if report.index_seconds > 0.05:
-            self.stdout.write(f"  indexes of the tables loaded empty built in {report.index_seconds:.1f} s")
+            self.stdout.write(f"  indexes of the tables loaded in bulk built in {report.index_seconds:.1f} s")
         if report.analyze_seconds > 0.05:
             self.stdout.write(f"  ANALYZE {report.analyze_seconds:.1f} s")
         if report.check_seconds:
