@@ -14,7 +14,7 @@ from crmApp.constants import (
     CustomerStatus,
     CustomerType,
 )
-from crmApp.models.base import LIVE, CodedRecord
+from crmApp.models.base import LIVE, CodedRecord, set_only_index
 
 
 class Customer(CodedRecord):
@@ -49,13 +49,14 @@ class Customer(CodedRecord):
 
     # Set when the record was merged into another and went to the trash.
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False, db_index=False
     )
 
     class Meta(CodedRecord.Meta):
         ordering = ["-created_at", "-id"]
         indexes = [
             *CodedRecord.Meta.indexes,
+            set_only_index("merged_into", name="customer_merged_into_idx"),
             # Duplicate emails (imports, the duplicates report) compare lower-cased addresses of live records.
             models.Index(F("organization"), Lower("email"), name="customer_org_email_idx", condition=LIVE),
             # Live rows only: the default list order, and the dashboard's growth windows as a range scan.

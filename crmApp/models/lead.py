@@ -15,7 +15,7 @@ from crmApp.constants import (
     LeadSource,
     LeadStatus,
 )
-from crmApp.models.base import LIVE, CodedRecord
+from crmApp.models.base import LIVE, CodedRecord, set_only_index
 
 
 class Lead(CodedRecord):
@@ -42,7 +42,7 @@ class Lead(CodedRecord):
 
     # Set when the record was merged into another and went to the trash.
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False, db_index=False
     )
 
     class Meta(CodedRecord.Meta):
@@ -59,6 +59,7 @@ class Lead(CodedRecord):
         # organization, so it is as selective as a composite, and it serves the SET NULL cascade too.
         indexes = [
             *CodedRecord.Meta.indexes,
+            set_only_index("merged_into", name="lead_merged_into_idx"),
             # Duplicate emails (imports, the duplicates report) compare lower-cased addresses of live records.
             models.Index(F("organization"), Lower("email"), name="lead_org_email_idx", condition=LIVE),
             models.Index(fields=["organization", "created_at", "id"], name="lead_org_created_idx"),

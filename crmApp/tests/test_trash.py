@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from crmApp.models import Activity, Customer, Deal, Employee, HistoryEntry, Lead, OutboxEvent, Vendor
+from crmApp.tests.conftest import make_client
 from crmApp.tests.factories import (
     FACTORIES_BY_RESOURCE,
     ActivityFactory,
@@ -215,3 +216,16 @@ def test_trashing_an_employee_unassigns_their_records_and_restoring_does_not_rea
     assert Lead.objects.get(pk=lead.pk).assigned_to_id is None
     owner_client.post(f"/api/trash/employees/{employee.id}/restore/")
     assert Lead.objects.get(pk=lead.pk).assigned_to_id is None
+
+
+@pytest.mark.parametrize("resource", list(FACTORIES_BY_RESOURCE))
+def test_a_trashed_record_outlives_the_account_that_deleted_it(make_member, organization, resource):
+    deleter = make_member([f"{resource}:delete"])
+    record = FACTORIES_BY_RESOURCE[resource](organization=organization)
+    trash(make_client(deleter, organization), resource, record)
+    assert MODELS[resource].with_trashed.get(pk=record.pk).deleted_by_id == deleter.id
+
+    deleter.delete()
+
+    stored = MODELS[resource].with_trashed.get(pk=record.pk)
+    assert stored.deleted_at is not None and stored.deleted_by_id is None
