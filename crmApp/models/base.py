@@ -108,8 +108,8 @@ def numbered_outside(table: str, organization_id: int, prefix: str, count: int) 
             _numbering.connection = own
         with own.cursor() as cursor:
             cursor.execute(
-                f'UPDATE "{table}" SET last_value = last_value + %s WHERE organization_id = %s AND prefix = %s '
-                "RETURNING last_value",
+                f"UPDATE {own.ops.quote_name(table)} SET last_value = last_value + %s"
+                " WHERE organization_id = %s AND prefix = %s RETURNING last_value",
                 [count, organization_id, prefix],
             )
             row = cursor.fetchone()
