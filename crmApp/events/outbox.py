@@ -50,13 +50,12 @@ def subscribes(webhook: Webhook, event_type: str) -> bool:
 def represent(kind: str, records: list[models.Model]) -> list[dict]:
     """The records as the API shows them, as they stand in this transaction.
 
-    Read as rows through the serializer's list plan (listing.py): building a ModelSerializer's fields
-    cost more than the rest of the event, on every write that has webhooks.
+    Read as rows through the serializer's list plan (listing.py), lookups included in the one query:
+    building a ModelSerializer's fields cost more than the rest of the event, on every write that has
+    webhooks.
     """
-    plan = list_plan(import_string(SHAPES[kind]))
-    rows = list(
-        type(records[0])._base_manager.filter(pk__in=[record.pk for record in records]).values_list(*plan.columns)
-    )
+    plan = list_plan(import_string(SHAPES[kind]), inline=True)
+    rows = list(plan.select(type(records[0])._base_manager.filter(pk__in=[record.pk for record in records])))
     shown = {row[0]: item for row, item in zip(rows, plan.render(rows), strict=True)}
     return [shown[record.pk] for record in records]
 

@@ -21,6 +21,13 @@ from crmApp.serializers.fields import (
 ZERO = Decimal("0")
 
 
+def _converted_customer_columns() -> tuple[str, str, str, str]:
+    """The customer table and its lead, id and deletion columns, quoted."""
+    quote, meta = connection.ops.quote_name, Customer._meta
+    columns = (quote(meta.get_field(name).column) for name in ("converted_from_lead", "id", "deleted_at"))
+    return quote(meta.db_table), *columns
+
+
 def converted_customers(lead_ids: list[int]) -> dict[int, int]:
     """{lead id: id of the live customer converted from it} for a page of leads (one query).
 
@@ -28,15 +35,21 @@ def converted_customers(lead_ids: list[int]) -> dict[int, int]:
     """
     if not lead_ids:
         return {}
-    quote, meta = connection.ops.quote_name, Customer._meta
-    lead, key, deleted = (quote(meta.get_field(name).column) for name in ("converted_from_lead", "id", "deleted_at"))
+    table, lead, key, deleted = _converted_customer_columns()
     placeholders = ", ".join(["%s"] * len(lead_ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {lead}, {key} FROM {quote(meta.db_table)} WHERE {deleted} IS NULL AND {lead} IN ({placeholders})",
-            lead_ids,
+            f"SELECT {lead}, {key} FROM {table} WHERE {deleted} IS NULL AND {lead} IN ({placeholders})", lead_ids
         )
         return dict(cursor.fetchall())
+
+
+def converted_customer_of(lead_table: str) -> str:
+    """The same as an SQL expression over a row of `lead_table` (quoted): its live customer's id, or NULL."""
+    table, lead, key, deleted = _converted_customer_columns()
+    lead_key = connection.ops.quote_name(Lead._meta.pk.column)
+    live = f"{table}.{deleted} IS NULL"
+    return f"SELECT {table}.{key} FROM {table} WHERE {live} AND {table}.{lead} = {lead_table}.{lead_key}"
 
 
 class LeadSerializer(StrictModelSerializer):
@@ -44,7 +57,7 @@ class LeadSerializer(StrictModelSerializer):
 
     assigned_to = ScopedPrimaryKeyRelatedField(queryset=Employee.objects.all(), required=False, allow_null=True)
     converted_customer = serializers.SerializerMethodField()
-    row_fields = {"converted_customer": PageLookup(converted_customers)}
+    row_fields = {"converted_customer": PageLookup(converted_customers, inline=converted_customer_of)}
 
     class Meta:
         model = Lead

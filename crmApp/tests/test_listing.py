@@ -5,10 +5,13 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
+from crmApp import listing
 from crmApp.constants import CustomerType
 from crmApp.listing import ListPlan, list_plan
 from crmApp.models import Customer, Deal, Lead
@@ -67,10 +70,16 @@ CASES = [
 ]
 
 
+# The most rows a page may skip with its lookups inline: as configured, and never (a second query).
+INLINE_LIMITS = [listing.INLINE_MAX_OFFSET, -1]
+
+
+@pytest.mark.parametrize("inline_max_offset", INLINE_LIMITS, ids=["inline", "second-query"])
 @pytest.mark.parametrize(("path", "model", "serializer_class"), CASES, ids=[path for path, _, _ in CASES])
 def test_each_row_of_a_list_is_byte_for_byte_what_the_serializer_renders(
-    owner_client, records, path, model, serializer_class
+    owner_client, records, monkeypatch, path, model, serializer_class, inline_max_offset
 ):
+    monkeypatch.setattr(listing, "INLINE_MAX_OFFSET", inline_max_offset)
     response = owner_client.get(path, {"page_size": 100})
     listed = response.json()["results"]
     assert len(listed) == model.objects.count() >= 2
@@ -80,12 +89,15 @@ def test_each_row_of_a_list_is_byte_for_byte_what_the_serializer_renders(
     assert response.content.endswith(b'"results":' + JSONRenderer().render(expected) + b"}")
 
 
+@pytest.mark.parametrize("inline", [True, False])
 @pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "America/St_Johns"])
 @pytest.mark.parametrize(("path", "model", "serializer_class"), CASES, ids=[path for path, _, _ in CASES])
-def test_the_plan_renders_moments_as_drf_does_in_any_current_timezone(records, path, model, serializer_class, zone):
-    plan = list_plan(serializer_class)
+def test_the_plan_renders_moments_as_drf_does_in_any_current_timezone(
+    records, path, model, serializer_class, zone, inline
+):
+    plan = list_plan(serializer_class, inline=inline)
     with timezone.override(zone):
-        rendered = plan.render(model.objects.order_by("id").values_list(*plan.columns))
+        rendered = plan.render(plan.select(model.objects.order_by("id")))
         expected = serializer_class(model.objects.order_by("id"), many=True).data
     assert JSONRenderer().render(rendered) == JSONRenderer().render(expected)
 
@@ -95,6 +107,30 @@ def test_a_converted_lead_names_its_customer_until_that_customer_is_trashed(owne
     shown = {row["id"]: row["converted_customer"] for row in owner_client.get("/api/leads/").json()["results"]}
     assert shown[converted.id] == Customer.objects.get(converted_from_lead=converted).id
     assert shown[converted_then_trashed.id] is None and shown[plain.id] is None
+
+
+# (query, whether the page selects its converted customers itself), with at most 2 rows skipped inline.
+PAGE_DEPTHS = [
+    ({}, True),
+    ({"page": "3", "page_size": "1"}, True),  # skips 2
+    ({"page": "2", "page_size": "2"}, True),  # skips 2
+    ({"page": "4", "page_size": "1"}, False),  # skips 3
+    ({"page": "last", "page_size": "1"}, False),  # a depth known only once counted
+    ({"page": "", "page_size": "3"}, True),  # DRF reads an empty page as the first
+]
+
+
+@pytest.mark.parametrize(("query", "inline"), PAGE_DEPTHS, ids=[repr(query) for query, _ in PAGE_DEPTHS])
+def test_a_lead_page_selects_its_converted_customers_itself_only_when_it_skips_few_rows(
+    owner_client, records, monkeypatch, query, inline
+):
+    monkeypatch.setattr(listing, "INLINE_MAX_OFFSET", 2)
+    with CaptureQueriesContext(connection) as captured:
+        response = owner_client.get("/api/leads/", query)
+    assert response.status_code == 200 and response.json()["results"]
+    statements = [query["sql"] for query in captured]
+    assert any('= "crmApp_lead"."id"' in sql for sql in statements) == inline
+    assert any(sql.startswith('SELECT "converted_from_lead_id"') for sql in statements) == (not inline)
 
 
 def test_a_field_that_is_no_column_must_be_declared():
