@@ -34,13 +34,16 @@ class CachedJWTAuthentication(JWTAuthentication):
             raise InvalidToken("Token contained no recognizable user identification")
         # Imported here: DRF reads this module while its own views are still being imported.
         from crmApp.tenancy import ORGANIZATION_HEADER, parse_id
+        from crmApp.throttles import UserRateThrottle
 
-        # The caller's access in the organization they name comes in the same round trip (crmApp.tenancy).
+        # The caller's access in the organization they name (crmApp.tenancy) and the count of this request
+        # against their rate limit come in the same round trip.
         organization_id = parse_id(self.request.META.get(ORGANIZATION_HEADER, ""))
+        counted = UserRateThrottle.hit_ahead(self.request, user_id)
         user, ahead = access.cached_user(
-            user_id, lambda pk: User.objects.filter(pk=pk).first(), organization_id=organization_id
+            user_id, lambda pk: User.objects.filter(pk=pk).first(), organization_id=organization_id, along=counted
         )
-        self.request.crm_access_ahead = ahead
+        self.request.crm_access_ahead, self.request.crm_hit_ahead = ahead, counted
         if user is None:
             raise AuthenticationFailed("User not found", code="user_not_found")
         if not user.is_active:

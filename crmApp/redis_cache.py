@@ -28,3 +28,18 @@ class ReusedClientRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ReusedClientRedisCacheClient
+
+    def get_many_along(self, keys, queue) -> tuple[dict, list]:
+        """`get_many(keys)` and the commands `queue(pipeline)` adds, in one round trip: (found, their answers).
+
+        The added commands name their keys as they are in Redis (no cache prefix) and get raw answers.
+        """
+        names = {self.make_and_validate_key(key): key for key in keys}
+        pipeline = self._cache.get_client(write=True).pipeline(transaction=False)
+        pipeline.mget(list(names))
+        queue(pipeline)
+        values, *answers = pipeline.execute()
+        loads = self._cache._serializer.loads
+        return {
+            names[name]: loads(value) for name, value in zip(names, values, strict=True) if value is not None
+        }, answers

@@ -6,6 +6,9 @@ That avoids the burst of twice the limit a fixed window allows at its edge, and 
 to Redis (INCR + EXPIRE + GET in a pipeline on one reused client) whatever the traffic; DRF's
 throttle instead reads and rewrites the list of every timestamp in the window.
 
+A signed-in caller's request is counted in the very round trip that reads their access (crmApp.access),
+so it costs no round trip of its own; it therefore counts even when permissions then refuse it.
+
 The client address is REMOTE_ADDR, or X-Forwarded-For only through NUM_PROXIES trusted proxies.
 """
 
@@ -49,32 +52,49 @@ def redis_client():
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
-def _hit_redis(current: str, previous: str, window: int) -> tuple[int, int]:
+class Hit:
+    """One request counted under `key` at `now`: its window's keys, and the counts once they are read."""
+
+    def __init__(self, key: str, window: int, now: float):
+        index = int(now // window)
+        self.key, self.window, self.elapsed = key, window, (now - index * window) / window
+        self.current, self.previous = f"crm:rate:{key}:{index}", f"crm:rate:{key}:{index - 1}"
+        self.counts: tuple[int, int] | None = None  # (this window's count, the previous window's)
+
+    def queue(self, pipeline) -> None:
+        """The Redis commands that count it, on `pipeline` (whose answers go to `receive`)."""
+        pipeline.incr(self.current)
+        pipeline.expire(self.current, 2 * self.window)
+        pipeline.get(self.previous)
+
+    def receive(self, answers: list) -> None:
+        count, _, before = answers
+        self.counts = int(count), int(before or 0)
+
+
+def _hit_redis(counted: Hit) -> tuple[int, int]:
     pipeline = redis_client().pipeline(transaction=False)
-    pipeline.incr(current)
-    pipeline.expire(current, 2 * window)
-    pipeline.get(previous)
-    count, _, before = pipeline.execute()
-    return int(count), int(before or 0)
+    counted.queue(pipeline)
+    counted.receive(pipeline.execute())
+    return counted.counts
 
 
-def _hit_cache(current: str, previous: str, window: int) -> tuple[int, int]:
+def _hit_cache(counted: Hit) -> tuple[int, int]:
+    current, window = counted.current, counted.window
     django_cache.add(current, 0, timeout=2 * window)
     try:
         count = django_cache.incr(current)
     except ValueError:  # expired between add and incr
         django_cache.set(current, 1, timeout=2 * window)
         count = 1
-    return count, django_cache.get(previous) or 0
+    return count, django_cache.get(counted.previous) or 0
 
 
 def hit(key: str, window: int, now: float) -> tuple[int, int, float]:
     """Count one request under `key`; returns (this window's count, the previous window's, elapsed share)."""
-    index = int(now // window)
-    current, previous = f"crm:rate:{key}:{index}", f"crm:rate:{key}:{index - 1}"
-    hit_counter = _hit_redis if settings.REDIS_URL else _hit_cache
-    count, before = hit_counter(current, previous, window)
-    return count, before, (now - index * window) / window
+    counted = Hit(key, window, now)
+    count, before = (_hit_redis if settings.REDIS_URL else _hit_cache)(counted)
+    return count, before, counted.elapsed
 
 
 def seconds_until_free(count: int, before: int, elapsed: float, limit: int, window: int) -> float:
@@ -107,8 +127,12 @@ class WindowRateThrottle(BaseThrottle):
         key = self.get_key(request, view)
         if key is None:
             return True
+        ahead = getattr(request, "crm_hit_ahead", None)  # counted with the caller's access (see above)
         try:
-            count, before, elapsed = hit(f"{self.scope}:{key}", self.window, time.time())
+            if ahead is not None and ahead.key == f"{self.scope}:{key}" and ahead.counts is not None:
+                (count, before), elapsed = ahead.counts, ahead.elapsed
+            else:
+                count, before, elapsed = hit(f"{self.scope}:{key}", self.window, time.time())
         except Exception:  # the counter store is down: serve rather than fail every request
             logger.exception("Rate limit counters are unavailable; %s is not limited", self.scope)
             return True
@@ -155,8 +179,23 @@ class UserRateThrottle(WindowRateThrottle):
             return None
         user = request.user
         if user and user.is_authenticated:
-            return f"user:{user.pk}"
+            return self.user_key(user.pk)
         return f"address:{self.get_ident(request)}"
+
+    @staticmethod
+    def user_key(user_id) -> str:
+        return f"user:{user_id}"
+
+    @classmethod
+    def hit_ahead(cls, request, user_id) -> Hit | None:
+        """This request's hit of the user's budget, to send with the read of their access.
+
+        None where the view doesn't count it this way, or the counters are not in Redis.
+        """
+        view = (request.parser_context or {}).get("view")
+        if not settings.REDIS_URL or view is None or not any(issubclass(t, cls) for t in view.throttle_classes):
+            return None
+        return Hit(f"{cls.scope}:{cls.user_key(user_id)}", cls().window, time.time())
 
 
 class ApiKeyRateThrottle(WindowRateThrottle):

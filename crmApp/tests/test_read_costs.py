@@ -18,22 +18,22 @@ pytestmark = pytest.mark.django_db
 
 REDIS_URL = "redis://127.0.0.1:6379/10"  # emptied by these tests
 # (queries, Redis round trips) of a warm request. Redis: the signed-in account with their membership, codes
-# and scope (1), the throttle (1), and for lists the data version with the cached count (1). Queries: the
-# page (a lead page selects its converted customers with it); a detail reads its record (a lead, its
-# converted customer).
+# and scope, and the request counted against their rate limit (1); for lists, the data version with the
+# cached count (1). Queries: the page (a lead page selects its converted customers with it); a detail reads
+# its record (a lead, its converted customer).
 COSTS = {
-    ("customers", "list"): (1, 3),
-    ("customers", "detail"): (1, 2),
-    ("leads", "list"): (1, 3),
-    ("leads", "detail"): (2, 2),
-    ("deals", "list"): (1, 3),
-    ("deals", "detail"): (1, 2),
-    ("activities", "list"): (1, 3),
-    ("activities", "detail"): (1, 2),
-    ("employees", "list"): (1, 3),
-    ("employees", "detail"): (1, 2),
-    ("vendors", "list"): (1, 3),
-    ("vendors", "detail"): (1, 2),
+    ("customers", "list"): (1, 2),
+    ("customers", "detail"): (1, 1),
+    ("leads", "list"): (1, 2),
+    ("leads", "detail"): (2, 1),
+    ("deals", "list"): (1, 2),
+    ("deals", "detail"): (1, 1),
+    ("activities", "list"): (1, 2),
+    ("activities", "detail"): (1, 1),
+    ("employees", "list"): (1, 2),
+    ("employees", "detail"): (1, 1),
+    ("vendors", "list"): (1, 2),
+    ("vendors", "detail"): (1, 1),
 }
 
 
@@ -71,3 +71,13 @@ def test_the_cache_builds_one_redis_client_and_reuses_it(shared_redis):
     cache.set("crm:test:reuse", 1)
     client = cache._cache.get_client()
     assert cache.get("crm:test:reuse") == 1 and cache._cache.get_client(write=True) is client
+
+
+def test_the_rate_limit_counted_with_the_callers_access_counts_each_request_once(shared_redis, owner_client, settings):
+    # No round trip of its own (the costs above); here, that the limit still holds, one count per request.
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "user": "3/minute"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    answers = [owner_client.get("/api/leads/") for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    assert [answer["RateLimit-Remaining"] for answer in answers] == ["2", "1", "0", "0"]
+    assert answers[3].json()["code"] == "throttled"
