@@ -102,8 +102,8 @@ class RecordFilterSet(django_filters.FilterSet):
 
     django-filter deep-copies every filter (choices included) and builds a new form class for each
     request: about a tenth of a filtered list request. Here a filter is copied shallowly (it keeps no
-    state but the `model` and `parent` set below), and the form class is built once per filterset:
-    a Django form copies its fields for each instance anyway.
+    state but the `model` and `parent` set below), and the form class is built once per filterset,
+    its fields shared by every form (see `_form_class`).
     """
 
     created_after = MomentBoundFilter(field_name="created_at", upper=False)
@@ -124,19 +124,33 @@ class RecordFilterSet(django_filters.FilterSet):
         return _form_class(type(self))
 
 
+class SharedFields(dict):
+    """A form class's fields, which its forms share: deep-copying them copies the dict, not the fields.
+
+    A Django form deep-copies its class's fields for each instance, widgets and choices included: a
+    third of filtering a request. A filter field holds no per-request state (none reads the request,
+    see `_form_class`, and cleaning a value changes no field), so every form may use the same ones.
+    """
+
+    def __deepcopy__(self, memo):
+        return dict(self)
+
+
 @cache
 def _form_class(filterset_class) -> type[forms.Form]:
-    """The form of a filterset class: one field per filter.
+    """The form of a filterset class: one field per filter, built once and shared by every form.
 
     The class's own filters build (and keep) their fields, so the per-request copies share them too:
     a multiple-choice filter reads its field while filtering, and would otherwise build it, choices
-    and all, on every request. A form copies its fields for each instance anyway.
+    and all, on every request.
     """
     per_request = [name for name, f in filterset_class.base_filters.items() if isinstance(f, QuerySetRequestMixin)]
     if per_request:  # their choices depend on the request, so their field can't be built once
         raise ImproperlyConfigured(f"{filterset_class.__name__} can't share a form: {per_request} read the request.")
     fields = {name: filter_.field for name, filter_ in filterset_class.base_filters.items()}
-    return type(f"{filterset_class.__name__}Form", (filterset_class._meta.form,), fields)
+    form_class = type(f"{filterset_class.__name__}Form", (filterset_class._meta.form,), fields)
+    form_class.base_fields = SharedFields(form_class.base_fields)
+    return form_class
 
 
 @extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
