@@ -32,13 +32,16 @@ class ReusedClientRedisCache(RedisCache):
     def get_many_along(self, keys, queue) -> tuple[dict, list]:
         """`get_many(keys)` and the commands `queue(pipeline)` adds, in one round trip: (found, their answers).
 
-        The added commands name their keys as they are in Redis (no cache prefix) and get raw answers.
+        The added commands name their keys as they are in Redis (no cache prefix) and get raw answers, an
+        error among them as its exception: it fails only them, not the read.
         """
         names = {self.make_and_validate_key(key): key for key in keys}
         pipeline = self._cache.get_client(write=True).pipeline(transaction=False)
         pipeline.mget(list(names))
         queue(pipeline)
-        values, *answers = pipeline.execute()
+        values, *answers = pipeline.execute(raise_on_error=False)
+        if isinstance(values, Exception):
+            raise values
         loads = self._cache._serializer.loads
         return {
             names[name]: loads(value) for name, value in zip(names, values, strict=True) if value is not None

@@ -68,8 +68,10 @@ class Hit:
         pipeline.get(self.previous)
 
     def receive(self, answers: list) -> None:
-        count, _, before = answers
-        self.counts = int(count), int(before or 0)
+        """The pipeline's answers; an error among them leaves it uncounted (the throttle then counts it)."""
+        if not any(isinstance(answer, Exception) for answer in answers):
+            count, _, before = answers
+            self.counts = int(count), int(before or 0)
 
 
 def _hit_redis(counted: Hit) -> tuple[int, int]:

@@ -4,6 +4,8 @@ Pinned for the list and the detail of every resource, and the same with ten time
 here is a change in what every request of the frontend costs.
 """
 
+import time
+
 import pytest
 from django.core.cache import cache
 from django.db import connection
@@ -81,3 +83,11 @@ def test_the_rate_limit_counted_with_the_callers_access_counts_each_request_once
     assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
     assert [answer["RateLimit-Remaining"] for answer in answers] == ["2", "1", "0", "0"]
     assert answers[3].json()["code"] == "throttled"
+
+
+def test_a_counter_redis_refuses_fails_the_count_not_the_request(shared_redis, owner_client, owner, caplog):
+    window = throttles.UserRateThrottle().window
+    counted = throttles.Hit(f"user:{throttles.UserRateThrottle.user_key(owner.pk)}", window, time.time())
+    throttles.redis_client().set(counted.current, "not a number")  # INCR answers an error
+    assert owner_client.get("/api/leads/").status_code == 200
+    assert "Rate limit counters are unavailable" in caplog.text
