@@ -6,8 +6,9 @@ That avoids the burst of twice the limit a fixed window allows at its edge, and 
 to Redis (INCR + EXPIRE + GET in a pipeline on one reused client) whatever the traffic; DRF's
 throttle instead reads and rewrites the list of every timestamp in the window.
 
-A signed-in caller's request is counted in the very round trip that reads their access (crmApp.access),
-so it costs no round trip of its own; it therefore counts even when permissions then refuse it.
+With Redis, a signed-in caller's request is counted in the very round trip that reads their access
+(crmApp.access), so it costs no round trip of its own; it therefore counts even when permissions then
+refuse it. Without Redis the throttle counts it itself, once permissions have let it through.
 
 The client address is REMOTE_ADDR, or X-Forwarded-For only through NUM_PROXIES trusted proxies.
 """
