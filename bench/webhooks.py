@@ -119,6 +119,13 @@ def check_arrivals(receivers, webhooks, expected: dict[str, set[int]], since: fl
     return {"failures": failures, "from_commit": from_commit, "from_since": from_since, "last_arrival": last}
 
 
+def newest_id(leads) -> int:
+    """The id of the newest of `leads` (0 for none): the leads a round creates come after it."""
+    from django.db.models import Max
+
+    return leads.aggregate(last=Max("id"))["last"] or 0
+
+
 def settled(leads) -> set[int]:
     """The ids of `leads` once they stop changing: requests wrk cut off may still be committing."""
     ids = None
@@ -136,11 +143,9 @@ def webhook_round(api, server, worker, receivers, headers: dict, leads, duration
     With `queued`, the worker consumes nothing while the leads are created (the deliveries wait in the
     outbox until it resumes): what webhooks cost the write path alone, without the deliveries' CPU.
     """
-    from django.db.models import Max
-
     webhooks = api.add_webhooks(receivers)
     forget(receivers)
-    before = leads.aggregate(last=Max("id"))["last"] or 0
+    before = newest_id(leads)
     if queued:
         worker.pause()
     cpu_before = processes.cpu_seconds(worker.process.pid)
@@ -162,14 +167,12 @@ def webhook_round(api, server, worker, receivers, headers: dict, leads, duration
 
 def lead_rounds(api, server, worker, receivers, headers: dict, organization, duration: int) -> dict:
     """Rounds of lead creation: without webhooks, with WEBHOOKS delivered meanwhile, and with them queued."""
-    from django.db.models import Max
-
     from crmApp.models import Lead
 
     leads = Lead.objects.filter(organization=organization)
     rounds, failures, latencies = {"none": [], "webhooks": [], "webhooks_queued": []}, [], []
     for number in range(1, ROUNDS + 1):
-        before = leads.aggregate(last=Max("id"))["last"] or 0
+        before = newest_id(leads)
         rounds["none"].append(create_leads(server, headers, duration))
         # Its last requests commit before the next round's webhooks exist (else they send an event the
         # next round doesn't expect).
