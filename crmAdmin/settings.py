@@ -244,7 +244,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": [
         "crmApp.filters.FilterBackend",
-        "rest_framework.filters.SearchFilter",
+        "crmApp.filters.search.DocumentSearchFilter",
         "crmApp.filters.StableOrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

@@ -50,7 +50,7 @@ def as_json(value):
 
 
 def history_fields(model) -> list[models.Field]:
-    return [field for field in model._meta.concrete_fields if field.name not in NOT_HISTORY]
+    return [field for field in model._meta.concrete_fields if field.name not in NOT_HISTORY and not field.generated]
 
 
 def field_changes(record: models.Model, before: dict | None) -> list[dict]:

@@ -98,7 +98,8 @@ class ServiceBackedAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         saved = self.write(request, obj, form.changed_data, change=change)
         for field in obj._meta.concrete_fields:  # the admin goes on with `obj` (its message, its redirect)
-            setattr(obj, field.attname, getattr(saved, field.attname))
+            if not field.generated:
+                setattr(obj, field.attname, getattr(saved, field.attname))
 
     def delete_model(self, request, obj):
         self.service(request, obj.organization).delete(obj)

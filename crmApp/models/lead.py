@@ -15,13 +15,14 @@ from crmApp.constants import (
     LeadSource,
     LeadStatus,
 )
-from crmApp.models.base import LIVE, CodedRecord, set_only_index
+from crmApp.models.base import LIVE, CodedRecord, search_document, set_only_index
 
 
 class Lead(CodedRecord):
     """A prospect. `score` and the workflow fields are owned by LeadService."""
 
     CODE_PREFIX = "LEAD"
+    SEARCHED_FIELDS = ("first_name", "last_name", "email", "company", "code")
 
     first_name = models.CharField(max_length=NAME_MAX)
     last_name = models.CharField(max_length=NAME_MAX, blank=True)
@@ -44,6 +45,8 @@ class Lead(CodedRecord):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False, db_index=False
     )
+    # What `?search=` looks in: a million-row walk costs one LIKE per row instead of five UPPER and LIKE.
+    search_text = search_document(*SEARCHED_FIELDS)
 
     class Meta(CodedRecord.Meta):
         ordering = ["-created_at", "-id"]

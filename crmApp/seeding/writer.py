@@ -13,7 +13,7 @@ def _table(model) -> str:
 def _columns(model, names) -> list[str]:
     """The database columns for `names`; refuses a column list that leaves out a field that can't be NULL."""
     fields = [model._meta.get_field(name) for name in names]
-    required = {f.attname for f in model._meta.concrete_fields if not f.primary_key and not f.null}
+    required = {f.attname for f in model._meta.concrete_fields if not (f.primary_key or f.null or f.generated)}
     missing = required - {f.attname for f in fields}
     if missing:
         raise ValueError(f"{model.__name__} rows miss the columns {sorted(missing)}.")

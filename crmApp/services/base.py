@@ -27,8 +27,11 @@ Event = tuple[str, dict]
 
 
 def snapshot(record: models.Model) -> dict:
-    """The record's column values by attribute name (`assigned_to_id`, not `assigned_to`)."""
-    return {field.attname: getattr(record, field.attname) for field in record._meta.concrete_fields}
+    """The record's column values by attribute name (`assigned_to_id`, not `assigned_to`); the database's own
+    generated columns are not among them: they follow from the rest."""
+    return {
+        field.attname: getattr(record, field.attname) for field in record._meta.concrete_fields if not field.generated
+    }
 
 
 def changed_columns(record: models.Model, before: dict) -> list[str]:

@@ -46,7 +46,8 @@ class LeadViewSet(
     permission_resource = "leads"
     permission_codes = merge_codes("leads")
     filterset_class = LeadFilter
-    search_fields = ["first_name", "last_name", "email", "company", "code"]
+    search_fields = list(Lead.SEARCHED_FIELDS)
+    search_document = "search_text"
     ordering_fields = ["created_at", "score", "estimated_value", "last_name", "status"]
     ordering = ["-created_at"]
 

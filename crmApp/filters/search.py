@@ -1,0 +1,28 @@
+"""`?search=`: DRF's search, looked up in a model's stored search document where it keeps one."""
+
+from django.db.models import Value
+from django.db.models.functions import Upper
+from rest_framework.filters import SearchFilter
+
+from crmApp.models.base import SEARCH_SEPARATOR
+
+
+class DocumentSearchFilter(SearchFilter):
+    """Each term must appear, case-insensitively, in one of the view's `search_fields`.
+
+    A view whose model keeps those fields in a search document (`search_document`, see
+    crmApp.models.base) names it in `search_document`: each term is then one LIKE on that column,
+    which finds exactly what DRF's per-field lookups find, since the document's fields are joined by a
+    separator that a term would have to hold to match across two of them. A term that holds it is
+    looked up field by field, as DRF does.
+    """
+
+    def filter_queryset(self, request, queryset, view):
+        document = getattr(view, "search_document", None)
+        terms = self.get_search_terms(request)
+        if document is None or any(SEARCH_SEPARATOR in term for term in terms):
+            return super().filter_queryset(request, queryset, view)
+        for term in terms:
+            # The document is stored in upper case, so the term is upper-cased by the same database function.
+            queryset = queryset.filter(**{f"{document}__contains": Upper(Value(term))})
+        return queryset
