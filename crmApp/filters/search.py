@@ -19,8 +19,10 @@ class DocumentSearchFilter(SearchFilter):
 
     def filter_queryset(self, request, queryset, view):
         document = getattr(view, "search_document", None)
+        if document is None:
+            return super().filter_queryset(request, queryset, view)
         terms = self.get_search_terms(request)
-        if document is None or any(SEARCH_SEPARATOR in term for term in terms):
+        if any(SEARCH_SEPARATOR in term for term in terms):
             return super().filter_queryset(request, queryset, view)
         for term in terms:
             # The document is stored in upper case, so the term is upper-cased by the same database function.
