@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from crmApp.models import EntryKind, HistoryEntry
+from crmApp.models.base import written_fields
 
 # Columns that are bookkeeping, not data a user changes; the trash columns are told by events instead.
 NOT_HISTORY = frozenset(
@@ -50,7 +51,7 @@ def as_json(value):
 
 
 def history_fields(model) -> list[models.Field]:
-    return [field for field in model._meta.concrete_fields if field.name not in NOT_HISTORY and not field.generated]
+    return [field for field in written_fields(model) if field.name not in NOT_HISTORY]
 
 
 def field_changes(record: models.Model, before: dict | None) -> list[dict]:

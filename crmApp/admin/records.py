@@ -15,6 +15,7 @@ from rest_framework.exceptions import APIException
 from crmApp.admin_site import ORGANIZATION_AUTOCOMPLETE_JS, OrganizationLabeledFilter
 from crmApp.constants import ChangeSource
 from crmApp.models import Activity, Customer, Deal, Employee, HistoryEntry, Lead, Pipeline, PipelineStage, Vendor
+from crmApp.models.base import written_fields
 from crmApp.services.activity_service import ActivityService
 from crmApp.services.customer_service import CustomerService
 from crmApp.services.deal_service import DealService
@@ -97,9 +98,8 @@ class ServiceBackedAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         saved = self.write(request, obj, form.changed_data, change=change)
-        for field in obj._meta.concrete_fields:  # the admin goes on with `obj` (its message, its redirect)
-            if not field.generated:
-                setattr(obj, field.attname, getattr(saved, field.attname))
+        for field in written_fields(type(obj)):  # the admin goes on with `obj` (its message, its redirect)
+            setattr(obj, field.attname, getattr(saved, field.attname))
 
     def delete_model(self, request, obj):
         self.service(request, obj.organization).delete(obj)

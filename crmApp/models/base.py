@@ -174,6 +174,15 @@ def set_only_index(field: str, *, name: str) -> models.Index:
     return models.Index(fields=[field], condition=models.Q(**{f"{field}__isnull": False}), name=name)
 
 
+def written_fields(model) -> list[models.Field]:
+    """The columns the application writes: every concrete field but those the database generates.
+
+    A generated column (`search_document`) follows from the others. It is neither history nor part of
+    a change, and Django 5.2 doesn't load it after a save, so reading it there would cost a query.
+    """
+    return [field for field in model._meta.concrete_fields if not field.generated]
+
+
 # Separates the fields of a search document: a search term spans two fields only if it holds one.
 SEARCH_SEPARATOR = "\n"
 

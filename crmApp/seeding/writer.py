@@ -4,6 +4,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from crmApp.constants import LeadStatus
 from crmApp.models import Customer, Lead
+from crmApp.models.base import written_fields
 
 
 def _table(model) -> str:
@@ -13,7 +14,7 @@ def _table(model) -> str:
 def _columns(model, names) -> list[str]:
     """The database columns for `names`; refuses a column list that leaves out a field that can't be NULL."""
     fields = [model._meta.get_field(name) for name in names]
-    required = {f.attname for f in model._meta.concrete_fields if not (f.primary_key or f.null or f.generated)}
+    required = {f.attname for f in written_fields(model) if not (f.primary_key or f.null)}
     missing = required - {f.attname for f in fields}
     if missing:
         raise ValueError(f"{model.__name__} rows miss the columns {sorted(missing)}.")

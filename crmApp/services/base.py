@@ -18,7 +18,7 @@ from crmApp.caching import mark_organization_changed
 from crmApp.events import outbox
 from crmApp.exceptions import PreconditionFailed, RecordGone
 from crmApp.models import CodeSequence
-from crmApp.models.base import format_code
+from crmApp.models.base import format_code, written_fields
 from crmApp.tenancy import Tenant
 
 # The bookkeeping columns a write sets itself; a change to them alone is no change.
@@ -27,11 +27,8 @@ Event = tuple[str, dict]
 
 
 def snapshot(record: models.Model) -> dict:
-    """The record's column values by attribute name (`assigned_to_id`, not `assigned_to`); the database's own
-    generated columns are not among them: they follow from the rest."""
-    return {
-        field.attname: getattr(record, field.attname) for field in record._meta.concrete_fields if not field.generated
-    }
+    """The values of the columns the record's writes set, by attribute name (`assigned_to_id`, not `assigned_to`)."""
+    return {field.attname: getattr(record, field.attname) for field in written_fields(type(record))}
 
 
 def changed_columns(record: models.Model, before: dict) -> list[str]:
