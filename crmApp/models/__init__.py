@@ -13,6 +13,7 @@ from crmApp.models.integration import ApiKey, OutboxEvent, Webhook, WebhookDeliv
 from crmApp.models.lead import Lead
 from crmApp.models.organization import Membership, Organization
 from crmApp.models.rbac import Permission, Role, Team, UserRole
+from crmApp.models.tally import CustomerTally, DealTally, LeadTally
 from crmApp.models.vendor import Vendor
 
 __all__ = [
@@ -21,7 +22,9 @@ __all__ = [
     "CodeSequence",
     "CodedRecord",
     "Customer",
+    "CustomerTally",
     "Deal",
+    "DealTally",
     "Employee",
     "EntryKind",
     "HistoryEntry",
@@ -29,6 +32,7 @@ __all__ = [
     "ImportJob",
     "ImportRowError",
     "Lead",
+    "LeadTally",
     "Membership",
     "Organization",
     "OrganizationOwned",

@@ -138,6 +138,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  indexes of the tables loaded in bulk built in {report.index_seconds:.1f} s")
         if report.analyze_seconds > 0.05:
             self.stdout.write(f"  ANALYZE {report.analyze_seconds:.1f} s")
+        if report.tally_seconds:
+            self.stdout.write(f"  tallies counted in {report.tally_seconds:.1f} s")
         if report.check_seconds:
             self.stdout.write(f"  references checked set-based in {report.check_seconds:.1f} s")
         self.stdout.write(f"  fill {report.seconds:.1f} s")

@@ -1,0 +1,143 @@
+"""Totals of an organization's live records per group, read from the tallies when they cover the question.
+
+`totals(kind, records, by)` answers "how many records, and what amounts, per value of `by`" with the
+same rows whichever way it reads them:
+- from the tally table (crmApp.models.tally) when the records are the whole organization's live ones
+  and the database keeps tallies (PostgreSQL): a few hundred small rows, whatever the records number;
+- otherwise by grouping `records` themselves (SQLite, a filtered list, a caller who sees only some).
+"""
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import BooleanField, Count, DecimalField, ExpressionWrapper, Q, QuerySet, Sum
+
+from crmApp.constants import MONEY_PLACES
+from crmApp.models import Customer, Deal, Lead
+from crmApp.models.tally import SUM_DIGITS, CustomerTally, DealTally, LeadTally, Tally
+
+# Sums may pass a single value's digits; a wider output keeps them exact instead of failing.
+SUM_FIELD = DecimalField(max_digits=SUM_DIGITS, decimal_places=MONEY_PLACES)
+# A read that finds more changes than this not yet summed sums them first (one statement).
+COMPACT_AFTER = 500
+
+
+@dataclass(frozen=True)
+class Tallied:
+    """A model whose live records are tallied: the tally's group columns and amounts, as read off a record."""
+
+    model: type
+    tally: type[Tally]
+    # tally column -> expression over the record (None: the record's own field of that name)
+    groups: dict
+    # tally column -> aggregate over the records
+    amounts: dict
+
+
+LEADS = Tallied(
+    Lead,
+    LeadTally,
+    groups={
+        "status": None,
+        "source": None,
+        "qualified": ExpressionWrapper(Q(qualified_at__isnull=False), output_field=BooleanField()),
+        "assigned_to_id": None,
+    },
+    amounts={"records": Count("id"), "score_sum": Sum("score")},
+)
+DEALS = Tallied(
+    Deal,
+    DealTally,
+    groups={"status": None, "assigned_to_id": None},
+    amounts={
+        "records": Count("id"),
+        "value_sum": Sum("value", output_field=SUM_FIELD),
+        "expected_sum": Sum("expected_revenue", output_field=SUM_FIELD),
+    },
+)
+CUSTOMERS = Tallied(
+    Customer, CustomerTally, groups={"status": None, "customer_type": None}, amounts={"records": Count("id")}
+)
+TALLIED = (LEADS, DEALS, CUSTOMERS)
+
+
+def kept() -> bool:
+    """Whether this database keeps tallies (migration 0013 installs the triggers on PostgreSQL only)."""
+    return connection.vendor == "postgresql"
+
+
+def totals(kind: Tallied, records: QuerySet, by: tuple[str, ...], *, organization_id: int, whole: bool) -> list[dict]:
+    """Per group of the tally columns `by` (none: one group of all): their values, `records` and the amounts.
+
+    `whole` says that `records` are every live record of the organization, so the tally answers for them.
+    Groups without a record are left out.
+    """
+    if whole and kept():
+        return _from_tally(kind, organization_id, by)
+    plain = [name for name in by if kind.groups[name] is None]
+    computed = {name: kind.groups[name] for name in by if kind.groups[name] is not None}
+    return [group for group in _grouped(records.values(*plain, **computed), by, kind.amounts) if group["records"]]
+
+
+def _grouped(rows: QuerySet, by: tuple[str, ...], aggregates: dict) -> list[dict]:
+    rows = rows.order_by()
+    return list(rows.annotate(**aggregates)) if by else [rows.aggregate(**aggregates)]
+
+
+def summed(groups: list[dict], amount: str, **condition):
+    """`amount` summed over the groups (rows of `totals`) matching `condition`; None: no such group."""
+    values = [group[amount] for group in groups if all(group[k] == v for k, v in condition.items())]
+    return sum(values) if values else None
+
+
+def count(groups: list[dict], **condition) -> int:
+    """How many records the groups matching `condition` hold."""
+    return summed(groups, "records", **condition) or 0
+
+
+def _from_tally(kind: Tallied, organization_id: int, by: tuple[str, ...]) -> list[dict]:
+    # The sums take other names than the columns (Django refuses an annotation named like a field).
+    sums = {f"sum_{name}": Sum(name) for name in kind.amounts}
+    tally = kind.tally.objects.filter(organization_id=organization_id)
+    rows = _grouped(tally.values(*by), by, {**sums, "pending_rows": Count("id", filter=Q(pending=True))})
+    if sum(row["pending_rows"] for row in rows) > COMPACT_AFTER:
+        compact(kind, organization_id)
+    return [
+        {**{name: row[name] for name in by}, **{name: row[f"sum_{name}"] for name in kind.amounts}}
+        for row in rows
+        if row["sum_records"]
+    ]
+
+
+def compact(kind: Tallied, organization_id: int) -> None:
+    """Replace the organization's tally rows by one per group.
+
+    One statement: the rows it deletes are the rows it sums, and a change committed meanwhile stays
+    as it is, to be summed next time.
+    """
+    table = connection.ops.quote_name(kind.tally._meta.db_table)
+    groups = ", ".join(connection.ops.quote_name(name) for name in kind.groups)
+    amounts = list(kind.amounts)
+    columns = ", ".join(connection.ops.quote_name(name) for name in amounts)
+    sums = ", ".join(f"SUM({connection.ops.quote_name(name)})" for name in amounts)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH gone AS (DELETE FROM {table} WHERE organization_id = %s RETURNING {groups}, {columns})"
+            f" INSERT INTO {table} (organization_id, pending, {groups}, {columns})"
+            f" SELECT %s, FALSE, {groups}, {sums} FROM gone GROUP BY {groups} HAVING SUM(records) <> 0",
+            [organization_id, organization_id],
+        )
+
+
+@transaction.atomic
+def rebuild(organization_id: int) -> None:
+    """Count the organization's tallies again from its records (after a load that skipped the triggers)."""
+    if not kept():
+        return
+    for kind in TALLIED:
+        kind.tally.objects.filter(organization_id=organization_id).delete()
+        live = kind.model.objects.filter(organization_id=organization_id)
+        rows = totals(kind, live, tuple(kind.groups), organization_id=organization_id, whole=False)
+        kind.tally.objects.bulk_create(
+            kind.tally(organization_id=organization_id, pending=False, **row) for row in rows
+        )
