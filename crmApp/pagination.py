@@ -15,10 +15,28 @@ from django.core.paginator import Paginator
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
+from crmApp import tallies
 from crmApp.caching import cached_for_organization
 
 # Parameters that change which page is shown or its order, never how many rows there are.
 NOT_COUNTED = frozenset({"page", "page_size", "ordering", "format"})
+
+
+def narrows(request) -> bool:
+    """Whether the request sends a parameter that may leave rows out (a filter or a search)."""
+    return any(name not in NOT_COUNTED for name in request.query_params)
+
+
+def whole_list_tally(request, view) -> tallies.Tallied | None:
+    """The tally of the records a list shows, when it shows every live record of the organization; else None.
+
+    A view names its model's tally (`tallied`) when its plain list narrows nothing beyond the organization.
+    """
+    kind = getattr(view, "tallied", None)
+    tenant = getattr(request, "_crm_tenant", None)
+    if kind is None or tenant is None or tenant.visibility is not None or getattr(view, "action", None) != "list":
+        return None
+    return None if view.kwargs or getattr(view, "portal_access", False) or narrows(request) else kind
 
 
 def reads_the_clock(request, view) -> bool:
@@ -49,17 +67,24 @@ def count_key(request, view) -> str | None:
 class VersionedCountPaginator(Paginator):
     """A Django paginator whose `count` comes from the cache while the organization's data is unchanged."""
 
-    def __init__(self, object_list, per_page, *, organization_id=None, key=None, **kwargs):
+    def __init__(self, object_list, per_page, *, organization_id=None, key=None, tally=None, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.organization_id = organization_id
         self.key = key
+        self.tally = tally
 
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
         if self.organization_id is None or self.key is None or not hasattr(queryset, "query"):
             return super().count
-        return cached_for_organization(self.organization_id, "count", queryset.count, self.key)
+        return cached_for_organization(self.organization_id, "count", self._count, self.key)
+
+    def _count(self) -> int:
+        if self.tally is None:
+            return self.object_list.count()
+        groups = tallies.totals(self.tally, self.object_list, (), organization_id=self.organization_id, whole=True)
+        return tallies.count(groups)
 
 
 class StandardPagination(PageNumberPagination):
@@ -92,7 +117,10 @@ class StandardPagination(PageNumberPagination):
         tenant = getattr(request, "_crm_tenant", None)
         self.organization_id = tenant.organization.id if tenant is not None else None
         self.count_key = count_key(request, view) if view is not None else None
+        self.tally = whole_list_tally(request, view) if view is not None else None
         return super().paginate_queryset(queryset, request, view)
 
     def django_paginator_class(self, object_list, per_page):
-        return VersionedCountPaginator(object_list, per_page, organization_id=self.organization_id, key=self.count_key)
+        return VersionedCountPaginator(
+            object_list, per_page, organization_id=self.organization_id, key=self.count_key, tally=self.tally
+        )

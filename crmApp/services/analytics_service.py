@@ -10,20 +10,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, DecimalField, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek, TruncYear
 from django.utils import timezone
 
+from crmApp import tallies
 from crmApp.caching import cached_for_organization
 from crmApp.constants import CustomerStatus, DealStatus, LeadStatus
-from crmApp.models import Customer, Deal, Employee, Lead
+from crmApp.models import Customer, Deal, Employee
 from crmApp.tenancy import Tenant
 
 CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
 ZERO_MONEY = Decimal("0.00")
-# Sums may pass a single value's 14 digits; a wider output keeps them exact instead of failing.
-SUM_FIELD = DecimalField(max_digits=28, decimal_places=2)
 
 GROWTH_WINDOW = timedelta(days=30)
 PERIODS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth, "year": TruncYear}
@@ -55,7 +54,7 @@ def money(value) -> Decimal:
 
 
 def _money_sum(field: str, **condition) -> Sum:
-    return Sum(field, filter=Q(**condition) if condition else None, output_field=SUM_FIELD)
+    return Sum(field, filter=Q(**condition) if condition else None, output_field=tallies.SUM_FIELD)
 
 
 def add_months(day: date, months: int) -> date:
@@ -78,6 +77,15 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+def _by_assignee(groups: list[dict]) -> dict[int, list[dict]]:
+    """Groups by `assigned_to_id`, unassigned ones left out."""
+    assigned: dict[int, list[dict]] = {}
+    for group in groups:
+        if group["assigned_to_id"] is not None:
+            assigned.setdefault(group["assigned_to_id"], []).append(group)
+    return assigned
+
+
 class AnalyticsService:
     """Read-only figures of one organization; every query is filtered by that organization."""
 
@@ -89,9 +97,6 @@ class AnalyticsService:
     def _customers(self):
         return self.tenant.visible(Customer.objects.filter(organization=self.organization)).order_by()
 
-    def _leads(self):
-        return self.tenant.visible(Lead.objects.filter(organization=self.organization)).order_by()
-
     def _deals(self):
         return self.tenant.visible(Deal.objects.filter(organization=self.organization)).order_by()
 
@@ -100,6 +105,12 @@ class AnalyticsService:
         return cached_for_organization(
             self.organization.id, f"analytics-{name}", compute, self.tenant.scope_key, *key_parts
         )
+
+    def _totals(self, kind: tallies.Tallied, by: tuple[str, ...]) -> list[dict]:
+        """Totals per group of the records the caller sees; the tally answers for a caller who sees them all."""
+        records = self.tenant.visible(kind.model.objects.filter(organization=self.organization))
+        whole = self.tenant.visibility is None
+        return tallies.totals(kind, records, by, organization_id=self.organization.id, whole=whole)
 
     # --- dashboard ----------------------------------------------------------------------------
     def dashboard(self) -> dict:
@@ -111,12 +122,7 @@ class AnalyticsService:
         recent_from, earlier_from = now - GROWTH_WINDOW, now - 2 * GROWTH_WINDOW
         # Totals don't depend on the clock, so they are kept until the data changes; the growth windows
         # move with it, and are counted on the (organization, created_at) index over 60 days only.
-        customers = self._cached(
-            "dashboard-customers",
-            lambda: self._customers().aggregate(
-                total=Count("id"), active=Count("id", filter=Q(status=CustomerStatus.ACTIVE))
-            ),
-        )
+        customers = self._cached("dashboard-customer-groups", lambda: self._totals(tallies.CUSTOMERS, ("status",)))
         windows = (
             self._customers()
             .filter(created_at__gte=earlier_from, created_at__lt=now)
@@ -125,51 +131,33 @@ class AnalyticsService:
                 earlier=Count("id", filter=Q(created_at__lt=recent_from)),
             )
         )
-        leads = self._cached(
-            "dashboard-leads",
-            lambda: self._leads().aggregate(
-                total=Count("id"),
-                qualified=Count("id", filter=Q(qualified_at__isnull=False)),
-                converted=Count("id", filter=Q(status=LeadStatus.CONVERTED)),
-                score_sum=Sum("score"),
-            ),
-        )
-        deals = self._cached(
-            "dashboard-deals",
-            lambda: self._deals().aggregate(
-                total=Count("id"),
-                open=Count("id", filter=Q(status=DealStatus.OPEN)),
-                won=Count("id", filter=Q(status=DealStatus.WON)),
-                lost=Count("id", filter=Q(status=DealStatus.LOST)),
-                revenue=_money_sum("value", status=DealStatus.WON),
-                pipeline=_money_sum("value", status=DealStatus.OPEN),
-                expected=_money_sum("expected_revenue", status=DealStatus.OPEN),
-            ),
-        )
+        leads = self._cached("dashboard-lead-groups", lambda: self._totals(tallies.LEADS, ("status", "qualified")))
+        deals = self._cached("dashboard-deal-groups", lambda: self._totals(tallies.DEALS, ("status",)))
+        won, lost = tallies.count(deals, status=DealStatus.WON), tallies.count(deals, status=DealStatus.LOST)
         return {
             "customers": {
-                "total": customers["total"],
-                "active": customers["active"],
+                "total": tallies.count(customers),
+                "active": tallies.count(customers, status=CustomerStatus.ACTIVE),
                 "growth": self._growth(windows["recent"], windows["earlier"]),
             },
             "leads": {
-                "total": leads["total"],
-                "qualified": leads["qualified"],
-                "converted": leads["converted"],
+                "total": tallies.count(leads),
+                "qualified": tallies.count(leads, qualified=True),
+                "converted": tallies.count(leads, status=LeadStatus.CONVERTED),
                 # Summed in the database, divided here as Decimal, so rounding applies to the exact mean.
-                "average_score": mean(leads["score_sum"] or 0, leads["total"]),
+                "average_score": mean(tallies.summed(leads, "score_sum"), tallies.count(leads)),
             },
             "deals": {
-                "total": deals["total"],
-                "open": deals["open"],
-                "won": deals["won"],
-                "lost": deals["lost"],
-                "win_rate": percentage(deals["won"], deals["won"] + deals["lost"]),
+                "total": tallies.count(deals),
+                "open": tallies.count(deals, status=DealStatus.OPEN),
+                "won": won,
+                "lost": lost,
+                "win_rate": percentage(won, won + lost),
             },
             "revenue": {
-                "total": money(deals["revenue"]),
-                "pipeline": money(deals["pipeline"]),
-                "expected": money(deals["expected"]),
+                "total": money(tallies.summed(deals, "value_sum", status=DealStatus.WON)),
+                "pipeline": money(tallies.summed(deals, "value_sum", status=DealStatus.OPEN)),
+                "expected": money(tallies.summed(deals, "expected_sum", status=DealStatus.OPEN)),
             },
         }
 
@@ -185,15 +173,20 @@ class AnalyticsService:
         return self._cached("sales-funnel", self._compute_sales_funnel)
 
     def _compute_sales_funnel(self) -> dict:
-        leads = self._leads().aggregate(total=Count("id"), qualified=Count("id", filter=Q(qualified_at__isnull=False)))
-        deals = self._deals().aggregate(total=Count("id"), won=Count("id", filter=Q(status=DealStatus.WON)))
-        total = leads["total"]
-        counts = (("leads", total), ("qualified", leads["qualified"]), ("deals", deals["total"]), ("won", deals["won"]))
+        leads = self._totals(tallies.LEADS, ("qualified",))
+        deals = self._totals(tallies.DEALS, ("status",))
+        total, won = tallies.count(leads), tallies.count(deals, status=DealStatus.WON)
+        counts = (
+            ("leads", total),
+            ("qualified", tallies.count(leads, qualified=True)),
+            ("deals", tallies.count(deals)),
+            ("won", won),
+        )
         return {
             "stages": [
                 {"name": name, "count": count, "percentage": percentage(count, total)} for name, count in counts
             ],
-            "conversion_rate": percentage(deals["won"], total),
+            "conversion_rate": percentage(won, total),
         }
 
     # --- revenue ------------------------------------------------------------------------------
@@ -260,40 +253,23 @@ class AnalyticsService:
             .order_by()
             .values_list("id", "first_name", "last_name")
         )
-        leads = {
-            row["assigned_to"]: row
-            for row in self._leads()
-            .filter(assigned_to__isnull=False)
-            .values("assigned_to")
-            .annotate(assigned=Count("id"), converted=Count("id", filter=Q(status=LeadStatus.CONVERTED)))
-        }
-        deals = {
-            row["assigned_to"]: row
-            for row in self._deals()
-            .filter(assigned_to__isnull=False)
-            .values("assigned_to")
-            .annotate(
-                won=Count("id", filter=Q(status=DealStatus.WON)),
-                lost=Count("id", filter=Q(status=DealStatus.LOST)),
-                revenue=_money_sum("value", status=DealStatus.WON),
-                pipeline=_money_sum("value", status=DealStatus.OPEN),
-            )
-        }
+        leads = _by_assignee(self._totals(tallies.LEADS, ("assigned_to_id", "status")))
+        deals = _by_assignee(self._totals(tallies.DEALS, ("assigned_to_id", "status")))
         results = []
         for employee_id, first_name, last_name in employees:
-            lead_row = leads.get(employee_id, {})
-            deal_row = deals.get(employee_id, {})
-            won, lost = deal_row.get("won", 0), deal_row.get("lost", 0)
+            assigned_leads, assigned_deals = leads.get(employee_id, []), deals.get(employee_id, [])
+            won = tallies.count(assigned_deals, status=DealStatus.WON)
+            lost = tallies.count(assigned_deals, status=DealStatus.LOST)
             results.append(
                 {
                     "employee": {"id": employee_id, "name": f"{first_name} {last_name}".strip()},
-                    "leads_assigned": lead_row.get("assigned", 0),
-                    "leads_converted": lead_row.get("converted", 0),
+                    "leads_assigned": tallies.count(assigned_leads),
+                    "leads_converted": tallies.count(assigned_leads, status=LeadStatus.CONVERTED),
                     "deals_won": won,
                     "deals_lost": lost,
                     "win_rate": percentage(won, won + lost),
-                    "revenue": money(deal_row.get("revenue")),
-                    "pipeline": money(deal_row.get("pipeline")),
+                    "revenue": money(tallies.summed(assigned_deals, "value_sum", status=DealStatus.WON)),
+                    "pipeline": money(tallies.summed(assigned_deals, "value_sum", status=DealStatus.OPEN)),
                 }
             )
         results.sort(key=lambda row: (-row["revenue"], row["employee"]["id"]))

@@ -4,9 +4,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from crmApp import tallies
 from crmApp.caching import cached_for_organization, query_fingerprint
 from crmApp.constants import LONG_NAME_MAX, NAME_MAX, CustomerType, LeadSource, LeadStatus
 from crmApp.exceptions import BusinessRuleViolation, InvalidTransition
@@ -145,24 +146,28 @@ class LeadService(MergeMixin, OrganizationService):
 
     # --- reads --------------------------------------------------------------------------------------
     def stats(self, *, queryset: QuerySet | None = None) -> dict:
-        """Totals by status and by source plus the average score, from one grouped query.
+        """Totals by status and by source plus the average score.
 
         `queryset` narrows the leads counted (e.g. the list filters); it is always cut to this organization.
+        None: every lead the caller sees, which for a caller who sees them all the tally answers.
         The result is kept until the organization's data changes.
         """
+        whole = queryset is None and self.tenant.visibility is None
         leads = (self.records if queryset is None else queryset.filter(organization=self.organization)).order_by()
         groups = cached_for_organization(
             self.organization.id,
-            "lead-stats",
+            "lead-stat-groups",
             # At most |statuses| × |sources| rows, whatever the number of leads.
-            lambda: list(leads.values("status", "source").annotate(leads=Count("id"), score_sum=Sum("score"))),
-            query_fingerprint(leads),
+            lambda: tallies.totals(
+                tallies.LEADS, leads, ("status", "source"), organization_id=self.organization.id, whole=whole
+            ),
+            "whole" if whole else query_fingerprint(leads),
         )
         by_status = dict.fromkeys(LeadStatus.values, 0)
         by_source = dict.fromkeys(LeadSource.values, 0)
         for group in groups:
-            by_status[group["status"]] += group["leads"]
-            by_source[group["source"]] += group["leads"]
+            by_status[group["status"]] += group["records"]
+            by_source[group["source"]] += group["records"]
         total = sum(by_status.values())
         score_sum = sum(group["score_sum"] or 0 for group in groups)
         average = (Decimal(score_sum) / total).quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP) if total else Decimal(0)

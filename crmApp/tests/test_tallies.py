@@ -1,17 +1,22 @@
 """Tallies: the triggers keep them on every kind of write, and the figures read from them are the records' own."""
 
 import random
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crmApp import tallies
 from crmApp.constants import CustomerStatus, DealStatus, LeadSource, LeadStatus
 from crmApp.models import Customer, Deal, Lead, LeadTally
 from crmApp.seeding.fill import Counts, fill_organization
+from crmApp.services.analytics_service import AnalyticsService
+from crmApp.services.lead_service import LeadService
 from crmApp.services.organization_service import delete_organization
+from crmApp.tenancy import Tenant
 from crmApp.tests.factories import (
     CustomerFactory,
     DealFactory,
@@ -166,3 +171,51 @@ def test_a_seeded_organization_starts_with_its_tallies(db, owner):
     )
     assert_tallies_match(organization)
     assert sum(row["records"] for row in counted_both_ways(tallies.LEADS, organization.id)[0]) == 60
+
+
+REPORTS = {
+    "dashboard": lambda tenant: AnalyticsService(tenant).dashboard(),
+    "sales funnel": lambda tenant: AnalyticsService(tenant).sales_funnel(),
+    "employee performance": lambda tenant: AnalyticsService(tenant).employee_performance(),
+    "lead stats": lambda tenant: LeadService(tenant).stats(),
+}
+
+
+@pytest.mark.parametrize("report", REPORTS.values(), ids=REPORTS.keys())
+def test_a_report_gives_the_same_figures_from_the_tallies_and_from_the_records(busy, report, monkeypatch):
+    trashed = Lead.objects.filter(organization=busy).earliest("id")
+    Lead.objects.filter(pk=trashed.pk).update(deleted_at=timezone.now() - timedelta(days=1))
+    tenant = Tenant.system(busy)
+    tallied = report(tenant)
+    with monkeypatch.context() as patched:
+        patched.setattr(tallies, "kept", lambda: False)
+        counted = report(tenant)
+    assert tallied == counted
+
+
+def test_the_whole_organization_reads_its_tally(busy, django_assert_num_queries):
+    """One query for the lead stats, whatever the number of leads."""
+    service = LeadService(Tenant.system(busy))
+    with django_assert_num_queries(1) as captured:
+        service.stats()
+    assert LeadTally._meta.db_table in captured.captured_queries[0]["sql"]
+
+
+LISTS = {"/api/leads/": tallies.LEADS, "/api/deals/": tallies.DEALS, "/api/customers/": tallies.CUSTOMERS}
+
+
+def reads_table(captured, table: str) -> bool:
+    return any(f'"{table}"' in query["sql"] for query in captured.captured_queries)
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_a_whole_list_takes_its_count_from_the_tally(busy, owner_client, path):
+    model, table = LISTS[path].model, LISTS[path].tally._meta.db_table
+    model.objects.filter(pk=model.objects.filter(organization=busy).earliest("id").pk).update(deleted_at=timezone.now())
+    live = model.objects.filter(organization=busy).count()
+    with CaptureQueriesContext(connection) as plain:
+        assert owner_client.get(path).json()["count"] == live
+    assert reads_table(plain, table)
+    with CaptureQueriesContext(connection) as filtered:  # a filter may leave records out: they are counted
+        assert owner_client.get(path, {"created_after": "2000-01-01"}).json()["count"] == live
+    assert not reads_table(filtered, table)

@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crmApp import tallies
 from crmApp.filters.customer import CustomerFilter
 from crmApp.listing import RowListMixin
 from crmApp.mixins import OrganizationScopedModelViewSet, RecordHistoryMixin, TimelineMixin
@@ -46,6 +47,7 @@ class CustomerViewSet(
         "bulk_update": ["`data` sets no field"],
     }
     queryset = Customer.objects.all()
+    tallied = tallies.CUSTOMERS
     serializer_class = CustomerSerializer
     service_class = CustomerService
     permission_resource = "customers"

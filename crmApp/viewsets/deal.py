@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crmApp import tallies
 from crmApp.filters.deal import DealFilterSet
 from crmApp.listing import RowListMixin
 from crmApp.mixins import OrganizationScopedModelViewSet, RecordHistoryMixin, TimelineMixin
@@ -34,6 +35,7 @@ class DealViewSet(RowListMixin, ExportMixin, RecordHistoryMixin, TimelineMixin, 
         "lose": ["the deal's pipeline has no lost stage"],
     }
     queryset = Deal.objects.all()
+    tallied = tallies.DEALS
     serializer_class = DealSerializer
     permission_resource = "deals"
     portal_lookup = "customer__user"

@@ -6,10 +6,12 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crmApp import tallies
 from crmApp.filters.lead import LeadFilter
 from crmApp.listing import RowListMixin
 from crmApp.mixins import OrganizationScopedModelViewSet, RecordHistoryMixin, TimelineMixin
 from crmApp.models import Customer, Lead
+from crmApp.pagination import narrows
 from crmApp.serializers.lead import (
     LeadAssignSerializer,
     LeadConversionSerializer,
@@ -48,6 +50,7 @@ class LeadViewSet(
     filterset_class = LeadFilter
     search_fields = list(Lead.SEARCHED_FIELDS)
     search_document = "search_text"
+    tallied = tallies.LEADS
     ordering_fields = ["created_at", "score", "estimated_value", "last_name", "status"]
     ordering = ["-created_at"]
 
@@ -66,7 +69,7 @@ class LeadViewSet(
     @action(detail=False, methods=["get"], permission_code="leads:view", filtered=True)
     def stats(self, request):
         """Totals by status and source and the average score, over the leads the list filters select."""
-        leads = self.filter_queryset(self.get_queryset())
+        leads = self.filter_queryset(self.get_queryset()) if narrows(request) else None
         return Response(LeadStatsSerializer(self.get_service().stats(queryset=leads)).data)
 
     @extend_schema(request=LeadAssignSerializer, responses=LeadSerializer)
