@@ -34,9 +34,11 @@ def whole_list_tally(request, view) -> tallies.Tallied | None:
     """
     kind = getattr(view, "tallied", None)
     tenant = getattr(request, "_crm_tenant", None)
-    if kind is None or tenant is None or tenant.visibility is not None or getattr(view, "action", None) != "list":
+    if kind is None or not tallies.kept() or tenant is None or tenant.visibility is not None:
         return None
-    return None if view.kwargs or getattr(view, "portal_access", False) or narrows(request) else kind
+    if getattr(view, "action", None) != "list" or view.kwargs or getattr(view, "portal_access", False):
+        return None
+    return None if narrows(request) else kind
 
 
 def reads_the_clock(request, view) -> bool:

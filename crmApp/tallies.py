@@ -3,7 +3,8 @@
 `totals(kind, records, by)` answers "how many records, and what amounts, per value of `by`" with the
 same rows whichever way it reads them:
 - from the tally table (crmApp.models.tally) when the records are the whole organization's live ones
-  and the database keeps tallies (PostgreSQL): a few hundred small rows, whatever the records number;
+  and the database keeps tallies (PostgreSQL): one row per group once summed, a few thousand for a
+  million leads (the groups grow with the number of employees, not of records);
 - otherwise by grouping `records` themselves (SQLite, a filtered list, a caller who sees only some).
 """
 
@@ -112,28 +113,37 @@ def _from_tally(kind: Tallied, organization_id: int, by: tuple[str, ...]) -> lis
 def compact(kind: Tallied, organization_id: int) -> None:
     """Replace the organization's tally rows by one per group.
 
-    One statement: the rows it deletes are the rows it sums, and a change committed meanwhile stays
-    as it is, to be summed next time.
+    One statement: the rows it deletes are the rows it sums, and a change committed meanwhile stays as
+    it is, to be summed next time. A group is left out only when its count and every amount sum to 0:
+    a change that moved amounts alone (a new score) can be all a compaction sees of a group when
+    another compaction has taken that group's other rows.
     """
     table = connection.ops.quote_name(kind.tally._meta.db_table)
     groups = ", ".join(connection.ops.quote_name(name) for name in kind.groups)
-    amounts = list(kind.amounts)
-    columns = ", ".join(connection.ops.quote_name(name) for name in amounts)
-    sums = ", ".join(f"SUM({connection.ops.quote_name(name)})" for name in amounts)
+    amounts = [connection.ops.quote_name(name) for name in kind.amounts]
+    moved = " OR ".join(f"SUM({name}) <> 0" for name in amounts)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH gone AS (DELETE FROM {table} WHERE organization_id = %s RETURNING {groups}, {columns})"
-            f" INSERT INTO {table} (organization_id, pending, {groups}, {columns})"
-            f" SELECT %s, FALSE, {groups}, {sums} FROM gone GROUP BY {groups} HAVING SUM(records) <> 0",
+            f"WITH gone AS (DELETE FROM {table} WHERE organization_id = %s RETURNING {groups}, {', '.join(amounts)})"
+            f" INSERT INTO {table} (organization_id, pending, {groups}, {', '.join(amounts)})"
+            f" SELECT %s, FALSE, {groups}, {', '.join(f'SUM({name})' for name in amounts)} FROM gone"
+            f" GROUP BY {groups} HAVING {moved}",
             [organization_id, organization_id],
         )
 
 
 @transaction.atomic
 def rebuild(organization_id: int) -> None:
-    """Count the organization's tallies again from its records (after a load that skipped the triggers)."""
+    """Count the organization's tallies again from its records (after a load that skipped the triggers).
+
+    The records and the tallies are locked against writes until the transaction ends: a change
+    committed between the delete and the count would be counted twice, and so would a compaction's.
+    """
     if not kept():
         return
+    with connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {_tables(kind.model for kind in TALLIED)} IN SHARE MODE")
+        cursor.execute(f"LOCK TABLE {_tables(kind.tally for kind in TALLIED)} IN SHARE ROW EXCLUSIVE MODE")
     for kind in TALLIED:
         kind.tally.objects.filter(organization_id=organization_id).delete()
         live = kind.model.objects.filter(organization_id=organization_id)
@@ -141,3 +151,7 @@ def rebuild(organization_id: int) -> None:
         kind.tally.objects.bulk_create(
             kind.tally(organization_id=organization_id, pending=False, **row) for row in rows
         )
+
+
+def _tables(models) -> str:
+    return ", ".join(connection.ops.quote_name(model._meta.db_table) for model in models)

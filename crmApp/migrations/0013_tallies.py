@@ -50,10 +50,12 @@ def install(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return  # SQLite has no statement triggers; its figures are counted from the records
     execute = schema_editor.execute
+    # No write may slip between the triggers' start and the totals counted below. (Should a writer
+    # holding one of the tables wait for another, PostgreSQL ends one side; the migration can run again.)
+    tables = ", ".join(f'"{table}"' for table in TALLIES)
+    execute(f"LOCK TABLE {tables} IN SHARE MODE")
     for table, (tally, groups, amounts) in TALLIES.items():
         added, removed = _changes(groups, amounts, "new_rows", "+"), _changes(groups, amounts, "old_rows", "-")
-        # No write may slip between the triggers' start and the totals counted below.
-        execute(f'LOCK TABLE "{table}" IN SHARE MODE')
         execute(
             f'CREATE FUNCTION "{table}_tally"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN'
             f" IF TG_OP = 'INSERT' THEN {_insert(tally, groups, amounts, added)}"

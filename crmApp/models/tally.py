@@ -6,8 +6,8 @@ cached figure stale. On PostgreSQL, statement triggers (migration 0013) append o
 group to these tables in the writing transaction: +1 and the amounts for a record that enters a group
 (created, restored, moved into it), −1 and minus the amounts for one that leaves it (trashed, purged,
 moved out). Every path that writes the rows (the API, the admin, bulk edits, imports, merges, COPY
-outside seeding's replica mode) is covered, and a figure is the sum of a few hundred small rows
-(crmApp.tallies). SQLite has no tallies; its figures are computed from the records.
+outside seeding's replica mode) is covered, and a figure is the sum of a few thousand small rows at
+most (crmApp.tallies). SQLite has no tallies; its figures are computed from the records.
 
 The organization is a plain column: the organization's own delete trigger removes its tallies after
 every record of it has gone (and has added its last changes here).

@@ -1,10 +1,12 @@
 """Tallies: the triggers keep them on every kind of write, and the figures read from them are the records' own."""
 
+import io
 import random
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -152,6 +154,41 @@ def test_a_read_sums_many_changes_into_one_row_per_group(busy, other_organizatio
     assert mine.count() == len(before[1])  # one row per group that holds a lead
     assert counted_both_ways(tallies.LEADS, busy.id) == before
     assert LeadTally.objects.filter(organization_id=other_organization.id, pending=True).exists()  # untouched
+
+
+def test_a_compaction_keeps_a_group_whose_amounts_alone_moved(busy):
+    """Another compaction may have taken the group's other rows: a new score is all this one sees of it."""
+    LeadTally.objects.filter(organization_id=busy.id).delete()
+    group = {"status": LeadStatus.NEW, "source": LeadSource.WEBSITE, "qualified": False, "assigned_to_id": None}
+    LeadTally.objects.create(organization_id=busy.id, records=0, score_sum=40, **group)
+    LeadTally.objects.create(organization_id=busy.id, records=1, score_sum=-5, **{**group, "status": "lost"})
+    LeadTally.objects.create(organization_id=busy.id, records=-1, score_sum=5, **{**group, "status": "lost"})
+
+    tallies.compact(tallies.LEADS, busy.id)
+
+    assert list(LeadTally.objects.filter(organization_id=busy.id).values("status", "records", "score_sum")) == [
+        {"status": LeadStatus.NEW, "records": 0, "score_sum": 40}
+    ]
+
+
+def test_counting_again_holds_writes_off_until_the_transaction_ends(busy):
+    tallies.rebuild(busy.id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relation::regclass::text, mode FROM pg_locks WHERE pid = pg_backend_pid() AND relation IS NOT NULL"
+        )
+        held = set(cursor.fetchall())
+    assert {('"crmApp_lead"', "ShareLock"), ('"crmApp_leadtally"', "ShareRowExclusiveLock")} <= held
+    assert_tallies_match(busy)
+
+
+def test_count_tallies_counts_every_organization_again(busy, other_organization):
+    LeadFactory(organization=other_organization)
+    LeadTally.objects.all().delete()
+    call_command("count_tallies", stdout=io.StringIO())
+    assert_tallies_match(busy, other_organization)
+    with pytest.raises(CommandError, match="No organization with id 999999"):
+        call_command("count_tallies", organization=[999999])
 
 
 def test_deleting_an_organization_deletes_its_tallies(busy, other_organization):
