@@ -78,6 +78,11 @@ class Lead(CodedRecord):
                 condition=LIVE,
             ),
             models.Index(fields=["organization", "source"], name="lead_org_source_idx"),
+            # Covering (PostgreSQL): a search's count reads the search document of the organization's
+            # live leads from this index, about a third of the table's bytes, instead of the table.
+            models.Index(
+                fields=["organization"], include=["search_text"], name="lead_org_search_cover_idx", condition=LIVE
+            ),
         ]
 
     def __str__(self):
