@@ -80,6 +80,13 @@ def totals(kind: Tallied, records: QuerySet, by: tuple[str, ...], *, organizatio
     return [group for group in _grouped(records.values(*plain, **computed), by, kind.amounts) if group["records"]]
 
 
+def visible_totals(tenant, kind: Tallied, by: tuple[str, ...]) -> list[dict]:
+    """`totals` of the records of `kind` that `tenant` sees; the tally answers for a caller who sees them all."""
+    organization = tenant.organization
+    records = tenant.visible(kind.model.objects.filter(organization=organization))
+    return totals(kind, records, by, organization_id=organization.id, whole=tenant.visibility is None)
+
+
 def _grouped(rows: QuerySet, by: tuple[str, ...], aggregates: dict) -> list[dict]:
     rows = rows.order_by()
     return list(rows.annotate(**aggregates)) if by else [rows.aggregate(**aggregates)]

@@ -106,12 +106,6 @@ class AnalyticsService:
             self.organization.id, f"analytics-{name}", compute, self.tenant.scope_key, *key_parts
         )
 
-    def _totals(self, kind: tallies.Tallied, by: tuple[str, ...]) -> list[dict]:
-        """Totals per group of the records the caller sees; the tally answers for a caller who sees them all."""
-        records = self.tenant.visible(kind.model.objects.filter(organization=self.organization))
-        whole = self.tenant.visibility is None
-        return tallies.totals(kind, records, by, organization_id=self.organization.id, whole=whole)
-
     # --- dashboard ----------------------------------------------------------------------------
     def dashboard(self) -> dict:
         """Customer, lead, deal and revenue totals (three queries).
@@ -122,7 +116,9 @@ class AnalyticsService:
         recent_from, earlier_from = now - GROWTH_WINDOW, now - 2 * GROWTH_WINDOW
         # Totals don't depend on the clock, so they are kept until the data changes; the growth windows
         # move with it, and are counted on the (organization, created_at) index over 60 days only.
-        customers = self._cached("dashboard-customer-groups", lambda: self._totals(tallies.CUSTOMERS, ("status",)))
+        customers = self._cached(
+            "dashboard-customer-groups", lambda: tallies.visible_totals(self.tenant, tallies.CUSTOMERS, ("status",))
+        )
         windows = (
             self._customers()
             .filter(created_at__gte=earlier_from, created_at__lt=now)
@@ -131,8 +127,12 @@ class AnalyticsService:
                 earlier=Count("id", filter=Q(created_at__lt=recent_from)),
             )
         )
-        leads = self._cached("dashboard-lead-groups", lambda: self._totals(tallies.LEADS, ("status", "qualified")))
-        deals = self._cached("dashboard-deal-groups", lambda: self._totals(tallies.DEALS, ("status",)))
+        leads = self._cached(
+            "dashboard-lead-groups", lambda: tallies.visible_totals(self.tenant, tallies.LEADS, ("status", "qualified"))
+        )
+        deals = self._cached(
+            "dashboard-deal-groups", lambda: tallies.visible_totals(self.tenant, tallies.DEALS, ("status",))
+        )
         won, lost = tallies.count(deals, status=DealStatus.WON), tallies.count(deals, status=DealStatus.LOST)
         return {
             "customers": {
@@ -173,8 +173,8 @@ class AnalyticsService:
         return self._cached("sales-funnel", self._compute_sales_funnel)
 
     def _compute_sales_funnel(self) -> dict:
-        leads = self._totals(tallies.LEADS, ("qualified",))
-        deals = self._totals(tallies.DEALS, ("status",))
+        leads = tallies.visible_totals(self.tenant, tallies.LEADS, ("qualified",))
+        deals = tallies.visible_totals(self.tenant, tallies.DEALS, ("status",))
         total, won = tallies.count(leads), tallies.count(deals, status=DealStatus.WON)
         counts = (
             ("leads", total),
@@ -253,8 +253,8 @@ class AnalyticsService:
             .order_by()
             .values_list("id", "first_name", "last_name")
         )
-        leads = _by_assignee(self._totals(tallies.LEADS, ("assigned_to_id", "status")))
-        deals = _by_assignee(self._totals(tallies.DEALS, ("assigned_to_id", "status")))
+        leads = _by_assignee(tallies.visible_totals(self.tenant, tallies.LEADS, ("assigned_to_id", "status")))
+        deals = _by_assignee(tallies.visible_totals(self.tenant, tallies.DEALS, ("assigned_to_id", "status")))
         results = []
         for employee_id, first_name, last_name in employees:
             assigned_leads, assigned_deals = leads.get(employee_id, []), deals.get(employee_id, [])

@@ -97,13 +97,7 @@ class CustomerService(MergeMixin, OrganizationService):
 
         The counts come from the tally for a caller who sees every customer.
         """
-        groups = tallies.totals(
-            tallies.CUSTOMERS,
-            self.records,
-            ("status", "customer_type"),
-            organization_id=self.organization.id,
-            whole=self.tenant.visibility is None,
-        )
+        groups = tallies.visible_totals(self.tenant, tallies.CUSTOMERS, ("status", "customer_type"))
         return {
             "total": tallies.count(groups),
             **{status: tallies.count(groups, status=status) for status in CustomerStatus.values},

@@ -169,7 +169,7 @@ class LeadService(MergeMixin, OrganizationService):
             by_status[group["status"]] += group["records"]
             by_source[group["source"]] += group["records"]
         total = sum(by_status.values())
-        score_sum = sum(group["score_sum"] or 0 for group in groups)
+        score_sum = tallies.summed(groups, "score_sum") or 0
         average = (Decimal(score_sum) / total).quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP) if total else Decimal(0)
         return {"total": total, "by_status": by_status, "by_source": by_source, "average_score": float(average)}
 

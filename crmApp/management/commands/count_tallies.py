@@ -22,11 +22,10 @@ class Command(BaseCommand):
         organizations = Organization.objects.order_by("id")
         if organization:
             organizations = organizations.filter(id__in=organization)
-            missing = set(organization) - set(organizations.values_list("id", flat=True))
-            if missing:
-                raise CommandError(f"No organization with id {', '.join(map(str, sorted(missing)))}.")
-        counted = 0
-        for organization_id in organizations.values_list("id", flat=True):
+        ids = list(organizations.values_list("id", flat=True))
+        missing = set(organization or ()) - set(ids)
+        if missing:
+            raise CommandError(f"No organization with id {', '.join(map(str, sorted(missing)))}.")
+        for organization_id in ids:
             tallies.rebuild(organization_id)
-            counted += 1
-        self.stdout.write(f"Counted the tallies of {counted} organization(s).")
+        self.stdout.write(f"Counted the tallies of {len(ids)} organization(s).")
