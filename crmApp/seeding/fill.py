@@ -68,6 +68,7 @@ class FillReport:
     linked_conversions: int = 0
     link_seconds: float = 0.0
     history: Step | None = None
+    indexes_built: int = 0
     index_seconds: float = 0.0
     check_seconds: float = 0.0
     tally_seconds: float = 0.0
@@ -196,7 +197,7 @@ def fill_organization(organization, *, targets: Counts, rng, author=None, progre
                 report.history = _write_history(ctx, org_id, floors, report.steps[-1].added, deferred)
                 report.link_seconds = time.perf_counter() - linking
         building = time.perf_counter()
-        deferred.build()
+        report.indexes_built = deferred.build()
         report.index_seconds = time.perf_counter() - building
         if any(step.added for step in report.steps):
             # COPY sends no signals: cached reads of this organization, and the access its members'

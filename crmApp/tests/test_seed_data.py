@@ -29,7 +29,7 @@ from crmApp.seeding import writer
 from crmApp.seeding.fill import LEAD_HISTORY_FIELDS
 from crmApp.seeding.writer import DeferredIndexes, check_references, insert_rows
 from crmApp.services.lead_scoring import score_lead
-from crmApp.tests.factories import VendorFactory
+from crmApp.tests.factories import OrganizationFactory, VendorFactory
 
 DEMO_ORGANIZATIONS = ("Acme Corporation", "Globex Industries")
 
@@ -392,6 +392,38 @@ def test_only_a_big_load_into_a_small_table_defers_its_indexes(monkeypatch, rows
     assert (index_definitions(Vendor) != before) is deferred
     indexes.build()
     assert index_definitions(Vendor) == before
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_bulk_load_defers_declared_unique_constraints_but_not_a_fields_own(monkeypatch):
+    monkeypatch.setattr(writer, "BULK_LOAD_ROWS", 1)
+    before = index_definitions(Customer)
+
+    assert DeferredIndexes().defer(Customer, 1)
+
+    during = index_definitions(Customer)
+    assert {d for d in before - during if "UNIQUE" in d} == {d for d in before if "customer_unique_code_per_org" in d}
+    # The primary key and the one-to-one to the converting lead, which the fill's linking reads.
+    assert {d for d in during if "UNIQUE" in d} == {
+        d for d in before if "_pkey" in d or ("UNIQUE" in d and "(converted_from_lead_id)" in d)
+    }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_bulk_load_that_repeats_a_code_fails_when_its_constraint_is_built_again(monkeypatch):
+    monkeypatch.setattr(writer, "BULK_LOAD_ROWS", 1)
+    first, second = VendorFactory.create_batch(2, organization=OrganizationFactory())
+    indexes = DeferredIndexes()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        assert indexes.defer(Vendor, 20)
+        Vendor.objects.filter(pk=second.pk).update(code=first.code)
+        indexes.build()
+
+    second.refresh_from_db()
+    assert second.code != first.code
 
 
 @pytest.mark.postgres

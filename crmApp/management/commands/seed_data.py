@@ -134,8 +134,10 @@ class Command(BaseCommand):
                 f"  {report.linked_conversions:,} customers linked to the leads they were converted from"
                 f" ({report.link_seconds:.1f} s)"
             )
-        if report.index_seconds > 0.05:
-            self.stdout.write(f"  indexes of the tables loaded in bulk built in {report.index_seconds:.1f} s")
+        if report.indexes_built:
+            self.stdout.write(
+                f"  {report.indexes_built} indexes of the tables loaded in bulk built in {report.index_seconds:.1f} s"
+            )
         if report.analyze_seconds > 0.05:
             self.stdout.write(f"  ANALYZE {report.analyze_seconds:.1f} s")
         if report.tally_seconds:
