@@ -29,8 +29,9 @@ class HistoryEntry(models.Model):
     # For changes: [{"field", "old", "new"}]; for events: what the event needs (from/to, lost_reason, …).
     changes = models.JSONField(default=list, blank=True)
     data = models.JSONField(default=dict, blank=True)
+    # Indexed by history_actor_idx, which also serves the SET NULL when a user is deleted.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     source = models.CharField(max_length=10, choices=ChangeSource.choices, default=ChangeSource.API)
     at = models.DateTimeField(default=timezone.now)
@@ -43,7 +44,7 @@ class HistoryEntry(models.Model):
             models.Index(fields=["organization", "record_type", "record_id", "at", "id"], name="history_record_idx"),
             # The audit log, newest first, and its filters.
             models.Index(fields=["organization", "at", "id"], name="history_org_at_idx"),
-            models.Index(fields=["organization", "actor", "at"], name="history_org_actor_idx"),
+            models.Index(fields=["actor", "organization", "at"], name="history_actor_idx"),
             models.Index(fields=["organization", "source", "at"], name="history_org_source_idx"),
         ]
 
