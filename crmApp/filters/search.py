@@ -1,7 +1,8 @@
 """`?search=`: DRF's search, looked up in a model's stored search document where it keeps one."""
 
 from django.db.models import Value
-from django.db.models.functions import Upper
+from django.db.models.functions import StrIndex, Upper
+from django.db.models.lookups import GreaterThan
 from rest_framework.filters import SearchFilter
 
 from crmApp.models.base import SEARCH_SEPARATOR
@@ -11,7 +12,7 @@ class DocumentSearchFilter(SearchFilter):
     """Each term must appear, case-insensitively, in one of the view's `search_fields`.
 
     A view whose model keeps those fields in a search document (`search_document`, see
-    crmApp.models.base) names it in `search_document`: each term is then one LIKE on that column,
+    crmApp.models.base) names it in `search_document`: each term is then one substring test on that column,
     which finds exactly what DRF's per-field lookups find, since the document's fields are joined by a
     separator that a term would have to hold to match across two of them. A term that holds it is
     looked up field by field, as DRF does.
@@ -26,5 +27,7 @@ class DocumentSearchFilter(SearchFilter):
             return super().filter_queryset(request, queryset, view)
         for term in terms:
             # The document is stored in upper case, so the term is upper-cased by the same database function.
-            queryset = queryset.filter(**{f"{document}__contains": Upper(Value(term))})
+            # A plain substring test rather than LIKE: nothing to escape, and PostgreSQL's STRPOS reads the
+            # document faster (a search's count reads every live lead's).
+            queryset = queryset.filter(GreaterThan(StrIndex(document, Upper(Value(term))), 0))
         return queryset
