@@ -19,16 +19,28 @@ class Migration(migrations.Migration):
             model_name="historyentry",
             name="history_org_actor_idx",
         ),
-        migrations.AlterField(
-            model_name="historyentry",
-            name="actor",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+        # The field's new state alone: altering it in the database would drop and re-add the foreign key,
+        # locking the user table while every history row is checked again. Its own index is dropped by name.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="historyentry",
+                    name="actor",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    'DROP INDEX IF EXISTS "crmApp_historyentry_actor_id_10872d6c"',
+                    reverse_sql='CREATE INDEX "crmApp_historyentry_actor_id_10872d6c" ON "crmApp_historyentry" ("actor_id")',
+                ),
+            ],
         ),
     ]
