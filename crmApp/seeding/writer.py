@@ -91,7 +91,7 @@ class DeferredIndexes:
     """
 
     def __init__(self):
-        self.definitions: list[str] = []
+        self.definitions: list[tuple[bool, str]] = []  # (unique, the SQL that builds it again)
 
     def defer(self, model, rows: int) -> bool:
         """Drop the indexes of `model`'s table if `rows` new rows make it a bulk load; returns whether it did."""
@@ -103,17 +103,17 @@ class DeferredIndexes:
             if not self._is_bulk_load(model, rows):  # rows committed while the lock was awaited
                 return False
             declared_unique = [c.name for c in model._meta.constraints if isinstance(c, models.UniqueConstraint)]
-            # Unique ones first, so that `build` checks them before spending time on the rest.
             cursor.execute(
-                "SELECT index.relname, pg_get_indexdef(index.oid), con.conname, pg_get_constraintdef(con.oid)"
+                "SELECT index.relname, pg_index.indisunique, pg_get_indexdef(index.oid), con.conname,"
+                " pg_get_constraintdef(con.oid)"
                 " FROM pg_index JOIN pg_class AS index ON index.oid = pg_index.indexrelid"
                 " LEFT JOIN pg_constraint AS con ON con.conindid = index.oid AND con.conrelid = pg_index.indrelid"
                 " WHERE pg_index.indrelid = %s::regclass AND (NOT pg_index.indisunique OR index.relname = ANY(%s))"
                 " AND NOT EXISTS (SELECT 1 FROM pg_constraint AS fk WHERE fk.contype = 'f' AND fk.conindid = index.oid)"
-                " ORDER BY NOT pg_index.indisunique, index.relname",
+                " ORDER BY index.relname",
                 [table, declared_unique],
             )
-            for index, definition, constraint, constraint_definition in cursor.fetchall():
+            for index, unique, definition, constraint, constraint_definition in cursor.fetchall():
                 if constraint:
                     _run_pending_checks(cursor)
                     name = connection.ops.quote_name(constraint)
@@ -121,7 +121,7 @@ class DeferredIndexes:
                     definition = f"ALTER TABLE {table} ADD CONSTRAINT {name} {constraint_definition}"
                 else:
                     cursor.execute(f"DROP INDEX {connection.ops.quote_name(index)}")
-                self.definitions.append(definition)
+                self.definitions.append((unique, definition))
         return True
 
     @staticmethod
@@ -129,13 +129,16 @@ class DeferredIndexes:
         return model._base_manager.count() * BULK_LOAD_FACTOR <= rows
 
     def build(self) -> int:
-        """Build every dropped index and constraint again; returns how many."""
+        """Build every dropped index and constraint again; returns how many.
+
+        Unique ones first, tables together: a duplicate fails the fill before the rest is built.
+        """
         built = len(self.definitions)
         if not built:
             return 0
         with connection.cursor() as cursor:
             _run_pending_checks(cursor)
-            for definition in self.definitions:
+            for _, definition in sorted(self.definitions, key=lambda entry: not entry[0]):
                 cursor.execute(definition)
         self.definitions.clear()
         return built
@@ -245,7 +248,15 @@ def skip_row_reference_checks() -> bool:
 
 
 def restore_row_reference_checks() -> None:
-    """Fire the per-row triggers again for the rest of the transaction."""
+    """Fire the per-row triggers again for the rest of the transaction.
+
+    A transaction that a failed statement aborted takes the setting back with it when it rolls back,
+    and would refuse this one, hiding the error that aborted it.
+    """
+    from psycopg.pq import TransactionStatus
+
+    if connection.connection.info.transaction_status == TransactionStatus.INERROR:
+        return
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL session_replication_role = origin")
 

@@ -5,7 +5,7 @@ import time
 from random import Random
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from crmApp.constants import MembershipRole
 from crmApp.models import Membership, Organization
@@ -86,6 +86,8 @@ class Command(BaseCommand):
                 )
             except ValueError as error:
                 raise CommandError(str(error)) from error
+            except IntegrityError as error:  # e.g. record codes behind rows loaded without their counters
+                raise CommandError(f"The fill would break a unique constraint; nothing was written. {error}") from error
         if any(step.added for step in report.steps):
             vacuuming = time.perf_counter()
             vacuum()
