@@ -53,8 +53,8 @@ def money(value) -> Decimal:
     return ZERO_MONEY if value is None else Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _money_sum(field: str, **condition) -> Sum:
-    return Sum(field, filter=Q(**condition) if condition else None, output_field=tallies.SUM_FIELD)
+def _money_sum(field: str) -> Sum:
+    return Sum(field, output_field=tallies.SUM_FIELD)
 
 
 def add_months(day: date, months: int) -> date:
