@@ -1,5 +1,7 @@
 """`?search=` on leads: the stored search document finds exactly what a lookup field by field finds."""
 
+import itertools
+import re
 from functools import reduce
 from operator import and_, or_
 
@@ -7,10 +9,15 @@ import pytest
 from django.db import connection
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
+from psycopg.sql import Literal
 from rest_framework.filters import search_smart_split
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
+from crmApp.filters.search import DocumentSearchFilter
 from crmApp.models import HistoryEntry, Lead
 from crmApp.tests.factories import LeadFactory
+from crmApp.viewsets.lead import LeadViewSet
 
 LIST = "/api/leads/"
 # How a search's SQL looks a term up: DRF's LIKE per field, the document's STRPOS (INSTR on SQLite).
@@ -95,3 +102,29 @@ def test_the_search_document_follows_every_write(owner_client, organization, oth
     changes = HistoryEntry.objects.filter(record_id=lead.id, kind="change").latest("id").changes
     assert [change["field"] for change in changes] == ["last_name"]
     assert "search_text" not in response.json()
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans of prepared statements")
+def test_a_prepared_search_upper_cases_its_term_once_rather_than_for_every_row(organization):
+    """Repeated queries are prepared, and a generic plan would evaluate `UPPER($1)` on each row it reads."""
+    request = Request(APIRequestFactory().get(LIST, {"search": "quark bob"}))
+    queryset = DocumentSearchFilter().filter_queryset(
+        request, Lead.objects.filter(organization=organization), LeadViewSet()
+    )
+    sql, params = queryset.query.sql_with_params()
+    numbers = itertools.count(1)
+    types = ["bigint" if isinstance(param, int) else "text" for param in params]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(
+            f"PREPARE search_probe ({', '.join(types)}) AS " + re.sub("%s", lambda _: f"${next(numbers)}", sql)
+        )
+        try:
+            values = ", ".join(Literal(param).as_string(connection.connection) for param in params)
+            cursor.execute(f"EXPLAIN EXECUTE search_probe({values})")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE search_probe")
+    assert plan.count("InitPlan") == 2, plan  # one per term, each computed once
+    assert "upper(" not in plan.lower().split("initplan")[0], plan
