@@ -10,9 +10,10 @@ class CrmAppConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self):
-        from crmApp import access
+        from crmApp import access, timestamps
 
         access.connect()
+        timestamps.connect()
 
 
 class CRMAdminConfig(admin_apps.AdminConfig):
