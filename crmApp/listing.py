@@ -167,9 +167,15 @@ def _converter(field: serializers.Field) -> Callable | None:
     represent = type(field).to_representation
     if represent in UNCHANGED:
         return None
+    if represent is serializers.BigIntegerField.to_representation and not _bigint_as_string(field):
+        return None  # an IntegerField's: the integer itself
     if represent is serializers.DateTimeField.to_representation and _iso_format(field):
         return partial(_iso_datetime, field)
     return lambda value, zone: field.to_representation(value)
+
+
+def _bigint_as_string(field: serializers.BigIntegerField) -> bool:
+    return getattr(field, "coerce_to_string", api_settings.COERCE_BIGINT_TO_STRING)
 
 
 def _iso_format(field: serializers.DateTimeField) -> bool:

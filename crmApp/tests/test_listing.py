@@ -145,3 +145,15 @@ def test_a_field_that_is_no_column_must_be_declared():
 
     with pytest.raises(ImproperlyConfigured, match="shout"):
         ListPlan(Undeclared)
+
+
+@pytest.mark.parametrize("as_string", [False, True])
+def test_a_big_integer_is_rendered_as_drf_renders_it_as_a_number_or_as_text(records, as_string):
+    class BigIds(LeadSerializer):
+        id = serializers.BigIntegerField(read_only=True, coerce_to_string=as_string)
+        assigned_to = serializers.BigIntegerField(source="assigned_to_id", read_only=True, coerce_to_string=as_string)
+
+    plan = ListPlan(BigIds)
+    rendered = plan.render(plan.select(Lead.objects.order_by("id")))
+    assert rendered == BigIds(Lead.objects.order_by("id"), many=True).data
+    assert isinstance(rendered[0]["id"], str) == as_string
