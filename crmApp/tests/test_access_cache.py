@@ -1,9 +1,17 @@
 """The cached caller (user, membership, codes, scope): cheap on repeat, never a request out of date."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework_simplejwt import tokens
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import aware_utcnow
 
+from crmApp import authentication
 from crmApp.constants import MembershipStatus, RecordScope
 from crmApp.models import Membership, Permission, Role, User, UserRole
 from crmApp.services.organization_service import delete_organization
@@ -114,3 +122,35 @@ def test_a_removed_default_organization_is_not_served_from_the_cache(make_member
     membership.status = MembershipStatus.REMOVED
     membership.save()
     assert client.get("/api/leads/").json()["code"] == "no_organization"
+
+
+def test_an_access_token_is_verified_once_per_process_and_its_expiry_on_every_request(owner, organization, monkeypatch):
+    decoded = []
+    decode = TokenBackend.decode
+    monkeypatch.setattr(
+        TokenBackend, "decode", lambda backend, token, *a, **k: decoded.append(1) or decode(backend, token, *a, **k)
+    )
+    client = make_client(owner, organization)
+    for _ in range(3):
+        assert client.get("/api/leads/").status_code == 200
+    assert len(decoded) == 1
+
+    # Past its expiry the remembered token is refused exactly as a token never seen before.
+    later = aware_utcnow() + jwt_settings.ACCESS_TOKEN_LIFETIME + timedelta(seconds=1)
+    monkeypatch.setattr(authentication, "aware_utcnow", lambda: later)
+    monkeypatch.setattr(tokens, "aware_utcnow", lambda: later)
+    remembered, fresh = client.get("/api/leads/"), make_client(owner, organization).get("/api/leads/")
+    assert remembered.status_code == fresh.status_code == 401
+    assert remembered.json() == fresh.json()
+    assert remembered.json()["code"] == "token_not_valid"
+
+
+@pytest.mark.parametrize("tamper", [lambda t: t[:-2] + ("A" if t[-2] != "A" else "B") + t[-1], lambda t: t + "x"])
+def test_a_refused_token_is_never_remembered(owner, organization, tamper):
+    token = tamper(str(RefreshToken.for_user(owner).access_token))
+    client = make_client(owner, organization)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_X_ORGANIZATION_ID=str(organization.id))
+    remembered = authentication.verified_token.cache_info().currsize
+    for _ in range(2):
+        assert client.get("/api/leads/").status_code == 401
+    assert authentication.verified_token.cache_info().currsize == remembered
