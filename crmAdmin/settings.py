@@ -247,7 +247,7 @@ REST_FRAMEWORK = {
         "crmApp.filters.search.DocumentSearchFilter",
         "crmApp.filters.StableOrderingFilter",
     ],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["crmApp.renderers.FastJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["crmApp.parsers.StrictJSONParser"],
     "DEFAULT_METADATA_CLASS": "crmApp.metadata.PermittedMetadata",
     "DEFAULT_SCHEMA_CLASS": "crmApp.schema.CRMAutoSchema",

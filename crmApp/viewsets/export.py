@@ -12,7 +12,9 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.decorators import action
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer
+
+from crmApp.renderers import FastJSONRenderer
 
 CHUNK_ROWS = 2000
 BOM = "\ufeff"
@@ -65,7 +67,7 @@ class ExportMixin:
     @extend_schema(
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="UTF-8 CSV with a BOM")}
     )
-    @action(detail=False, methods=["get"], filtered=True, renderer_classes=[JSONRenderer, CSVRenderer])
+    @action(detail=False, methods=["get"], filtered=True, renderer_classes=[FastJSONRenderer, CSVRenderer])
     def export(self, request):
         """Every record the list would show with the same query, as CSV: a header row, then one row per record."""
         queryset = self.export_queryset(self.filter_queryset(self.get_queryset()))
