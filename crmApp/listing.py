@@ -19,6 +19,7 @@ query evaluates its select list for every row that OFFSET skips.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from functools import cache, partial
 from types import SimpleNamespace
 
@@ -171,6 +172,8 @@ def _converter(field: serializers.Field) -> Callable | None:
         return None  # an IntegerField's: the integer itself
     if represent is serializers.DateTimeField.to_representation and _iso_format(field):
         return partial(_iso_datetime, field)
+    if represent is serializers.DecimalField.to_representation and _plain_decimal(field):
+        return partial(_fixed_point, field)
     return lambda value, zone: field.to_representation(value)
 
 
@@ -181,6 +184,23 @@ def _bigint_as_string(field: serializers.BigIntegerField) -> bool:
 def _iso_format(field: serializers.DateTimeField) -> bool:
     output = getattr(field, "format", api_settings.DATETIME_FORMAT)
     return isinstance(output, str) and output.lower() == ISO_8601 and not hasattr(field, "timezone")
+
+
+def _plain_decimal(field: serializers.DecimalField) -> bool:
+    coerced = getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
+    return coerced and not field.localize and field.decimal_places is not None
+
+
+def _fixed_point(field: serializers.DecimalField, value, zone):
+    """DRF's text of a decimal that already has the field's places (as a column of that scale reads back).
+
+    Quantizing such a value changes nothing, so it is written as it is; any other goes through DRF.
+    """
+    if type(value) is Decimal:
+        _, digits, exponent = value.as_tuple()
+        if exponent == -field.decimal_places and (field.max_digits is None or len(digits) <= field.max_digits):
+            return f"{value:f}"
+    return field.to_representation(value)
 
 
 def _iso_datetime(field: serializers.DateTimeField, value, zone):

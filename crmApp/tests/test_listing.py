@@ -157,3 +157,38 @@ def test_a_big_integer_is_rendered_as_drf_renders_it_as_a_number_or_as_text(reco
     rendered = plan.render(plan.select(Lead.objects.order_by("id")))
     assert rendered == BigIds(Lead.objects.order_by("id"), many=True).data
     assert isinstance(rendered[0]["id"], str) == as_string
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Decimal("1234.50"),
+        Decimal("0.00"),
+        Decimal("-0.00"),
+        Decimal("-7.25"),
+        Decimal("9999999999.99"),  # max_digits
+        Decimal("1.5"),  # fewer places: DRF pads
+        Decimal("1.505"),  # more: DRF rounds
+        Decimal("1E+2"),
+        Decimal("123456789012.34"),  # past max_digits: DRF refuses
+        Decimal("NaN"),
+        Decimal("Infinity"),
+        7,
+        "12.5",
+    ],
+)
+@pytest.mark.parametrize(
+    "field",
+    [
+        serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True),
+        serializers.DecimalField(max_digits=None, decimal_places=2, read_only=True),
+    ],
+)
+def test_a_decimal_is_written_as_drf_writes_it_or_refused_as_drf_refuses_it(field, value):
+    try:
+        expected = field.to_representation(value)
+    except Exception as refused:
+        with pytest.raises(type(refused)):
+            listing._fixed_point(field, value, None)
+    else:
+        assert listing._fixed_point(field, value, None) == expected
