@@ -83,28 +83,37 @@ def _versions(keys: list[str], extra: list[str], found: dict | None = None, alon
 
 
 class ReadAhead:
-    """The access entries of the caller in one organization, read in the same round trip as their account."""
+    """The access entries of the caller in one organization, read in the same round trip as their account.
 
-    def __init__(self, user_id, organization_id, found: dict):
+    `read`: every key that round trip asked for (`found` holds those that had a value), so a key read
+    ahead and absent is known to be absent.
+    """
+
+    def __init__(self, user_id, organization_id, found: dict, read=frozenset()):
         # Ids as the keys spell them: a token carries the user id as text.
-        self.caller, self.found = (str(user_id), str(organization_id)), found
+        self.caller, self.found, self.read = (str(user_id), str(organization_id)), found, frozenset(read)
 
     def serves(self, user_id, organization_id) -> bool:
         return self.caller == (str(user_id), str(organization_id))
 
+    def read_all(self, keys) -> bool:
+        return self.read.issuperset(keys)
 
-def cached_user(user_id, load, *, organization_id=None, along=None) -> tuple:
+
+def cached_user(user_id, load, *, organization_id=None, along=None, also=()) -> tuple:
     """(the user with `user_id` or None, a ReadAhead of their access in `organization_id` or None).
 
     The user comes from the cache while their version holds, else from `load(user_id)`. `along`: the
-    request's throttles.Hit, counted in the same round trip.
+    request's throttles.Hit, counted in the same round trip; `also`: more cache keys the request will read
+    (its list's count), read in it too.
     """
     if not settings.CACHE_FIGURES:
         return load(user_id), None
     entry_key = f"crm:access:account:{user_id}"
     version_keys, member_key = _access_keys(user_id, organization_id)
-    (version,), found = _versions([_user_key(user_id)], [entry_key, *version_keys[1:], member_key], along=along)
-    ahead = ReadAhead(user_id, organization_id, found)
+    extra = [entry_key, *version_keys[1:], member_key, *also]
+    (version,), found = _versions([_user_key(user_id)], extra, along=along)
+    ahead = ReadAhead(user_id, organization_id, found, read=[_user_key(user_id), *extra])
     entry = found.get(entry_key)
     if entry is not None and entry[0] == version:
         return entry[1], ahead

@@ -58,15 +58,22 @@ class CachedJWTAuthentication(JWTAuthentication):
         if user_id is None:
             raise InvalidToken("Token contained no recognizable user identification")
         # Imported here: DRF reads this module while its own views are still being imported.
+        from crmApp.pagination import count_keys_ahead
         from crmApp.tenancy import ORGANIZATION_HEADER, parse_id
         from crmApp.throttles import UserRateThrottle
 
-        # The caller's access in the organization they name (crmApp.tenancy) and the count of this request
-        # against their rate limit come in the same round trip.
+        # The caller's access in the organization they name (crmApp.tenancy), the count of this request
+        # against their rate limit and, for a list, its cached count come in the same round trip.
         organization_id = parse_id(self.request.META.get(ORGANIZATION_HEADER, ""))
         counted = UserRateThrottle.hit_ahead(self.request, user_id)
+        view = (self.request.parser_context or {}).get("view")
+        count_keys = count_keys_ahead(self.request, view, self.user_model._meta.pk.to_python(user_id), organization_id)
         user, ahead = access.cached_user(
-            user_id, lambda pk: User.objects.filter(pk=pk).first(), organization_id=organization_id, along=counted
+            user_id,
+            lambda pk: User.objects.filter(pk=pk).first(),
+            organization_id=organization_id,
+            along=counted,
+            also=count_keys,
         )
         self.request.crm_access_ahead, self.request.crm_hit_ahead = ahead, counted
         if user is None:

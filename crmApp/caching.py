@@ -56,17 +56,26 @@ def query_fingerprint(queryset) -> str:
     return hashlib.sha256(repr((sql, params)).encode()).hexdigest()[:32]
 
 
-def cached_for_organization(organization_id, name: str, compute: Callable[[], T], *key_parts) -> T:
+def figure_keys(organization_id, name: str, *key_parts) -> tuple[str, str]:
+    """(the key of a cached figure, its organization's version key), as `cached_for_organization` reads them."""
+    parts = ":".join(str(part) for part in key_parts)
+    return f"crm:{name}:{organization_id}:{parts}", _version_key(organization_id)
+
+
+def cached_for_organization(organization_id, name: str, compute: Callable[[], T], *key_parts, ahead=None) -> T:
     """`compute()`, cached under `name` and `key_parts` while the organization's data version holds.
 
     The value is stored with the version it was computed under, so the version and the value are read
-    in one round trip; a value of an older version is computed again.
+    in one round trip; a value of an older version is computed again. `ahead` (a crmApp.access.ReadAhead):
+    both keys as read already in this request, used when it read them.
     """
     if not settings.CACHE_FIGURES:
         return compute()
-    parts = ":".join(str(part) for part in key_parts)
-    key, version_key = f"crm:{name}:{organization_id}:{parts}", _version_key(organization_id)
-    found = cache.get_many([version_key, key])
+    key, version_key = figure_keys(organization_id, name, *key_parts)
+    if ahead is not None and ahead.read_all((key, version_key)):
+        found = ahead.found
+    else:
+        found = cache.get_many([version_key, key])
     version = found.get(version_key) or data_version(organization_id)
     entry = found.get(key)
     if entry is not None and entry[0] == version:

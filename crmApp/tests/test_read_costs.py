@@ -12,7 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crmApp import throttles
-from crmApp.tests.factories import FACTORIES_BY_RESOURCE
+from crmApp.constants import RecordScope
+from crmApp.models import Role
+from crmApp.tests.conftest import make_client
+from crmApp.tests.factories import FACTORIES_BY_RESOURCE, LeadFactory
 from crmApp.tests.redis_calls import redis_round_trips
 from crmApp.tests.test_processes import require_redis
 
@@ -20,21 +23,21 @@ pytestmark = pytest.mark.django_db
 
 REDIS_URL = "redis://127.0.0.1:6379/10"  # emptied by these tests
 # (queries, Redis round trips) of a warm request. Redis: the signed-in account with their membership, codes
-# and scope, and the request counted against their rate limit (1); for lists, the data version with the
-# cached count (1). Queries: the page (a lead page selects its converted customers with it); a detail reads
-# its record (a lead, its converted customer).
+# and scope, the request counted against their rate limit and, for lists, the data version with the cached
+# count (1). Queries: the page (a lead page selects its converted customers with it); a detail reads its
+# record (a lead, its converted customer).
 COSTS = {
-    ("customers", "list"): (1, 2),
+    ("customers", "list"): (1, 1),
     ("customers", "detail"): (1, 1),
-    ("leads", "list"): (1, 2),
+    ("leads", "list"): (1, 1),
     ("leads", "detail"): (2, 1),
-    ("deals", "list"): (1, 2),
+    ("deals", "list"): (1, 1),
     ("deals", "detail"): (1, 1),
-    ("activities", "list"): (1, 2),
+    ("activities", "list"): (1, 1),
     ("activities", "detail"): (1, 1),
-    ("employees", "list"): (1, 2),
+    ("employees", "list"): (1, 1),
     ("employees", "detail"): (1, 1),
-    ("vendors", "list"): (1, 2),
+    ("vendors", "list"): (1, 1),
     ("vendors", "detail"): (1, 1),
 }
 
@@ -91,3 +94,24 @@ def test_a_counter_redis_refuses_fails_the_count_not_the_request(shared_redis, o
     throttles.redis_client().set(counted.current, "not a number")  # INCR answers an error
     assert owner_client.get("/api/leads/").status_code == 200
     assert "Rate limit counters are unavailable" in caplog.text
+
+
+def test_a_count_read_ahead_for_the_scope_a_caller_had_is_not_used_once_it_changed(
+    shared_redis, make_member, organization
+):
+    member = make_member(["leads:view"])
+    role = Role.objects.get(organization=organization, user_roles__user=member)
+    role.record_scope = RecordScope.OWN
+    role.save()
+    LeadFactory.create_batch(3, organization=organization)  # nobody's: outside an `own` scope
+    LeadFactory(organization=organization, created_by=member)
+    client = make_client(member, organization)
+    assert client.get("/api/leads/").json()["count"] == 1
+    assert warm_costs(client, "/api/leads/") == (1, 1)
+
+    role.record_scope = RecordScope.ALL
+    role.save()
+    with redis_round_trips() as redis:
+        assert client.get("/api/leads/").json()["count"] == 4  # read ahead for `own`, counted for `all`
+    assert redis["round_trips"] >= 2
+    assert warm_costs(client, "/api/leads/") == (1, 1)
