@@ -6,9 +6,12 @@ everything it would write differently goes through DRF's own encoder or renderer
 
 - dates, times and datetimes, and dataclasses, are handed to DRF's encoder (`Z` for UTC, no offsets
   on times), as are the types orjson doesn't know (decimals, lazy strings, querysets);
+- subclasses of str, int, float, dict and list are written as the standard library writes them: their
+  contents, and a dict's `items()` (a QueryDict's last values, say);
 - U+2028 and U+2029 are escaped, as DRF escapes them;
-- a float with a one-digit negative exponent (orjson `1e-7`, Python `1e-07`), an integer past 64 bits,
-  a key that isn't a string, or a string that isn't valid Unicode: DRF's renderer writes the response;
+- a float orjson writes another way (`1e-7` for `1e-07`, `0.00001` for `1e-05`), an integer past 64
+  bits, a key that isn't a string, an iterator (which orjson would use up before giving up), or a
+  string that isn't valid Unicode: DRF's renderer writes the whole response;
 - an indented response (`Accept: application/json; indent=4`, the browsable API) is DRF's.
 
 The one difference left: a NaN or infinite float, which DRF refuses to write (a server error),
@@ -16,13 +19,17 @@ is written as `null`. The API computes none (its only floats are rounded percent
 """
 
 import re
+from collections.abc import Iterator
 
 import orjson
 from rest_framework.renderers import JSONRenderer
 
-OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-SHORT_NEGATIVE_EXPONENT = re.compile(rb"[0-9]e-[0-9](?![0-9])")
-LINE_SEPARATOR, PARAGRAPH_SEPARATOR = "\u2028".encode(), "\u2029".encode()
+OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+# Python writes an exponent of two digits at least, and any float under 1e-4 with one. Each pattern
+# starts with literal bytes, which `re` scans for quickly (an alternation of them it would not).
+ONE_DIGIT_EXPONENT = re.compile(rb"e-[0-9](?![0-9])")
+UNDER_ONE_TEN_THOUSANDTH = re.compile(rb"0\.0000")
+SEPARATORS = re.compile(rb"\xe2\x80[\xa8\xa9]")  # U+2028 and U+2029 in UTF-8
 
 
 class FastJSONRenderer(JSONRenderer):
@@ -34,11 +41,30 @@ class FastJSONRenderer(JSONRenderer):
         if self.get_indent(accepted_media_type, renderer_context or {}) is not None:
             return super().render(data, accepted_media_type, renderer_context)
         try:
-            rendered = orjson.dumps(data, default=self.encoder_class().default, option=OPTIONS)
+            rendered = orjson.dumps(data, default=self.as_standard_library_writes(), option=OPTIONS)
         except orjson.JSONEncodeError:
             return super().render(data, accepted_media_type, renderer_context)
-        if SHORT_NEGATIVE_EXPONENT.search(rendered):
+        if ONE_DIGIT_EXPONENT.search(rendered) or UNDER_ONE_TEN_THOUSANDTH.search(rendered):
             return super().render(data, accepted_media_type, renderer_context)
-        if LINE_SEPARATOR in rendered or PARAGRAPH_SEPARATOR in rendered:
-            rendered = rendered.replace(LINE_SEPARATOR, b"\\u2028").replace(PARAGRAPH_SEPARATOR, b"\\u2029")
-        return rendered
+        return SEPARATORS.sub(lambda found: f"\\u{ord(found[0].decode()):04x}".encode(), rendered)
+
+    def as_standard_library_writes(self):
+        """orjson's `default`: what `json` would write for a value orjson passes on, or TypeError."""
+        encode = self.encoder_class().default
+
+        def default(value):
+            if isinstance(value, str):
+                return str.__str__(value)
+            if isinstance(value, int):
+                return int.__int__(value)
+            if isinstance(value, float):
+                return float.__float__(value)
+            if isinstance(value, dict):
+                return dict(value.items())
+            if isinstance(value, list):
+                return list.copy(value)
+            if isinstance(value, Iterator):
+                raise TypeError("An iterator is written by DRF's renderer, before anything uses it up.")
+            return encode(value)
+
+        return default
