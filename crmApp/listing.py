@@ -19,7 +19,7 @@ query evaluates its select list for every row that OFFSET skips.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, getcontext
 from functools import cache, partial
 from types import SimpleNamespace
 
@@ -188,17 +188,19 @@ def _iso_format(field: serializers.DateTimeField) -> bool:
 
 def _plain_decimal(field: serializers.DecimalField) -> bool:
     coerced = getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
-    return coerced and not field.localize and field.decimal_places is not None
+    return coerced and not field.localize and not field.normalize_output and field.decimal_places is not None
 
 
 def _fixed_point(field: serializers.DecimalField, value, zone):
     """DRF's text of a decimal that already has the field's places (as a column of that scale reads back).
 
-    Quantizing such a value changes nothing, so it is written as it is; any other goes through DRF.
+    Quantizing such a value changes nothing (DRF quantizes within `max_digits`, else the context's
+    precision), so it is written as it is; any other goes through DRF.
     """
     if type(value) is Decimal:
         _, digits, exponent = value.as_tuple()
-        if exponent == -field.decimal_places and (field.max_digits is None or len(digits) <= field.max_digits):
+        precision = field.max_digits if field.max_digits is not None else getcontext().prec
+        if exponent == -field.decimal_places and len(digits) <= precision:
             return f"{value:f}"
     return field.to_representation(value)
 

@@ -171,6 +171,9 @@ def test_a_big_integer_is_rendered_as_drf_renders_it_as_a_number_or_as_text(reco
         Decimal("1.505"),  # more: DRF rounds
         Decimal("1E+2"),
         Decimal("123456789012.34"),  # past max_digits: DRF refuses
+        Decimal("1234567890123456789012345678.90"),  # past the context's 28 digits, when there is no max_digits
+        Decimal("1.50"),  # the field below normalizes it: "1.5"
+        Decimal("100.00"),
         Decimal("NaN"),
         Decimal("Infinity"),
         7,
@@ -182,13 +185,15 @@ def test_a_big_integer_is_rendered_as_drf_renders_it_as_a_number_or_as_text(reco
     [
         serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True),
         serializers.DecimalField(max_digits=None, decimal_places=2, read_only=True),
+        serializers.DecimalField(max_digits=12, decimal_places=2, normalize_output=True, read_only=True),
     ],
 )
 def test_a_decimal_is_written_as_drf_writes_it_or_refused_as_drf_refuses_it(field, value):
+    convert = listing._converter(field)
     try:
         expected = field.to_representation(value)
     except Exception as refused:
         with pytest.raises(type(refused)):
-            listing._fixed_point(field, value, None)
+            convert(value, None)
     else:
-        assert listing._fixed_point(field, value, None) == expected
+        assert convert(value, None) == expected
