@@ -67,7 +67,7 @@ class CachedJWTAuthentication(JWTAuthentication):
         organization_id = parse_id(self.request.META.get(ORGANIZATION_HEADER, ""))
         counted = UserRateThrottle.hit_ahead(self.request, user_id)
         view = (self.request.parser_context or {}).get("view")
-        count_keys = count_keys_ahead(self.request, view, self.user_model._meta.pk.to_python(user_id), organization_id)
+        count_keys = count_keys_ahead(self.request, view, parse_id(user_id), organization_id)
         user, ahead = access.cached_user(
             user_id,
             lambda pk: User.objects.filter(pk=pk).first(),

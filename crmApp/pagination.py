@@ -91,7 +91,9 @@ def count_keys_ahead(request, view, user_id, organization_id) -> tuple[str, ...]
     Read with the caller's access (one round trip instead of two). A guess, never trusted: the paginator
     uses what was read only when its own key, from the scope the request really has, is among these.
     """
-    if organization_id is None or getattr(view, "action", None) != "list" or getattr(view, "paginator", None) is None:
+    if user_id is None or organization_id is None or getattr(view, "action", None) != "list":
+        return ()
+    if getattr(view, "paginator", None) is None:
         return ()
     remembered = (user_id, organization_id)
     if remembered not in _last_scopes or reads_the_clock(request, view):
