@@ -14,12 +14,12 @@ from functools import cache
 
 from django.db.backends.signals import connection_created
 
-UTC_ZONE_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu"})
 NO_OFFSET = timedelta(0)
 
 
 def _is_utc(zone) -> bool:
-    return getattr(zone, "key", None) in UTC_ZONE_NAMES or (zone is not None and zone.utcoffset(None) == NO_OFFSET)
+    """Whether `zone` is always UTC: a zone with transitions (London) has no offset apart from a moment."""
+    return zone is not None and zone.utcoffset(None) == NO_OFFSET
 
 
 @cache
