@@ -36,16 +36,21 @@ class FastJSONRenderer(JSONRenderer):
     """DRF's JSON renderer, written by orjson whenever that gives the same bytes (see the module)."""
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
+        rendered = self.by_orjson(data, accepted_media_type, renderer_context)
+        return super().render(data, accepted_media_type, renderer_context) if rendered is None else rendered
+
+    def by_orjson(self, data, accepted_media_type, renderer_context) -> bytes | None:
+        """orjson's bytes for `data`, or None where they would not be DRF's."""
         if data is None or self.ensure_ascii or not self.compact or not self.strict:
-            return super().render(data, accepted_media_type, renderer_context)
+            return None
         if self.get_indent(accepted_media_type, renderer_context or {}) is not None:
-            return super().render(data, accepted_media_type, renderer_context)
+            return None
         try:
             rendered = orjson.dumps(data, default=self.as_standard_library_writes(), option=OPTIONS)
         except orjson.JSONEncodeError:
-            return super().render(data, accepted_media_type, renderer_context)
+            return None
         if ONE_DIGIT_EXPONENT.search(rendered) or UNDER_ONE_TEN_THOUSANDTH.search(rendered):
-            return super().render(data, accepted_media_type, renderer_context)
+            return None
         return SEPARATORS.sub(lambda found: f"\\u{ord(found[0].decode()):04x}".encode(), rendered)
 
     def as_standard_library_writes(self):
