@@ -1,0 +1,104 @@
+"""How the outbox stores a write's events and their first attempts (crmApp.events.outbox.queue)."""
+
+from types import SimpleNamespace
+
+import pytest
+from django.db import connection
+from django.forms.models import model_to_dict
+
+from crmApp.events import outbox
+from crmApp.models import OutboxEvent, WebhookDelivery
+from crmApp.services.customer_service import CustomerService
+from crmApp.tenancy import Tenant
+from crmApp.tests.factories import CustomerFactory
+from crmApp.tests.test_webhooks import make_webhook
+
+pytestmark = pytest.mark.django_db
+on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement insert")
+# What differs between two stores of the same events: identities and the moment they were made.
+IDENTITIES = {"id", "uuid", "event", "delivery_id", "created_at", "next_attempt_at", "first_attempt_at"}
+
+
+def stored() -> list[tuple[dict, list[dict]]]:
+    """Every event with its attempts, as plain values without identities, in the order they were queued."""
+    events = []
+    for event in OutboxEvent.objects.order_by("id"):
+        attempts = WebhookDelivery.objects.filter(event=event).order_by("webhook_id")
+        events.append(
+            (
+                {k: v for k, v in model_to_dict(event).items() if k not in IDENTITIES},
+                [{k: v for k, v in model_to_dict(a).items() if k not in IDENTITIES} for a in attempts],
+            )
+        )
+    return events
+
+
+def customer_events(organization, count: int) -> list[OutboxEvent]:
+    customers = [CustomerFactory(organization=organization) for _ in range(count)]
+    return [
+        OutboxEvent(
+            organization_id=organization.id,
+            type=event_type,
+            record_key=f"customer:{customer.pk}",
+            data={"id": customer.pk, "name": customer.company_name},
+            changes=[{"field": "status", "old": "active", "new": "inactive"}],
+        )
+        for customer in customers
+        for event_type in ("customer.updated", "customer.deleted")
+    ]
+
+
+@on_postgresql
+def test_one_statement_stores_what_two_bulk_inserts_store(organization, monkeypatch):
+    webhooks = [make_webhook(organization), make_webhook(organization, events=["customer.updated"])]
+    events = customer_events(organization, 3)
+    outbox.queue(events, webhooks)
+    together = stored()
+    OutboxEvent.objects.all().delete()
+    monkeypatch.setattr(outbox, "connection", SimpleNamespace(vendor="sqlite"))  # every other database's path
+    copies = [
+        OutboxEvent(
+            **{name: getattr(event, name) for name in ("organization_id", "type", "record_key", "data", "changes")}
+        )
+        for event in events
+    ]
+    outbox.queue(copies, webhooks)
+    apart = stored()
+    assert together == apart
+    assert [len(attempts) for _, attempts in together] == [2, 1] * 3
+
+
+@on_postgresql
+@pytest.mark.parametrize("limit", [1, 40, 41, 10_000])
+def test_a_large_write_is_cut_into_statements_that_keep_each_attempt_with_its_event(organization, monkeypatch, limit):
+    monkeypatch.setattr(outbox, "MAX_PARAMETERS", limit)
+    webhooks = [make_webhook(organization), make_webhook(organization), make_webhook(organization, events=["x"])]
+    events = customer_events(organization, 4)
+    attempts = outbox.queue(events, webhooks)
+    assert len(attempts) == 16 and all(attempt.pk and attempt.event.pk for attempt in attempts)
+    for attempt in WebhookDelivery.objects.select_related("event"):
+        assert attempt.record_key == attempt.event.record_key and attempt.webhook_id in {w.id for w in webhooks[:2]}
+    assert OutboxEvent.objects.count() == 8 and WebhookDelivery.objects.count() == 16
+
+
+def test_queued_objects_carry_their_ids_and_need_no_query_to_read_their_event(organization, django_assert_num_queries):
+    webhook = make_webhook(organization)
+    attempt = outbox.ping(webhook)
+    event = OutboxEvent.objects.get()
+    with django_assert_num_queries(0):
+        assert (attempt.event.id, attempt.event_id, attempt.event.type) == (event.id, event.id, "ping")
+    assert WebhookDelivery.objects.get(pk=attempt.pk).event_id == event.id
+
+
+def test_an_event_no_webhook_wants_is_not_stored(organization):
+    webhook = make_webhook(organization, events=["lead.created"])
+    assert outbox.queue(customer_events(organization, 1), [webhook]) == []
+    assert not OutboxEvent.objects.exists()
+
+
+def test_a_bulk_write_with_webhooks_stores_each_record_once_per_subscriber(organization):
+    make_webhook(organization)
+    ids = [CustomerFactory(organization=organization).id for _ in range(5)]
+    CustomerService(Tenant.system(organization)).bulk_update(ids=ids, status="inactive")
+    keys = sorted(WebhookDelivery.objects.values_list("record_key", flat=True))
+    assert keys == sorted(f"customer:{pk}" for pk in ids)
