@@ -133,6 +133,44 @@ def test_a_lead_page_selects_its_converted_customers_itself_only_when_it_skips_f
     assert any(sql.startswith('SELECT "converted_from_lead_id"') for sql in statements) == (not inline)
 
 
+@pytest.mark.parametrize(("path", "model", "serializer_class"), CASES, ids=[path for path, _, _ in CASES])
+def test_one_records_row_is_the_row_the_orm_reads_trashed_records_too(records, path, model, serializer_class):
+    plan = ListPlan(serializer_class, inline=True)
+    model._base_manager.filter(pk=model._base_manager.order_by("id").first().pk).update(deleted_at=MOMENT)
+    for pk in model._base_manager.values_list("id", flat=True):
+        assert plan.record_rows(model, [pk]) == list(plan.select(model._base_manager.filter(pk=pk))), pk
+        assert plan.record_rows(model, [pk]) == list(plan.select(model._base_manager.filter(pk=pk))), pk  # compiled
+    assert plan.record_rows(model, [0]) == []
+    every = sorted(model._base_manager.values_list("id", flat=True))
+    assert sorted(row[0] for row in plan.record_rows(model, every)) == every
+
+
+def test_one_records_row_is_compiled_once_per_plan_on_postgresql(records):
+    plan = ListPlan(LeadSerializer, inline=True)
+    first, second = records["leads"][:2]
+    plan.record_rows(Lead, [first.pk])
+    with CaptureQueriesContext(connection) as captured:
+        plan.record_rows(Lead, [second.pk])
+    compiled = connection.vendor == "postgresql"
+    assert bool(plan._one_record.get(Lead)) == compiled and len(captured) == 1
+    assert (captured[0]["sql"] == (plan._one_record.get(Lead) or "").replace("%s", str(second.pk))) == compiled
+
+
+def test_a_row_that_django_converts_after_reading_is_read_through_the_orm(organization):
+    from crmApp.models import Webhook
+
+    class Hooks(serializers.ModelSerializer):
+        class Meta:
+            model = Webhook
+            fields = ["id", "events", "url"]
+
+    webhook = Webhook.objects.create(organization=organization, url="https://x.example", events=["lead.created"])
+    plan = ListPlan(Hooks)
+    for _ in range(2):
+        assert plan.render(plan.record_rows(Webhook, [webhook.pk])) == [Hooks(webhook).data]
+    assert plan._one_record.get(Webhook, "") == ""
+
+
 def test_a_field_that_is_no_column_must_be_declared():
     class Undeclared(LeadSerializer):
         shout = serializers.SerializerMethodField()
