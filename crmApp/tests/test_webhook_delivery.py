@@ -5,7 +5,9 @@ import socket
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
@@ -344,3 +346,29 @@ def test_the_log_is_purged_after_30_days_but_never_what_still_waits(organization
     delivery.purge_log()
     assert [attempt.status for attempt in attempts()] == ["failed", "pending"]
     assert OutboxEvent.objects.count() == 1
+
+
+def test_a_claim_reads_its_attempts_by_id_whatever_the_size_of_the_log(organization, webhook):
+    create_lead(organization)
+    with CaptureQueriesContext(connection) as captured:
+        (claimed,) = delivery.claim()
+    read = captured[-1]["sql"]
+    assert read.startswith("SELECT") and f'"crmApp_webhookdelivery"."id" IN ({claimed.pk})' in read
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="where a row version lies (ctid) is PostgreSQL's")
+def test_a_successful_batch_leaves_a_healthy_webhooks_row_alone_and_clears_a_failing_one(organization, webhook):
+    def row_version() -> str:  # every UPDATE writes a new version of the row, elsewhere
+        with connection.cursor() as cursor:
+            cursor.execute('SELECT ctid::text FROM "crmApp_webhook" WHERE id = %s', [webhook.pk])
+            return cursor.fetchone()[0]
+
+    before = row_version()
+    create_lead(organization)
+    assert delivery.deliver_due() == 1 and row_version() == before
+
+    Webhook.objects.filter(pk=webhook.pk).update(failure_count=2, failing_since=timezone.now())
+    create_lead(organization)
+    assert delivery.deliver_due() == 1
+    webhook.refresh_from_db()
+    assert (webhook.failure_count, webhook.failing_since) == (0, None)
