@@ -1,4 +1,4 @@
-"""How the outbox stores a write's events and their first attempts (crmApp.events.outbox.queue)."""
+"""How the outbox stores a write's events and their first attempts, and wakes the deliverers once it commits."""
 
 from types import SimpleNamespace
 
@@ -99,3 +99,22 @@ def test_a_bulk_write_with_webhooks_stores_each_record_once_per_subscriber(organ
     CustomerService(Tenant.system(organization)).bulk_update(ids=ids, status="inactive")
     keys = sorted(WebhookDelivery.objects.values_list("record_key", flat=True))
     assert keys == sorted(f"customer:{pk}" for pk in ids)
+
+
+def test_commits_share_one_delayed_wake_until_a_worker_takes_it(settings, monkeypatch):
+    from django.core.cache import cache
+
+    from crmApp import tasks
+    from crmApp.events import deliverer
+
+    settings.TASKS_RUN_SYNCHRONOUSLY = False
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # never reached: the task's sending is replaced
+    sent = []
+    monkeypatch.setattr(tasks.deliver_webhooks, "apply_async", lambda **options: sent.append(options))
+    cache.delete(deliverer.WAKE_KEY)
+    deliverer.wake_after_commit()
+    deliverer.wake_after_commit()
+    assert sent == [{"countdown": deliverer.WAKE_DELAY_SECONDS}]
+    cache.delete(deliverer.WAKE_KEY)  # what the task does as it starts
+    deliverer.wake_after_commit()
+    assert len(sent) == 2

@@ -372,3 +372,13 @@ def test_a_successful_batch_leaves_a_healthy_webhooks_row_alone_and_clears_a_fai
     assert delivery.deliver_due() == 1
     webhook.refresh_from_db()
     assert (webhook.failure_count, webhook.failing_since) == (0, None)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a table's storage parameters are PostgreSQL's")
+def test_the_delivery_log_leaves_room_in_its_pages_for_each_attempts_updates():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [WebhookDelivery._meta.db_table])
+        assert cursor.fetchone()[0] == ["fillfactor=70"]
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", [WebhookDelivery._meta.db_table])
+        definitions = [row[0] for row in cursor.fetchall()]
+    assert not any(definition.endswith("(webhook_id)") for definition in definitions)  # delivery_webhook_idx leads
