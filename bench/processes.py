@@ -151,3 +151,12 @@ def cpu_seconds(pid: int) -> float:
     """CPU time (user and system) a process has used so far, from /proc (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all cores have spent so far on anything but idling or waiting for I/O, from /proc/stat (Linux).
+
+    Time the hypervisor took (steal) is not counted: what it measures is the work done on this machine.
+    """
+    user, nice, system, _idle, _iowait, irq, softirq = map(int, Path("/proc/stat").read_text().split()[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")

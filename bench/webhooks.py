@@ -65,8 +65,13 @@ class Api:
 
 def create_leads(server, headers: dict, duration: int) -> dict:
     """wrk POSTing new leads for `duration` seconds."""
+    busy = processes.machine_busy_seconds()
     run = processes.wrk(f"{server.url}/api/leads/", duration=duration, headers=headers, env={"BENCH_CREATE_LEADS": "1"})
+    busy = processes.machine_busy_seconds() - busy
     return {
+        # Every process's CPU while wrk ran (server, database, worker, receivers, wrk) per created lead: what
+        # the ratios come from on a machine that is busy, and steadier than requests/s from run to run.
+        "cpu_ms_per_request": round(busy * 1000 / max(1, run["requests"]), 2),
         "requests": run["requests"],
         "seconds": run["duration_us"] / 1e6,
         "requests_per_s": round(run["requests"] / (run["duration_us"] / 1e6), 1),
@@ -194,6 +199,7 @@ def pooled(runs: list[dict]) -> dict:
         "requests_per_s": round(sum(r["requests"] for r in runs) / sum(r["seconds"] for r in runs), 1),
         "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 1),
         "p95_ms": round(statistics.median(r["p95_ms"] for r in runs), 1),
+        "cpu_ms_per_request": round(statistics.median(r["cpu_ms_per_request"] for r in runs), 2),
         "errors": sum(r["errors"] for r in runs),
     }
 
@@ -269,7 +275,7 @@ def run(*, duration: int, log_dir: Path) -> dict:
 def print_report(report: dict) -> None:
     creation, burst_figures = report["lead_creation"], report["burst"]
     print(f"\nWebhooks: lead creation over HTTP (wrk -t2 -c4, {ROUNDS} rounds of {report['duration_s']:g} s each)")
-    print(f"{'webhooks':<12} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")
+    print(f"{'webhooks':<12} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms/lead':>12} {'errors':>7}")
     rows = (
         ("0", creation["none"]),
         (str(WEBHOOKS), creation["webhooks"]),
@@ -278,7 +284,7 @@ def print_report(report: dict) -> None:
     for label, figures in rows:
         print(
             f"{label:<12} {figures['requests_per_s']:>8} {figures['p50_ms']:>8} {figures['p95_ms']:>8}"
-            f" {figures['errors']:>7}"
+            f" {figures['cpu_ms_per_request']:>12} {figures['errors']:>7}"
         )
     ratio = creation["ratio"]
     print(
