@@ -19,10 +19,6 @@ logger = logging.getLogger(__name__)
 POLL_SECONDS = 5.0
 # Set while a wake is queued and no worker has started on it (crmApp.tasks.deliver_webhooks clears it).
 WAKE_KEY = "crm:webhooks:wake"
-# How long a wake waits before a worker takes it. The commits meanwhile ride on it, so a busy
-# organization's events go out in batches instead of a few per run, each run paying for its claim and
-# its log write whatever its size.
-WAKE_DELAY_SECONDS = 0.1
 HOUSEKEEPING_SECONDS = 3600.0
 
 
@@ -78,7 +74,7 @@ def wake_after_commit() -> None:
         try:
             # One waiting wake is enough: the run it starts sends everything due by then, in full batches.
             if cache.add(WAKE_KEY, 1, timeout=POLL_SECONDS):
-                tasks.deliver_webhooks.apply_async(countdown=WAKE_DELAY_SECONDS)
+                tasks.deliver_webhooks.delay()
         except Exception:  # the broker is down; the workers' beat sends them once it is back
             logger.exception("Could not wake the webhook workers")
     else:
