@@ -163,9 +163,9 @@ def _together_sql() -> str:
 def _insert_together(outbox: list[OutboxEvent], deliveries: list[WebhookDelivery]) -> None:
     """PostgreSQL: the events and their attempts in one statement, each attempt joined to its event by uuid.
 
-    Two bulk inserts cost a write with webhooks twice what this does, half of it in Django. A column's
-    values travel as one array, so the statement is the same for any number of rows: prepared once,
-    and never past PostgreSQL's limit on parameters.
+    Two bulk inserts cost a third more (1.1-1.3 ms against 0.8-0.95 ms for one event and three attempts),
+    most of it Django building them. A column's values travel as one array, so the statement is the
+    same for any number of rows: prepared once, and never past PostgreSQL's limit on parameters.
     """
 
     def column(objects, field) -> list:
