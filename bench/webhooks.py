@@ -71,7 +71,7 @@ def create_leads(server, headers: dict, duration: int) -> dict:
     return {
         # Every process's CPU while wrk ran (server, database, worker, receivers, wrk) per created lead: what
         # the ratios come from on a machine that is busy, and steadier than requests/s from run to run.
-        "cpu_ms_per_request": round(busy * 1000 / max(1, run["requests"]), 2),
+        "cpu_ms_per_lead": round(busy * 1000 / max(1, run["requests"]), 2),
         "requests": run["requests"],
         "seconds": run["duration_us"] / 1e6,
         "requests_per_s": round(run["requests"] / (run["duration_us"] / 1e6), 1),
@@ -199,7 +199,7 @@ def pooled(runs: list[dict]) -> dict:
         "requests_per_s": round(sum(r["requests"] for r in runs) / sum(r["seconds"] for r in runs), 1),
         "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 1),
         "p95_ms": round(statistics.median(r["p95_ms"] for r in runs), 1),
-        "cpu_ms_per_request": round(statistics.median(r["cpu_ms_per_request"] for r in runs), 2),
+        "cpu_ms_per_lead": round(statistics.median(r["cpu_ms_per_lead"] for r in runs), 2),
         "errors": sum(r["errors"] for r in runs),
     }
 
@@ -284,7 +284,7 @@ def print_report(report: dict) -> None:
     for label, figures in rows:
         print(
             f"{label:<12} {figures['requests_per_s']:>8} {figures['p50_ms']:>8} {figures['p95_ms']:>8}"
-            f" {figures['cpu_ms_per_request']:>12} {figures['errors']:>7}"
+            f" {figures['cpu_ms_per_lead']:>12} {figures['errors']:>7}"
         )
     ratio = creation["ratio"]
     print(

@@ -3,7 +3,7 @@
 from types import SimpleNamespace
 
 import pytest
-from django.db import connection
+from django.db import DataError, connection, transaction
 from django.forms.models import model_to_dict
 
 from crmApp.events import outbox
@@ -15,8 +15,9 @@ from crmApp.tests.test_webhooks import make_webhook
 
 pytestmark = pytest.mark.django_db
 on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement insert")
-# What differs between two stores of the same events: identities and the moment they were made.
-IDENTITIES = {"id", "uuid", "event", "delivery_id", "created_at", "next_attempt_at", "first_attempt_at"}
+# What differs between two stores of the same events: identities, and when an attempt was made.
+EVENT_IDENTITIES = {"id", "uuid"}
+ATTEMPT_IDENTITIES = {"id", "event", "delivery_id", "created_at"}
 
 
 def stored() -> list[tuple[dict, list[dict]]]:
@@ -26,8 +27,8 @@ def stored() -> list[tuple[dict, list[dict]]]:
         attempts = WebhookDelivery.objects.filter(event=event).order_by("webhook_id")
         events.append(
             (
-                {k: v for k, v in model_to_dict(event).items() if k not in IDENTITIES},
-                [{k: v for k, v in model_to_dict(a).items() if k not in IDENTITIES} for a in attempts],
+                {k: v for k, v in model_to_dict(event).items() if k not in EVENT_IDENTITIES},
+                [{k: v for k, v in model_to_dict(a).items() if k not in ATTEMPT_IDENTITIES} for a in attempts],
             )
         )
     return events
@@ -58,7 +59,10 @@ def test_one_statement_stores_what_two_bulk_inserts_store(organization, monkeypa
     monkeypatch.setattr(outbox, "connection", SimpleNamespace(vendor="sqlite"))  # every other database's path
     copies = [
         OutboxEvent(
-            **{name: getattr(event, name) for name in ("organization_id", "type", "record_key", "data", "changes")}
+            **{
+                name: getattr(event, name)
+                for name in ("organization_id", "type", "record_key", "data", "changes", "created_at")
+            }
         )
         for event in events
     ]
@@ -78,12 +82,44 @@ def test_each_attempt_is_stored_with_its_own_event_however_many_a_write_queues(o
     assert OutboxEvent.objects.count() == 2 * records and WebhookDelivery.objects.count() == 4 * records
 
 
+@on_postgresql
+def test_a_large_write_gives_every_attempt_its_own_stored_id_event_and_webhook(organization):
+    webhooks = [make_webhook(organization) for _ in range(3)]
+    events = [
+        OutboxEvent(organization_id=organization.id, type="customer.updated", record_key=f"customer:{n}", data={"n": n})
+        for n in range(1000)
+    ]
+    attempts = outbox.queue(events, webhooks)
+    stored = {row["id"]: row for row in WebhookDelivery.objects.values("id", "webhook_id", "delivery_id", "event_id")}
+    stored_events = dict(OutboxEvent.objects.values_list("id", "uuid"))
+    assert len(attempts) == len(stored) == 3000 and len(stored_events) == 1000
+    for attempt in attempts:
+        row = stored[attempt.pk]
+        assert (row["webhook_id"], row["delivery_id"], row["event_id"]) == (
+            attempt.webhook_id,
+            attempt.delivery_id,
+            attempt.event.id,
+        )
+        assert stored_events[attempt.event.id] == attempt.event.uuid
+        assert attempt.record_key == f"customer:{attempt.event.data['n']}"
+
+
+@on_postgresql
+def test_text_too_long_for_its_column_is_refused_not_cut(organization):
+    webhook = make_webhook(organization)
+    too_long = OutboxEvent(organization_id=organization.id, type="customer." + "x" * 40, record_key="customer:1")
+    with pytest.raises(DataError), transaction.atomic():
+        outbox.queue([too_long], [webhook])
+    assert not OutboxEvent.objects.exists()
+
+
 def test_queued_objects_carry_their_ids_and_need_no_query_to_read_their_event(organization, django_assert_num_queries):
     webhook = make_webhook(organization)
     attempt = outbox.ping(webhook)
     event = OutboxEvent.objects.get()
     with django_assert_num_queries(0):
         assert (attempt.event.id, attempt.event_id, attempt.event.type) == (event.id, event.id, "ping")
+    assert not attempt._state.adding and not attempt.event._state.adding  # saved, as bulk_create leaves them
     assert WebhookDelivery.objects.get(pk=attempt.pk).event_id == event.id
 
 
