@@ -90,11 +90,13 @@ def test_a_large_write_gives_every_attempt_its_own_stored_id_event_and_webhook(o
         for n in range(1000)
     ]
     attempts = outbox.queue(events, webhooks)
-    stored = {row["id"]: row for row in WebhookDelivery.objects.values("id", "webhook_id", "delivery_id", "event_id")}
+    rows_by_id = {
+        row["id"]: row for row in WebhookDelivery.objects.values("id", "webhook_id", "delivery_id", "event_id")
+    }
     stored_events = dict(OutboxEvent.objects.values_list("id", "uuid"))
-    assert len(attempts) == len(stored) == 3000 and len(stored_events) == 1000
+    assert len(attempts) == len(rows_by_id) == 3000 and len(stored_events) == 1000
     for attempt in attempts:
-        row = stored[attempt.pk]
+        row = rows_by_id[attempt.pk]
         assert (row["webhook_id"], row["delivery_id"], row["event_id"]) == (
             attempt.webhook_id,
             attempt.delivery_id,
