@@ -99,6 +99,12 @@ class ReadAhead:
     def read_all(self, keys) -> bool:
         return self.read.issuperset(keys)
 
+    def access_versions(self) -> tuple[str, ...] | None:
+        """The caller's and the organization's access versions as this request read them; None if one wasn't."""
+        versions, _ = _access_keys(*self.caller)
+        found = tuple(self.found.get(key) for key in versions)
+        return None if None in found or len(found) < 2 else found
+
 
 def cached_user(user_id, load, *, organization_id=None, along=None, also=()) -> tuple:
     """(the user with `user_id` or None, a ReadAhead of their access in `organization_id` or None).

@@ -23,13 +23,14 @@ T = TypeVar("T")
 CACHE_TIMEOUT_SECONDS = 600
 
 
-def _version_key(organization_id) -> str:
+def version_key(organization_id) -> str:
+    """The cache key of one organization's data version."""
     return f"crm:data-version:{organization_id}"
 
 
 def data_version(organization_id) -> str:
     """The current version token of one organization's data."""
-    key = _version_key(organization_id)
+    key = version_key(organization_id)
     version = cache.get(key)
     if version is None:
         cache.add(key, uuid.uuid4().hex, timeout=None)
@@ -45,7 +46,7 @@ def mark_organization_changed(organization_id) -> None:
     """
     if not settings.CACHE_FIGURES:
         return
-    key = _version_key(organization_id)
+    key = version_key(organization_id)
     cache.set(key, uuid.uuid4().hex, timeout=None)
     transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex, timeout=None))
 
@@ -59,7 +60,7 @@ def query_fingerprint(queryset) -> str:
 def figure_keys(organization_id, name: str, *key_parts) -> tuple[str, str]:
     """(the key of a cached figure, its organization's version key), as `cached_for_organization` reads them."""
     parts = ":".join(str(part) for part in key_parts)
-    return f"crm:{name}:{organization_id}:{parts}", _version_key(organization_id)
+    return f"crm:{name}:{organization_id}:{parts}", version_key(organization_id)
 
 
 def cached_for_organization(organization_id, name: str, compute: Callable[[], T], *key_parts, ahead=None) -> T:

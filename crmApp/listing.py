@@ -14,17 +14,24 @@ undeclared one refuses to compile.
 A page lookup that can also be written as SQL over the row is selected with the page itself when the
 page skips few rows: one query instead of two. Deeper pages keep the second query, because the page
 query evaluates its select list for every row that OFFSET skips.
+
+Building a page's queryset (tenancy, filters, search, ordering) and compiling it cost more than
+PostgreSQL takes to run it. A process therefore remembers a page query's SQL under everything it
+depends on, read from the request (`page_query_key`): the route and its query string, the caller, their
+organization, codes and reach, and the versions of their access and of the organization's data, which
+every change to the rows the SQL could read moves on. A request whose key it holds runs that SQL without
+building anything.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, getcontext
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, ImproperlyConfigured
 from django.db import connection
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -48,6 +55,8 @@ UNCHANGED = frozenset(
 INLINE_MAX_OFFSET = 100
 # Stands for the record id while one record's row query is compiled (record_rows).
 ONE_RECORD = -(2**62)
+# Page queries a process remembers (a few kB each); past this many it starts again.
+MAX_PAGE_QUERIES = 2048
 
 
 @dataclass(frozen=True)
@@ -155,11 +164,8 @@ class ListPlan:
         records = model._base_manager
         sql = self._one_record.get(model) if len(ids) == 1 and connection.vendor == "postgresql" else ""
         if sql is None:
-            compiler = self.select(records.filter(pk=ONE_RECORD)).query.get_compiler(connection=connection)
-            sql, params = compiler.as_sql()
-            expressions = [selected[0] for selected in compiler.select[: compiler.col_count]]
-            if list(params) != [ONE_RECORD] or compiler.get_converters(expressions):
-                sql = ""
+            compiled = plain_sql(self.select(records.filter(pk=ONE_RECORD)))
+            sql = compiled[0] if compiled is not None and list(compiled[1]) == [ONE_RECORD] else ""
             self._one_record[model] = sql
         if not sql:
             return list(self.select(records.filter(pk__in=ids)))
@@ -247,15 +253,118 @@ def list_plan(serializer_class, *, inline: bool = False) -> ListPlan:
     return ListPlan(serializer_class, inline=inline)
 
 
+def plain_sql(queryset) -> tuple[str, tuple] | None:
+    """(SQL, parameters) of a `values_list` queryset whose rows need no conversion by Django; else None.
+
+    Running that SQL on a cursor gives exactly the queryset's rows: Django selects the columns in the
+    order the rows hold them.
+    """
+    compiler = queryset.query.get_compiler(connection=connection)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # the ORM answers no rows without asking the database
+        return None
+    selected = compiler.select[: compiler.col_count]
+    if compiler.get_converters([column[0] for column in selected]):
+        return None
+    if compiler.has_extra_select:  # columns only the ordering needs, which Django cuts off the rows
+        return None
+    return sql, tuple(params)
+
+
+# Page queries by page_query_key: (slice start, slice stop, SQL, parameters).
+_page_queries: dict[tuple, tuple] = {}
+
+
+def page_query_key(request, view, plan) -> tuple | None:
+    """Everything a list page's SQL depends on, from the request; None: build and compile it as usual.
+
+    Only PostgreSQL runs remembered SQL (SQLite's rows need converting). The versions are those this
+    request read with the caller's access (crmApp.access), so a key only exists with the shared cache;
+    a filter that reads the clock makes SQL that no key describes.
+    """
+    from crmApp.caching import version_key  # (imported here: crmApp.caching reads the models' apps)
+    from crmApp.pagination import reads_the_clock
+
+    ahead = getattr(request, "crm_access_ahead", None)
+    tenant = getattr(request, "_crm_tenant", None)
+    if ahead is None or tenant is None or connection.vendor != "postgresql":
+        return None
+    user_id, organization_id = getattr(request.user, "pk", None), tenant.organization.id
+    if not ahead.serves(user_id, organization_id):
+        return None  # access read ahead for another caller or organization
+    versions = ahead.access_versions()
+    data_version = ahead.found.get(version_key(organization_id))
+    if versions is None or data_version is None or reads_the_clock(request, view):
+        return None
+    return (
+        type(view),
+        view.action,
+        tuple(sorted(view.kwargs.items())),
+        request.META.get("QUERY_STRING", ""),
+        id(plan),
+        organization_id,
+        user_id,
+        view.portal_access,
+        tenant.codes,
+        tenant.record_scope,
+        tenant.reach,
+        timezone.get_current_timezone_name(),
+        versions,
+        data_version,
+    )
+
+
+class PageRows:
+    """A list's rows as the paginator reads them (a count and one slice), from remembered SQL when there is.
+
+    `build()` makes the list's queryset; it runs only when something needs it: a count that isn't
+    cached, or a slice whose SQL isn't remembered.
+    """
+
+    def __init__(self, build: Callable, key: tuple | None):
+        self._build, self.key = build, key
+        if key is None or key not in _page_queries:
+            self.queryset  # noqa: B018 - built now, so a bad filter is refused before anything else
+
+    @cached_property
+    def queryset(self):
+        return self._build()
+
+    def count(self) -> int:
+        return self.queryset.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice) or self.key is None:
+            return self.queryset[index]
+        entry = _page_queries.get(self.key)
+        if entry is None or entry[:2] != (index.start, index.stop):
+            compiled = plain_sql(self.queryset[index])
+            if compiled is None:
+                return list(self.queryset[index])
+            if len(_page_queries) >= MAX_PAGE_QUERIES:
+                _page_queries.clear()
+            entry = _page_queries[self.key] = (index.start, index.stop, *compiled)
+        with connection.cursor() as cursor:
+            cursor.execute(entry[2], entry[3])
+            return cursor.fetchall()
+
+
 class RowListMixin:
     """`list` read as rows and rendered through the serializer's plan, not through model instances."""
 
     def list(self, request, *args, **kwargs):
         plan = list_plan(self.get_serializer_class(), inline=self.skips_few_rows(request))
-        rows = plan.select(self.filter_queryset(self.get_queryset()).prefetch_related(None))
+        rows = PageRows(
+            lambda: plan.select(self.filter_queryset(self.get_queryset()).prefetch_related(None)),
+            page_query_key(request, self, plan) if self.paginator is not None else None,
+        )
         page = self.paginate_queryset(rows)
         if page is None:
-            return Response(plan.render(rows))
+            return Response(plan.render(rows.queryset))
         return self.get_paginated_response(plan.render(page))
 
     def skips_few_rows(self, request) -> bool:

@@ -12,11 +12,13 @@ import hashlib
 from functools import cached_property
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 from crmApp import tallies
 from crmApp.caching import cached_for_organization, figure_keys
+from crmApp.listing import PageRows
 
 # Parameters that change which page is shown or its order, never how many rows there are.
 NOT_COUNTED = frozenset({"page", "page_size", "ordering", "format"})
@@ -114,15 +116,15 @@ class VersionedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        queryset = self.object_list
-        if self.organization_id is None or self.key is None or not hasattr(queryset, "query"):
+        if self.organization_id is None or self.key is None or not isinstance(self.object_list, QuerySet | PageRows):
             return super().count
         return cached_for_organization(self.organization_id, "count", self._count, self.key, ahead=self.ahead)
 
     def _count(self) -> int:
+        rows = self.object_list.queryset if isinstance(self.object_list, PageRows) else self.object_list
         if self.tally is None:
-            return self.object_list.count()
-        groups = tallies.totals(self.tally, self.object_list, (), organization_id=self.organization_id, whole=True)
+            return rows.count()
+        groups = tallies.totals(self.tally, rows, (), organization_id=self.organization_id, whole=True)
         return tallies.count(groups)
 
 
