@@ -6,7 +6,7 @@ import math
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, JsonResponse
 from django.views import defaults
@@ -98,6 +98,15 @@ class TenantError(exceptions.PermissionDenied):
     default_detail = "You are not an active member of this organization."
 
 
+# PostgreSQL's answers to transactions that collided: deadlock_detected and serialization_failure.
+RACE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def lost_a_race(exc: OperationalError) -> bool:
+    """Whether the database rolled this transaction back because a concurrent one held what it needed."""
+    return getattr(exc.__cause__, "sqlstate", None) in RACE_SQLSTATES
+
+
 def _translate(exc):
     """Turn Django's own exceptions into their DRF equivalents."""
     if isinstance(exc, Http404):
@@ -110,6 +119,8 @@ def _translate(exc):
         return Protected()
     if isinstance(exc, IntegrityError):  # a constraint the validators could not see (e.g. a race)
         return Conflict("The request conflicts with existing data.")
+    if isinstance(exc, OperationalError) and lost_a_race(exc):
+        return Conflict("A concurrent request changed the same records; nothing was changed. Try again.")
     if isinstance(exc, RequestDataTooBig):
         error = exceptions.APIException("Request body is too large (5 MB at most).", code="request_too_large")
         error.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE

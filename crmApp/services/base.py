@@ -9,6 +9,7 @@ same transaction, and the organization's cached figures go stale.
 from collections.abc import Collection, Iterable
 from typing import ClassVar
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -44,6 +45,15 @@ def write_changes(record: models.Model, before: dict) -> bool:
     record.version = before["version"] + 1
     record.save(update_fields=[*(record._meta.get_field(name).name for name in changed), *BOOKKEEPING])
     return True
+
+
+def trashable_references(model: type[models.Model]) -> dict[str, models.ForeignKey]:
+    """The model's foreign keys to records that go to the trash, by attribute name (`customer_id`)."""
+    return {
+        field.attname: field
+        for field in model._meta.concrete_fields
+        if field.many_to_one and hasattr(field.related_model, "with_trashed") and field.name != "merged_into"
+    }
 
 
 def column_value(value):
@@ -94,14 +104,34 @@ class OrganizationService:
             raise PreconditionFailed()
         return locked
 
+    def lock_references(self, model: type[models.Model], values: dict[str, object]) -> None:
+        """Lock the live records that a write's `values` ({attname: id}) point at, until the transaction ends.
+
+        A reference was checked when the request was read, and may have gone to the trash since. Once its
+        row is locked it can't be trashed before this write commits (trashing locks it too, and then sees
+        this write); one already trashed is a 400 on its field.
+        """
+        references = trashable_references(model)
+        for attname, value in values.items():
+            field = references.get(attname)
+            if field is None or value is None:
+                continue
+            live = field.related_model.objects.select_for_update(no_key=True).filter(pk=value)
+            if not live.exists():
+                name = field.related_model._meta.verbose_name
+                raise ValidationError({field.name: f"That {name} no longer exists (it was deleted meanwhile)."})
+
     def save_record(self, record: models.Model, before: dict, *, events: list[Event] | None = None) -> models.Model:
         """Write the columns that differ from `before`, with the next version, and log it; no change writes nothing."""
+        self.lock_references(type(record), {name: getattr(record, name) for name in changed_columns(record, before)})
         if write_changes(record, before):
             self.log_write(record, before, events=events)
         return record
 
     def insert_record(self, record: models.Model) -> models.Model:
         """Save a new record at version 1."""
+        references = trashable_references(type(record))
+        self.lock_references(type(record), {name: getattr(record, name) for name in references})
         record.version = 1
         record.save()
         self.log_write(record, None)
@@ -129,6 +159,7 @@ class OrganizationService:
         """
         model = rows.model
         columns = {model._meta.get_field(name).attname: column_value(value) for name, value in changes.items()}
+        self.lock_references(model, columns)
         locked = rows.filter(organization=self.organization).select_for_update().order_by("pk")
         changing = [row for row in locked if any(getattr(row, name) != value for name, value in columns.items())]
         if not changing:
@@ -280,7 +311,7 @@ class OrganizationService:
     @transaction.atomic
     def restore(self, instance: models.Model) -> models.Model:
         """Bring a trashed record back, with its code and relations: a `restored` event."""
-        record = self.lock(instance, precondition=False, rows=self.trashed)
+        record = self.lock(instance, rows=self.trashed)
         self.check_restore(record)
         before = snapshot(record)
         record.deleted_at, record.deleted_by = None, None
@@ -291,7 +322,7 @@ class OrganizationService:
     @transaction.atomic
     def purge(self, instance: models.Model) -> None:
         """Delete a trashed record for good (its history stays): a `purged` event."""
-        record = self.lock(instance, precondition=False, rows=self.trashed)
+        record = self.lock(instance, rows=self.trashed)
         self.check_purge(record)
         self.log(record, [], [("purged", {})])
         record.delete()

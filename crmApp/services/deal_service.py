@@ -95,7 +95,10 @@ class DealService(OrganizationService):
     def _lock_stage(stage: PipelineStage) -> PipelineStage:
         # Entering a stage locks it, so a concurrent probability change cannot miss this deal
         # or leave it with the old probability; the stage is always locked before the deal.
-        return PipelineStage.objects.select_for_update().get(pk=stage.pk)
+        locked = PipelineStage.objects.select_for_update().filter(pk=stage.pk).first()
+        if locked is None:
+            raise ValidationError({"stage": "That stage no longer exists (it was deleted meanwhile)."})
+        return locked
 
     # --- events ---------------------------------------------------------------------------------
     def events_for(self, record: Deal, before: dict | None) -> list:

@@ -122,8 +122,11 @@ class MergeMixin:
     def _merge(self, target, source_ids: list[int]):
         if target.pk in source_ids:
             raise ValidationError({"source_ids": "The record can't be merged into itself."})
-        record = self.lock(target)
-        sources = self.locked_rows(source_ids)
+        # Target and sources locked together in id order, as every bulk write locks: two merges of the
+        # same records the other way round queue up instead of deadlocking.
+        locked = self.locked_rows([target.pk, *source_ids])
+        record = self.lock(target)  # already held: its If-Match and whether it is still there
+        sources = [row for row in locked if row.pk != target.pk]
         missing = sorted(set(source_ids) - {source.pk for source in sources})
         if missing:
             raise ValidationError({"source_ids": f"Not found: {', '.join(map(str, missing))}."})

@@ -1,0 +1,171 @@
+"""Writes that race each other: references trashed meanwhile, crossing merges, deadlocks, and what a client sees.
+
+A race past validation is a 409 (or the 400 the late check gives), never a 500, and never a live record
+pointing at a trashed one.
+"""
+
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import OperationalError
+
+from crmApp.exceptions import Conflict, _translate
+from crmApp.models import Customer, Deal, Employee, Lead, PipelineStage
+from crmApp.services.activity_service import ActivityService
+from crmApp.services.customer_service import CustomerService
+from crmApp.services.deal_service import DealService
+from crmApp.services.employee_service import EmployeeService
+from crmApp.services.lead_service import LeadService
+from crmApp.tenancy import Tenant
+from crmApp.tests.conftest import close_thread_connections, make_client
+from crmApp.tests.factories import CustomerFactory, EmployeeFactory, LeadFactory, default_stage
+
+pytestmark = pytest.mark.django_db
+
+
+def trashed_meanwhile(record):
+    """`record` as a request read it, after another request moved it to the trash."""
+    stale = type(record).objects.get(pk=record.pk)
+    service = {Customer: CustomerService, Employee: EmployeeService, Lead: LeadService}[type(record)]
+    service(Tenant.system(record.organization)).delete(record)
+    return stale
+
+
+# (what is trashed meanwhile, the write that names it, the field the 400 names)
+LATE_REFERENCES = [
+    (
+        lambda org: CustomerFactory(organization=org),
+        lambda org, gone: DealService(Tenant.system(org)).create(title="Renewal", customer=gone),
+        "customer",
+    ),
+    (
+        lambda org: EmployeeFactory(organization=org),
+        lambda org, gone: LeadService(Tenant.system(org)).assign(LeadFactory(organization=org), gone),
+        "assigned_to",
+    ),
+    (
+        lambda org: EmployeeFactory(organization=org),
+        lambda org, gone: CustomerService(Tenant.system(org)).bulk_update(
+            ids=[CustomerFactory(organization=org).id], assigned_to=gone
+        ),
+        "assigned_to",
+    ),
+    (
+        lambda org: LeadFactory(organization=org),
+        lambda org, gone: ActivityService(Tenant.system(org)).create(type="call", subject="Follow up", lead=gone),
+        "lead",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make", "write", "field"), LATE_REFERENCES, ids=["deal", "assign", "bulk", "activity"])
+def test_a_reference_trashed_after_the_request_was_read_is_a_400_on_its_field(organization, make, write, field):
+    gone = trashed_meanwhile(make(organization))
+    counts = (Deal.objects.count(), Lead.objects.filter(assigned_to__isnull=False).count())
+    with pytest.raises(ValidationError) as refused:
+        write(organization, gone)
+    assert list(refused.value.message_dict) == [field]
+    assert (Deal.objects.count(), Lead.objects.filter(assigned_to__isnull=False).count()) == counts
+
+
+def test_a_stage_deleted_before_a_deal_enters_it_is_a_400_on_stage(organization):
+    stage = PipelineStage.objects.create(
+        organization=organization, pipeline=default_stage(organization).pipeline, name="Spare", order=9
+    )
+    stale = PipelineStage.objects.get(pk=stage.pk)
+    stage.delete()
+    with pytest.raises(ValidationError) as refused:
+        DealService(Tenant.system(organization)).create(
+            title="Renewal", customer=CustomerFactory(organization=organization), stage=stale
+        )
+    assert list(refused.value.message_dict) == ["stage"]
+
+
+class Cause(Exception):
+    def __init__(self, sqlstate):
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "conflict"),
+    [("40P01", True), ("40001", True), ("57014", False), (None, False)],
+    ids=["deadlock", "serialization", "query-cancelled", "no-sqlstate"],
+)
+def test_a_transaction_that_lost_a_race_is_a_409_any_other_database_error_stays_one(sqlstate, conflict):
+    error = OperationalError("could not serialize")
+    error.__cause__ = Cause(sqlstate)
+    assert isinstance(_translate(error), Conflict) == conflict
+
+
+def at_once(*works) -> list:
+    """Run each of `works` in its own thread, released together; what each returned, in order."""
+    barrier, results = threading.Barrier(len(works)), [None] * len(works)
+
+    def run(index):
+        try:
+            barrier.wait()
+            results[index] = works[index]()
+        finally:
+            close_thread_connections()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(works))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+ROUNDS = 8
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_deal_and_the_deletion_of_its_customer_never_both_land(owner, organization):
+    clients = [make_client(owner, organization) for _ in range(2)]
+    for _ in range(ROUNDS):
+        customer = CustomerFactory(organization=organization)
+        created, deleted = at_once(
+            lambda customer=customer: clients[0].post(
+                "/api/deals/", {"title": "Race", "customer": customer.id}, format="json"
+            ),
+            lambda customer=customer: clients[1].delete(f"/api/customers/{customer.id}/"),
+        )
+        assert (created.status_code, deleted.status_code) in {(201, 409), (400, 204)}
+    assert not Deal.objects.filter(customer__deleted_at__isnull=False).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_assignment_and_the_deletion_of_its_employee_leave_the_record_unassigned_or_refused(owner, organization):
+    clients = [make_client(owner, organization) for _ in range(2)]
+    for _ in range(ROUNDS):
+        employee, lead = EmployeeFactory(organization=organization), LeadFactory(organization=organization)
+        assigned, deleted = at_once(
+            lambda lead=lead, employee=employee: clients[0].post(
+                f"/api/leads/{lead.id}/assign/", {"employee": employee.id}, format="json"
+            ),
+            lambda employee=employee: clients[1].delete(f"/api/employees/{employee.id}/"),
+        )
+        assert (assigned.status_code, deleted.status_code) in {(200, 204), (400, 204), (409, 204)}
+    assert not Lead.objects.filter(assigned_to__deleted_at__isnull=False).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_merges_of_the_same_records_the_other_way_round_queue_up(owner, organization):
+    clients = [make_client(owner, organization) for _ in range(2)]
+    for _ in range(ROUNDS):
+        first, second = CustomerFactory(organization=organization), CustomerFactory(organization=organization)
+        answers = at_once(
+            *(
+                lambda client=client, target=target, source=source: client.post(
+                    f"/api/customers/{target.id}/merge/", {"source_ids": [source.id]}, format="json"
+                )
+                for client, target, source in ((clients[0], first, second), (clients[1], second, first))
+            ),
+        )
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses[0] == 200 and statuses[1] in (400, 404), statuses
+        assert Customer.objects.filter(pk__in=[first.id, second.id]).count() == 1
