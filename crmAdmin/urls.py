@@ -8,6 +8,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from crmApp import exceptions
 
+READ_ONLY = ["get", "head"]
+
 
 def favicon(request):
     """Browsers ask every page's host for /favicon.ico; the icon is a static file like any other."""
@@ -18,8 +20,9 @@ urlpatterns = [
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Pages to read: OPTIONS would render the metadata through the page's HTML template, which can't.
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", http_method_names=READ_ONLY), name="docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", http_method_names=READ_ONLY), name="redoc"),
     path("api/", include("crmApp.urls")),
     # Unknown API URLs answer JSON for every method, even with DEBUG on (Django's debug 404 is HTML).
     re_path(r"^api/", exceptions.not_found),

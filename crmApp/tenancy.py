@@ -33,13 +33,20 @@ SCOPED_MODELS = frozenset({"customer", "lead", "deal", "activity"})
 
 
 def parse_id(raw) -> int | None:
-    """A positive database id from untrusted input, or None when it cannot be one."""
+    """A positive database id from untrusted input, or None when it cannot be one.
+
+    Text must be the id as written: ASCII digits without a sign or a leading zero (`int()` would also
+    take `+1`, `01` and other scripts' digits such as `١`).
+    """
     if isinstance(raw, bool):
         return None
-    try:
-        value = int(str(raw).strip())
-    except (TypeError, ValueError):
-        return None
+    if isinstance(raw, int):
+        value = raw
+    else:
+        text = str(raw).strip()
+        if not (text.isascii() and text.isdigit()) or text.startswith("0") or len(text) > 19:
+            return None
+        value = int(text)
     return value if 0 < value <= MAX_ID else None
 
 

@@ -14,6 +14,7 @@ from rest_framework.routers import SimpleRouter
 from crmApp.mixins import OrganizationScopedViewSet
 from crmApp.models import Customer, Employee, Membership, Organization, Role, User
 from crmApp.permissions import ANY_MEMBER
+from crmApp.tenancy import parse_id
 from crmApp.tests.conftest import make_client
 from crmApp.tests.factories import EmployeeFactory, MembershipFactory, UserFactory
 from crmApp.viewsets.organization import OrganizationViewSet
@@ -256,3 +257,23 @@ def test_owners_and_admins_need_no_code_query(owner_client, make_member, organiz
         assert admin_client.get("/api/employees/").status_code == 200
 
     assert permission_lookups(queries.captured_queries) == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (1, 1),
+        ("42", 42),
+        (" 42 ", 42),
+        ("+1", None),
+        ("01", None),
+        ("\u0661", None),  # ARABIC-INDIC DIGIT ONE, which int() reads as 1
+        ("1.0", None),
+        (True, None),
+        (0, None),
+        ("9" * 20, None),
+        (2**63, None),
+    ],
+)
+def test_an_id_is_taken_only_as_written(raw, expected):
+    assert parse_id(raw) == expected

@@ -229,3 +229,25 @@ def test_a_trashed_record_outlives_the_account_that_deleted_it(make_member, orga
 
     stored = MODELS[resource].with_trashed.get(pk=record.pk)
     assert stored.deleted_at is not None and stored.deleted_by_id is None
+
+
+@pytest.mark.parametrize("header", ['"1"', "9999", '"2"', "garbage"])
+def test_restore_and_purge_honour_if_match(owner_client, organization, header):
+    lead = LeadFactory(organization=organization)
+    assert owner_client.delete(f"/api/leads/{lead.id}/").status_code == 204
+    version = Lead.with_trashed.get(pk=lead.pk).version  # 2: the deletion is a change
+    restore = owner_client.post(f"/api/trash/leads/{lead.id}/restore/", HTTP_IF_MATCH=header)
+    matches = header == f'"{version}"'
+    assert restore.status_code == (200 if matches else 412)
+    assert Lead.objects.filter(pk=lead.pk).exists() == matches
+    if not matches:
+        purge = owner_client.delete(f"/api/trash/leads/{lead.id}/", HTTP_IF_MATCH=header)
+        assert purge.status_code == 412
+        assert Lead.with_trashed.filter(pk=lead.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/docs/", "/api/redoc/", "/api/trash/?resource=leads", "/api/trash/leads/1/restore/"]
+)
+def test_options_never_fails(owner_client, path):
+    assert owner_client.options(path).status_code in (200, 405)

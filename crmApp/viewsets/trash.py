@@ -7,6 +7,7 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from crmApp.conditional import if_match_versions
 from crmApp.mixins import OrganizationScopedViewSet
 from crmApp.permissions import INTERNAL_MEMBER
 from crmApp.serializers.activity import ActivitySerializer
@@ -42,16 +43,27 @@ class TrashViewSet(OrganizationScopedViewSet):
 
     # Each action reads through the resource's service, so no queryset here; the code an action needs
     # depends on the resource it names and is checked in the action.
-    permission_codes = {"list": INTERNAL_MEMBER, "restore": INTERNAL_MEMBER, "purge": INTERNAL_MEMBER}
+    permission_codes = {
+        "list": INTERNAL_MEMBER,
+        "restore": INTERNAL_MEMBER,
+        "purge": INTERNAL_MEMBER,
+        "metadata": INTERNAL_MEMBER,
+    }
     query_serializer = TrashQuerySerializer
     filter_backends = ()
+
+    def get_serializer_class(self):
+        """What the list answers; OPTIONS describes it (restore and purge take no body)."""
+        return TrashedRecordSerializer
 
     def resource_service(self, resource: str):
         """The resource's service, once the caller is known to hold `<resource>:delete` (404 for no resource)."""
         if resource not in RESOURCES:
             raise Http404
         self.require_codes(f"{resource}:delete")
-        return RESOURCES[resource][0](self.tenant)
+        # Restore and purge write one record: `If-Match` names the version they may write.
+        expected = if_match_versions(self.request.headers.get("If-Match")) if self.request.method != "GET" else None
+        return RESOURCES[resource][0](self.tenant, expected_versions=expected)
 
     def trashed_record(self, service, pk):
         record = service.trashed.filter(pk=parse_id(pk) or 0).first()
