@@ -120,36 +120,42 @@ def at_once(*works) -> list:
 ROUNDS = 8
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_deal_and_the_deletion_of_its_customer_never_both_land(owner, organization):
-    clients = [make_client(owner, organization) for _ in range(2)]
-    for _ in range(ROUNDS):
-        customer = CustomerFactory(organization=organization)
-        created, deleted = at_once(
-            lambda customer=customer: clients[0].post(
-                "/api/deals/", {"title": "Race", "customer": customer.id}, format="json"
-            ),
-            lambda customer=customer: clients[1].delete(f"/api/customers/{customer.id}/"),
-        )
-        assert (created.status_code, deleted.status_code) in {(201, 409), (400, 204)}
-    assert not Deal.objects.filter(customer__deleted_at__isnull=False).exists()
+# (the records raced for, the write, the deletion of what it points at, the (write, deletion) statuses
+# allowed, the records that must never exist afterwards)
+WRITE_AND_DELETE = [
+    (
+        lambda org: CustomerFactory(organization=org),
+        lambda client, customer: client.post("/api/deals/", {"title": "Race", "customer": customer.id}, format="json"),
+        lambda client, customer: client.delete(f"/api/customers/{customer.id}/"),
+        {(201, 409), (400, 204)},
+        lambda: Deal.objects.filter(customer__deleted_at__isnull=False),
+    ),
+    (
+        lambda org: (EmployeeFactory(organization=org), LeadFactory(organization=org)),
+        lambda client, pair: client.post(f"/api/leads/{pair[1].id}/assign/", {"employee": pair[0].id}, format="json"),
+        lambda client, pair: client.delete(f"/api/employees/{pair[0].id}/"),
+        {(200, 204), (400, 204), (409, 204)},
+        lambda: Lead.objects.filter(assigned_to__deleted_at__isnull=False),
+    ),
+]
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_an_assignment_and_the_deletion_of_its_employee_leave_the_record_unassigned_or_refused(owner, organization):
+@pytest.mark.parametrize(
+    ("make", "write", "delete", "allowed", "broken"), WRITE_AND_DELETE, ids=["deal-customer", "assign-employee"]
+)
+def test_a_write_and_the_deletion_of_what_it_points_at_never_both_land(
+    owner, organization, make, write, delete, allowed, broken
+):
     clients = [make_client(owner, organization) for _ in range(2)]
     for _ in range(ROUNDS):
-        employee, lead = EmployeeFactory(organization=organization), LeadFactory(organization=organization)
-        assigned, deleted = at_once(
-            lambda lead=lead, employee=employee: clients[0].post(
-                f"/api/leads/{lead.id}/assign/", {"employee": employee.id}, format="json"
-            ),
-            lambda employee=employee: clients[1].delete(f"/api/employees/{employee.id}/"),
+        target = make(organization)
+        written, deleted = at_once(
+            lambda target=target: write(clients[0], target), lambda target=target: delete(clients[1], target)
         )
-        assert (assigned.status_code, deleted.status_code) in {(200, 204), (400, 204), (409, 204)}
-    assert not Lead.objects.filter(assigned_to__deleted_at__isnull=False).exists()
+        assert (written.status_code, deleted.status_code) in allowed
+    assert not broken().exists()
 
 
 @pytest.mark.postgres
