@@ -20,6 +20,7 @@ from crmApp.constants import ChangeSource, ImportMode, ImportStatus, MembershipS
 from crmApp.imports import reading, resources, storage
 from crmApp.models import ImportJob, ImportRowError, Membership
 from crmApp.services.base import changed_columns, snapshot
+from crmApp.services.references import gone_message, gone_references, trashable_references
 from crmApp.tenancy import Tenant
 
 logger = logging.getLogger(__name__)
@@ -137,8 +138,30 @@ class ImportRun:
         self.write_creates(creates, tally)
         self.write_updates(updates, tally)
 
+    def keep_live_references(self, rows: list[tuple[int, object, list[str]]], tally: Tally) -> list[int]:
+        """The indexes in `rows` (row number, record, the columns it writes) whose references are still live.
+
+        Those are locked until the batch commits; a row that points at a record trashed since the job
+        read it is a row error instead.
+        """
+        references = trashable_references(self.model)
+        wanted: dict[str, set] = {}
+        for _, record, columns in rows:
+            for attname in columns:
+                if attname in references:
+                    wanted.setdefault(attname, set()).add(getattr(record, attname))
+        gone = gone_references(self.model, wanted)
+        kept = []
+        for index, (number, record, columns) in enumerate(rows):
+            missing = [references[name] for name in columns if getattr(record, name) in gone.get(name, ())]
+            if missing:
+                self.report(number, tally, [(field.name, gone_message(field)) for field in missing])
+            else:
+                kept.append(index)
+        return kept
+
     def write_creates(self, creates: list[tuple[int, dict]], tally: Tally) -> None:
-        records = []
+        rows = []
         for number, fields in creates:
             record = self.model(organization=self.tenant.organization, created_by=self.tenant.user, **fields)
             try:
@@ -146,12 +169,13 @@ class ImportRun:
             except (DjangoValidationError, APIException) as error:
                 self.report(number, tally, messages_of(error))
                 continue
-            records.append(record)
+            rows.append((number, record, list(trashable_references(self.model))))
+        records = [rows[index][1] for index in self.keep_live_references(rows, tally)]
         self.service.insert_rows(records)
         tally.created += len(records)
 
     def write_updates(self, updates: list[tuple[int, object, dict]], tally: Tally) -> None:
-        changed, names = [], set()
+        rows, befores = [], []
         for number, record, fields in updates:
             before = snapshot(record)
             try:
@@ -161,8 +185,11 @@ class ImportRun:
                 continue
             columns = changed_columns(record, before)
             if columns:
-                changed.append((record, before))
-                names |= {record._meta.get_field(column).name for column in columns}
+                rows.append((number, record, columns))
+                befores.append(before)
+        kept = self.keep_live_references(rows, tally)
+        changed = [(rows[index][1], befores[index]) for index in kept]
+        names = {rows[index][1]._meta.get_field(column).name for index in kept for column in rows[index][2]}
         self.service.save_rows(changed, sorted(names))
         tally.updated += len(changed)
         tally.skipped += len(updates) - len(changed) - len({n for n, _, _ in updates} & tally.failed_rows)

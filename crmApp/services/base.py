@@ -20,6 +20,7 @@ from crmApp.events import outbox
 from crmApp.exceptions import PreconditionFailed, RecordGone
 from crmApp.models import CodeSequence
 from crmApp.models.base import format_code, written_fields
+from crmApp.services.references import gone_message, gone_references, trashable_references
 from crmApp.tenancy import Tenant
 
 # The bookkeeping columns a write sets itself; a change to them alone is no change.
@@ -45,15 +46,6 @@ def write_changes(record: models.Model, before: dict) -> bool:
     record.version = before["version"] + 1
     record.save(update_fields=[*(record._meta.get_field(name).name for name in changed), *BOOKKEEPING])
     return True
-
-
-def trashable_references(model: type[models.Model]) -> dict[str, models.ForeignKey]:
-    """The model's foreign keys to records that go to the trash, by attribute name (`customer_id`)."""
-    return {
-        field.attname: field
-        for field in model._meta.concrete_fields
-        if field.many_to_one and hasattr(field.related_model, "with_trashed") and field.name != "merged_into"
-    }
 
 
 def column_value(value):
@@ -105,21 +97,14 @@ class OrganizationService:
         return locked
 
     def lock_references(self, model: type[models.Model], values: dict[str, object]) -> None:
-        """Lock the live records that a write's `values` ({attname: id}) point at, until the transaction ends.
+        """Lock the live records a write's `values` ({attname: id}) point at until the transaction ends.
 
-        A reference was checked when the request was read, and may have gone to the trash since. Once its
-        row is locked it can't be trashed before this write commits (trashing locks it too, and then sees
-        this write); one already trashed is a 400 on its field.
+        One trashed meanwhile is a 400 on its field (crmApp.services.references).
         """
-        references = trashable_references(model)
-        for attname, value in values.items():
-            field = references.get(attname)
-            if field is None or value is None:
-                continue
-            live = field.related_model.objects.select_for_update(no_key=True).filter(pk=value)
-            if not live.exists():
-                name = field.related_model._meta.verbose_name
-                raise ValidationError({field.name: f"That {name} no longer exists (it was deleted meanwhile)."})
+        gone = gone_references(model, {attname: [value] for attname, value in values.items()})
+        if gone:
+            fields = [trashable_references(model)[attname] for attname in gone]
+            raise ValidationError({field.name: gone_message(field) for field in fields})
 
     def save_record(self, record: models.Model, before: dict, *, events: list[Event] | None = None) -> models.Model:
         """Write the columns that differ from `before`, with the next version, and log it; no change writes nothing."""

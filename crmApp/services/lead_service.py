@@ -193,7 +193,9 @@ class LeadService(MergeMixin, OrganizationService):
         """The customer a lead becomes; its names must satisfy the customer rules like any other."""
         try:
             return CustomerService(self.tenant).create(**self._customer_fields(lead))
-        except DjangoValidationError:
+        except DjangoValidationError as refused:
+            if "assigned_to" in getattr(refused, "error_dict", {}):
+                raise  # its employee went to the trash meanwhile (a race), not a missing name
             raise BusinessRuleViolation(
                 "A lead without a company becomes an individual customer, which needs a first and a last name; "
                 "add the lead's last name (or company) and convert again.",
@@ -203,10 +205,12 @@ class LeadService(MergeMixin, OrganizationService):
     @staticmethod
     def _customer_fields(lead: Lead) -> dict:
         """The new customer's fields: a business when the lead names a company, else an individual."""
+        assignee = lead.assigned_to
         common = {
             "email": lead.email,
             "phone": lead.phone,
-            "assigned_to": lead.assigned_to,
+            # A restored lead may still name an employee who went to the trash after it did.
+            "assigned_to": assignee if assignee is not None and assignee.deleted_at is None else None,
             "source": lead.source,
             "notes": lead.notes,
             "converted_from_lead": lead,

@@ -8,10 +8,11 @@ import threading
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import OperationalError
+from django.db import OperationalError, transaction
 
 from crmApp.exceptions import Conflict, _translate
-from crmApp.models import Customer, Deal, Employee, Lead, PipelineStage
+from crmApp.imports.runner import ImportRun
+from crmApp.models import Customer, Deal, Employee, ImportJob, ImportRowError, Lead, PipelineStage
 from crmApp.services.activity_service import ActivityService
 from crmApp.services.customer_service import CustomerService
 from crmApp.services.deal_service import DealService
@@ -175,3 +176,52 @@ def test_two_merges_of_the_same_records_the_other_way_round_queue_up(owner, orga
         statuses = sorted(answer.status_code for answer in answers)
         assert statuses[0] == 200 and statuses[1] in (400, 404), statuses
         assert Customer.objects.filter(pk__in=[first.id, second.id]).count() == 1
+
+
+def test_an_import_row_that_names_an_employee_trashed_since_the_job_began_is_a_row_error(organization, owner):
+    employee = EmployeeFactory(organization=organization)
+    job = ImportJob.objects.create(
+        organization=organization, resource="leads", encoding="utf-8", file=b"", created_by=owner
+    )
+    run = ImportRun(job, Tenant.system(organization, user=owner))  # reads the organization's employees
+    trashed_meanwhile(employee)
+    run.flush(
+        [
+            (2, {"first_name": "Ada", "last_name": "Late", "assigned_to": str(employee.id)}),
+            (3, {"first_name": "Bo", "last_name": "Fine"}),
+        ]
+    )
+    assert list(Lead.objects.values_list("last_name", flat=True)) == ["Fine"]
+    assert list(ImportRowError.objects.values_list("row", "field")) == [(2, "assigned_to")]
+
+
+def test_a_restored_lead_whose_employee_went_to_the_trash_still_converts_unassigned(owner_client, organization):
+    employee = EmployeeFactory(organization=organization)
+    lead = LeadFactory(organization=organization, assigned_to=employee, company="Initech", status="qualified")
+    assert owner_client.delete(f"/api/leads/{lead.id}/").status_code == 204
+    assert owner_client.delete(f"/api/employees/{employee.id}/").status_code == 204
+    assert owner_client.post(f"/api/trash/leads/{lead.id}/restore/").status_code == 200
+    converted = owner_client.post(f"/api/leads/{lead.id}/convert/", {}, format="json")
+    assert converted.status_code == 201
+    assert Customer.objects.get(converted_from_lead=lead).assigned_to_id is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_writes_that_point_at_the_same_records_do_not_wait_for_each_other(organization):
+    customer, employee = CustomerFactory(organization=organization), EmployeeFactory(organization=organization)
+    system = Tenant.system(organization)
+    deal_written, activity_written = threading.Event(), threading.Event()
+
+    def deal_held_open():
+        with transaction.atomic():
+            DealService(system).create(title="Renewal", customer=customer, assigned_to=employee)
+            deal_written.set()
+            return activity_written.wait(timeout=5)  # while this transaction still holds its locks
+
+    def activity():
+        deal_written.wait(timeout=5)
+        ActivityService(system).create(type="call", subject="Call", customer=customer, assigned_to=employee)
+        activity_written.set()
+
+    assert at_once(deal_held_open, activity)[0] is True
