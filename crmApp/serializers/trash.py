@@ -28,6 +28,7 @@ class TrashedRecordSerializer(serializers.Serializer):
     display_name = serializers.SerializerMethodField()
     deleted_at = serializers.DateTimeField()
     deleted_by = serializers.IntegerField(source="deleted_by_id", allow_null=True)
+    version = serializers.IntegerField(help_text="What `If-Match` names to restore or purge this version only.")
 
     def get_resource(self, record) -> str:
         return self.context["resource"]

@@ -235,7 +235,9 @@ def test_a_trashed_record_outlives_the_account_that_deleted_it(make_member, orga
 def test_restore_and_purge_honour_if_match(owner_client, organization, header):
     lead = LeadFactory(organization=organization)
     assert owner_client.delete(f"/api/leads/{lead.id}/").status_code == 204
-    version = Lead.with_trashed.get(pk=lead.pk).version  # 2: the deletion is a change
+    listed = owner_client.get("/api/trash/?resource=leads").json()["results"]
+    version = next(item["version"] for item in listed if item["id"] == lead.id)
+    assert version == Lead.with_trashed.get(pk=lead.pk).version == 2  # the deletion is a change
     restore = owner_client.post(f"/api/trash/leads/{lead.id}/restore/", HTTP_IF_MATCH=header)
     matches = header == f'"{version}"'
     assert restore.status_code == (200 if matches else 412)
