@@ -55,8 +55,11 @@ UNCHANGED = frozenset(
 INLINE_MAX_OFFSET = 100
 # Stands for the record id while one record's row query is compiled (record_rows).
 ONE_RECORD = -(2**62)
-# Page queries a process remembers (a few kB each); past this many it starts again.
+# Page queries a process remembers; past this many it starts again. A query string or SQL longer than
+# these (a search of many terms) is not remembered, so the store stays under about 40 MB.
 MAX_PAGE_QUERIES = 2048
+MAX_REMEMBERED_QUERY_STRING = 1024
+MAX_REMEMBERED_SQL = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -295,13 +298,16 @@ def page_query_key(request, view, plan) -> tuple | None:
         return None  # access read ahead for another caller or organization
     versions = ahead.access_versions()
     data_version = ahead.found.get(version_key(organization_id))
-    if versions is None or data_version is None or reads_the_clock(request, view):
+    query_string = request.META.get("QUERY_STRING", "")
+    if versions is None or data_version is None or len(query_string) > MAX_REMEMBERED_QUERY_STRING:
+        return None
+    if reads_the_clock(request, view):
         return None
     return (
         type(view),
         view.action,
         tuple(sorted(view.kwargs.items())),
-        request.META.get("QUERY_STRING", ""),
+        query_string,
         id(plan),
         organization_id,
         user_id,
@@ -345,9 +351,11 @@ class PageRows:
             compiled = plain_sql(self.queryset[index])
             if compiled is None:
                 return list(self.queryset[index])
-            if len(_page_queries) >= MAX_PAGE_QUERIES:
-                _page_queries.clear()
-            entry = _page_queries[self.key] = (index.start, index.stop, *compiled)
+            entry = (index.start, index.stop, *compiled)
+            if len(compiled[0]) + sum(len(str(value)) for value in compiled[1]) <= MAX_REMEMBERED_SQL:
+                if len(_page_queries) >= MAX_PAGE_QUERIES:
+                    _page_queries.clear()
+                _page_queries[self.key] = entry
         with connection.cursor() as cursor:
             cursor.execute(entry[2], entry[3])
             return cursor.fetchall()
