@@ -9,7 +9,6 @@ same transaction, and the organization's cached figures go stale.
 from collections.abc import Collection, Iterable
 from typing import ClassVar
 
-from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -20,7 +19,7 @@ from crmApp.events import outbox
 from crmApp.exceptions import PreconditionFailed, RecordGone
 from crmApp.models import CodeSequence
 from crmApp.models.base import format_code, written_fields
-from crmApp.services.references import gone_message, gone_references, trashable_references
+from crmApp.services.references import lock_references, trashable_references
 from crmApp.tenancy import Tenant
 
 # The bookkeeping columns a write sets itself; a change to them alone is no change.
@@ -39,10 +38,14 @@ def changed_columns(record: models.Model, before: dict) -> list[str]:
 
 
 def write_changes(record: models.Model, before: dict) -> bool:
-    """Write the columns of a locked record that differ from `before`, with the next version; False: none did."""
+    """Write the columns of a locked record that differ from `before`, with the next version; False: none did.
+
+    The live records the changed columns point at are locked first (crmApp.services.references).
+    """
     changed = changed_columns(record, before)
     if not changed:
         return False
+    lock_references(type(record), {name: getattr(record, name) for name in changed})
     record.version = before["version"] + 1
     record.save(update_fields=[*(record._meta.get_field(name).name for name in changed), *BOOKKEEPING])
     return True
@@ -96,27 +99,15 @@ class OrganizationService:
             raise PreconditionFailed()
         return locked
 
-    def lock_references(self, model: type[models.Model], values: dict[str, object]) -> None:
-        """Lock the live records a write's `values` ({attname: id}) point at until the transaction ends.
-
-        One trashed meanwhile is a 400 on its field (crmApp.services.references).
-        """
-        gone = gone_references(model, {attname: [value] for attname, value in values.items()})
-        if gone:
-            fields = [trashable_references(model)[attname] for attname in gone]
-            raise ValidationError({field.name: gone_message(field) for field in fields})
-
     def save_record(self, record: models.Model, before: dict, *, events: list[Event] | None = None) -> models.Model:
         """Write the columns that differ from `before`, with the next version, and log it; no change writes nothing."""
-        self.lock_references(type(record), {name: getattr(record, name) for name in changed_columns(record, before)})
         if write_changes(record, before):
             self.log_write(record, before, events=events)
         return record
 
     def insert_record(self, record: models.Model) -> models.Model:
         """Save a new record at version 1."""
-        references = trashable_references(type(record))
-        self.lock_references(type(record), {name: getattr(record, name) for name in references})
+        lock_references(type(record), {name: getattr(record, name) for name in trashable_references(type(record))})
         record.version = 1
         record.save()
         self.log_write(record, None)
@@ -144,7 +135,7 @@ class OrganizationService:
         """
         model = rows.model
         columns = {model._meta.get_field(name).attname: column_value(value) for name, value in changes.items()}
-        self.lock_references(model, columns)
+        lock_references(model, columns)
         locked = rows.filter(organization=self.organization).select_for_update().order_by("pk")
         changing = [row for row in locked if any(getattr(row, name) != value for name, value in columns.items())]
         if not changing:

@@ -10,6 +10,7 @@ sees what they wrote. A reference trashed before the lock is reported on its fie
 from collections.abc import Iterable
 from functools import cache
 
+from django.core.exceptions import ValidationError
 from django.db import connection, models
 
 
@@ -75,3 +76,11 @@ def gone_references(model: type[models.Model], values: dict[str, Iterable]) -> d
     live = _live_ids(wanted)
     gone = {attname: ids - live[references[attname].related_model] for attname, ids in named.items() if ids}
     return {attname: ids for attname, ids in gone.items() if ids}
+
+
+def lock_references(model: type[models.Model], values: dict[str, object]) -> None:
+    """Lock the live records one record's `values` ({attname: id}) point at; one gone is a 400 on its field."""
+    gone = gone_references(model, {attname: [value] for attname, value in values.items()})
+    if gone:
+        fields = [trashable_references(model)[attname] for attname in gone]
+        raise ValidationError({field.name: gone_message(field) for field in fields})
