@@ -76,10 +76,13 @@ class OrganizationScopedViewSet(KnownQueryParametersMixin, viewsets.GenericViewS
 
     def get_service(self):
         """The resource's service, bound to the tenant; on a record's write, bound to `If-Match` too."""
-        expected = None
-        if self.detail and self.request.method not in ("GET", "HEAD", "OPTIONS"):
-            expected = if_match_versions(self.request.headers.get("If-Match"))
-        return self.service_class(self.tenant, expected_versions=expected)
+        return self.service_class(self.tenant, expected_versions=self.if_match() if self.detail else None)
+
+    def if_match(self) -> frozenset[int] | None:
+        """The versions `If-Match` lets this request write; None on a read, or when it sets no precondition."""
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        return if_match_versions(self.request.headers.get("If-Match"))
 
     def validated(self, serializer_class, data) -> dict:
         """An action's body or query validated by `serializer_class` in this request's context (400 when invalid)."""

@@ -161,7 +161,7 @@ class ImportRun:
         return kept
 
     def write_creates(self, creates: list[tuple[int, dict]], tally: Tally) -> None:
-        rows = []
+        rows, references = [], list(trashable_references(self.model))
         for number, fields in creates:
             record = self.model(organization=self.tenant.organization, created_by=self.tenant.user, **fields)
             try:
@@ -169,7 +169,7 @@ class ImportRun:
             except (DjangoValidationError, APIException) as error:
                 self.report(number, tally, messages_of(error))
                 continue
-            rows.append((number, record, list(trashable_references(self.model))))
+            rows.append((number, record, references))
         records = [rows[index][1] for index in self.keep_live_references(rows, tally)]
         self.service.insert_rows(records)
         tally.created += len(records)

@@ -7,7 +7,6 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from crmApp.conditional import if_match_versions
 from crmApp.mixins import OrganizationScopedViewSet
 from crmApp.permissions import INTERNAL_MEMBER
 from crmApp.serializers.activity import ActivitySerializer
@@ -62,8 +61,7 @@ class TrashViewSet(OrganizationScopedViewSet):
             raise Http404
         self.require_codes(f"{resource}:delete")
         # Restore and purge write one record: `If-Match` names the version they may write.
-        expected = if_match_versions(self.request.headers.get("If-Match")) if self.request.method != "GET" else None
-        return RESOURCES[resource][0](self.tenant, expected_versions=expected)
+        return RESOURCES[resource][0](self.tenant, expected_versions=self.if_match())
 
     def trashed_record(self, service, pk):
         record = service.trashed.filter(pk=parse_id(pk) or 0).first()
