@@ -1,5 +1,7 @@
 """Shared fixtures: two organizations, their owners, members with chosen codes, authenticated clients."""
 
+import threading
+
 import pytest
 from django.core.cache import cache
 from django.db import connection, connections
@@ -30,6 +32,25 @@ def close_thread_connections() -> None:
     """Close the calling thread's database connections, its code-numbering one included."""
     connections.close_all()
     close_numbering_connection()
+
+
+def run_together(*calls) -> list:
+    """Run each call in its own thread, all released at once; what each returned, in order."""
+    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(index):
+        try:
+            barrier.wait()
+            results[index] = calls[index]()
+        finally:
+            close_thread_connections()  # this thread's own connections; close_old_connections keeps them
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,11 +1,9 @@
 """Deal stage moves: move-stage, win, lose and PATCH `stage` close, reopen and re-price deals."""
 
-import threading
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.utils.dateparse import parse_datetime
 
 from crmApp.models import Deal, Pipeline
@@ -13,6 +11,7 @@ from crmApp.models.deal import expected_revenue
 from crmApp.services.deal_service import DealService
 from crmApp.services.pipeline_service import PipelineService
 from crmApp.tenancy import Tenant
+from crmApp.tests.conftest import run_together
 from crmApp.tests.factories import DealFactory, LeadFactory, PipelineFactory, PipelineStageFactory, default_stage
 
 pytestmark = pytest.mark.django_db
@@ -226,26 +225,6 @@ def test_service_refuses_a_stage_of_another_organization(organization, other_org
 
 
 # --- concurrency (PostgreSQL only: SQLite serialises every writer) -----------------------------------
-def run_together(*calls):
-    """Run the calls in threads released at once; return their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_default_switches_leave_exactly_one_default(owner_client, organization):

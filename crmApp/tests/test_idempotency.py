@@ -6,9 +6,8 @@ import pytest
 from django.utils import timezone
 
 from crmApp.models import Customer, Deal, IdempotencyKey, Lead
-from crmApp.tests.conftest import make_client
+from crmApp.tests.conftest import make_client, run_together
 from crmApp.tests.factories import DealFactory, LeadFactory, default_stage
-from crmApp.tests.test_write_safety import race
 
 pytestmark = pytest.mark.django_db
 LEADS = "/api/leads/"
@@ -146,7 +145,7 @@ def test_simultaneous_duplicates_execute_once(owner, organization):
             client = clients.pop()
         return post(client, LEADS, {"first_name": "Once"}, "storm").status_code
 
-    statuses = race(4, send)
+    statuses = run_together(*[send] * 4)
 
     assert Lead.objects.filter(organization=organization).count() == 1
     assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}

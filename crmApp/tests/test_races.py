@@ -19,7 +19,7 @@ from crmApp.services.deal_service import DealService
 from crmApp.services.employee_service import EmployeeService
 from crmApp.services.lead_service import LeadService
 from crmApp.tenancy import Tenant
-from crmApp.tests.conftest import close_thread_connections, make_client
+from crmApp.tests.conftest import make_client, run_together
 from crmApp.tests.factories import CustomerFactory, EmployeeFactory, LeadFactory, default_stage
 
 pytestmark = pytest.mark.django_db
@@ -99,25 +99,6 @@ def test_a_transaction_that_lost_a_race_is_a_409_any_other_database_error_stays_
     assert isinstance(_translate(error), Conflict) == conflict
 
 
-def at_once(*works) -> list:
-    """Run each of `works` in its own thread, released together; what each returned, in order."""
-    barrier, results = threading.Barrier(len(works)), [None] * len(works)
-
-    def run(index):
-        try:
-            barrier.wait()
-            results[index] = works[index]()
-        finally:
-            close_thread_connections()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(works))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 ROUNDS = 8
 
 
@@ -152,7 +133,7 @@ def test_a_write_and_the_deletion_of_what_it_points_at_never_both_land(
     clients = [make_client(owner, organization) for _ in range(2)]
     for _ in range(ROUNDS):
         target = make(organization)
-        written, deleted = at_once(
+        written, deleted = run_together(
             lambda target=target: write(clients[0], target), lambda target=target: delete(clients[1], target)
         )
         assert (written.status_code, deleted.status_code) in allowed
@@ -165,7 +146,7 @@ def test_two_merges_of_the_same_records_the_other_way_round_queue_up(owner, orga
     clients = [make_client(owner, organization) for _ in range(2)]
     for _ in range(ROUNDS):
         first, second = CustomerFactory(organization=organization), CustomerFactory(organization=organization)
-        answers = at_once(
+        answers = run_together(
             *(
                 lambda client=client, target=target, source=source: client.post(
                     f"/api/customers/{target.id}/merge/", {"source_ids": [source.id]}, format="json"
@@ -224,4 +205,4 @@ def test_writes_that_point_at_the_same_records_do_not_wait_for_each_other(organi
         ActivityService(system).create(type="call", subject="Call", customer=customer, assigned_to=employee)
         activity_written.set()
 
-    assert at_once(deal_held_open, activity)[0] is True
+    assert run_together(deal_held_open, activity)[0] is True

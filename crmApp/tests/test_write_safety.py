@@ -9,7 +9,7 @@ from crmApp.models import Customer, Deal, Lead, PipelineStage
 from crmApp.services.customer_service import CustomerService
 from crmApp.services.lead_service import LeadService
 from crmApp.tenancy import Tenant
-from crmApp.tests.conftest import close_thread_connections
+from crmApp.tests.conftest import run_together
 from crmApp.tests.factories import (
     CustomerFactory,
     DealFactory,
@@ -195,25 +195,6 @@ def test_a_record_gone_before_the_lock_is_a_404_not_a_500(organization):
             write()
 
 
-def race(count: int, work) -> list:
-    """Run `work()` in `count` threads released at once; returns what each returned."""
-    barrier, results = threading.Barrier(count), [None] * count
-
-    def run(index):
-        try:
-            barrier.wait()
-            results[index] = work()
-        finally:
-            close_thread_connections()  # this thread's own connections; close_old_connections keeps them
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("resource", ["leads", "pipeline-stages", "customers"])
@@ -226,7 +207,7 @@ def test_of_simultaneous_deletes_exactly_one_is_204(resource, owner_client, orga
         ),
     }[resource]()
 
-    statuses = race(6, lambda: owner_client.delete(f"/api/{resource}/{record.id}/").status_code)
+    statuses = run_together(*[lambda: owner_client.delete(f"/api/{resource}/{record.id}/").status_code] * 6)
 
     assert sorted(statuses) == [204, 404, 404, 404, 404, 404]
 
@@ -240,13 +221,15 @@ def test_simultaneous_patches_of_different_fields_both_survive(owner, organizati
     clients = [make_client(owner, organization) for _ in range(2)]
     changes = [{"city": "Bergen"}, {"phone": "+47 555"}]
 
-    statuses = race(
-        2,
-        lambda: (
-            clients[threading.get_ident() % 2]
-            .patch(f"/api/customers/{customer.id}/", changes.pop(), format="json")
-            .status_code
-        ),
+    statuses = run_together(
+        *[
+            lambda: (
+                clients[threading.get_ident() % 2]
+                .patch(f"/api/customers/{customer.id}/", changes.pop(), format="json")
+                .status_code
+            )
+        ]
+        * 2
     )
 
     assert statuses == [200, 200]
