@@ -19,7 +19,7 @@ from crmApp.events import outbox
 from crmApp.exceptions import PreconditionFailed, RecordGone
 from crmApp.models import CodeSequence
 from crmApp.models.base import format_code, written_fields
-from crmApp.services.references import lock_references, trashable_references
+from crmApp.services.references import gone_references, lock_references, trashable_references
 from crmApp.tenancy import Tenant
 
 # The bookkeeping columns a write sets itself; a change to them alone is no change.
@@ -288,12 +288,18 @@ class OrganizationService:
     def restore(self, instance: models.Model) -> models.Model:
         """Bring a trashed record back, with its code and relations: a `restored` event."""
         record = self.lock(instance, rows=self.trashed)
+        # What it points at stays live until the commit (check_restore reads them after this lock).
+        references = trashable_references(type(record))
+        gone = gone_references(type(record), {attname: [getattr(record, attname)] for attname in references})
         self.check_restore(record)
         before = snapshot(record)
         record.deleted_at, record.deleted_by = None, None
         if hasattr(record, "merged_into_id"):
             record.merged_into = None
-        return self.save_record(record, before, events=[("restored", {})])
+        if "assigned_to_id" in gone:
+            # Trashing an employee unassigns their live records; one restored after it comes back unassigned too.
+            record.assigned_to = None
+        return self.save_record(record, before, events=[("restored", {}), *self.events_for(record, before)])
 
     @transaction.atomic
     def purge(self, instance: models.Model) -> None:

@@ -209,7 +209,7 @@ class LeadService(MergeMixin, OrganizationService):
         common = {
             "email": lead.email,
             "phone": lead.phone,
-            # A restored lead may still name an employee who went to the trash after it did.
+            # A lead restored by an earlier version may still name an employee in the trash.
             "assigned_to": assignee if assignee is not None and assignee.deleted_at is None else None,
             "source": lead.source,
             "notes": lead.notes,

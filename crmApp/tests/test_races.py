@@ -20,7 +20,7 @@ from crmApp.services.employee_service import EmployeeService
 from crmApp.services.lead_service import LeadService
 from crmApp.tenancy import Tenant
 from crmApp.tests.conftest import make_client, run_together
-from crmApp.tests.factories import CustomerFactory, EmployeeFactory, LeadFactory, default_stage
+from crmApp.tests.factories import CustomerFactory, DealFactory, EmployeeFactory, LeadFactory, default_stage
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +31,13 @@ def trashed_meanwhile(record):
     service = {Customer: CustomerService, Employee: EmployeeService, Lead: LeadService}[type(record)]
     service(Tenant.system(record.organization)).delete(record)
     return stale
+
+
+def trashed(record):
+    """`record`, moved to the trash."""
+    service = {Deal: DealService, Lead: LeadService}[type(record)]
+    service(Tenant.system(record.organization)).delete(record)
+    return record
 
 
 # (what is trashed meanwhile, the write that names it, the field the 400 names)
@@ -119,13 +126,29 @@ WRITE_AND_DELETE = [
         {(200, 204), (400, 204), (409, 204)},
         lambda: Lead.objects.filter(assigned_to__deleted_at__isnull=False),
     ),
+    (
+        lambda org: trashed(DealFactory(organization=org)),
+        lambda client, deal: client.post(f"/api/trash/deals/{deal.id}/restore/"),
+        lambda client, deal: client.delete(f"/api/customers/{deal.customer_id}/"),
+        {(200, 409), (409, 204)},
+        lambda: Deal.objects.filter(customer__deleted_at__isnull=False),
+    ),
+    (
+        lambda org: trashed(LeadFactory(organization=org, assigned_to=EmployeeFactory(organization=org))),
+        lambda client, lead: client.post(f"/api/trash/leads/{lead.id}/restore/"),
+        lambda client, lead: client.delete(f"/api/employees/{lead.assigned_to_id}/"),
+        {(200, 204)},
+        lambda: Lead.objects.filter(assigned_to__deleted_at__isnull=False),
+    ),
 ]
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
-    ("make", "write", "delete", "allowed", "broken"), WRITE_AND_DELETE, ids=["deal-customer", "assign-employee"]
+    ("make", "write", "delete", "allowed", "broken"),
+    WRITE_AND_DELETE,
+    ids=["deal-customer", "assign-employee", "restore-deal-customer", "restore-lead-employee"],
 )
 def test_a_write_and_the_deletion_of_what_it_points_at_never_both_land(
     owner, organization, make, write, delete, allowed, broken

@@ -209,6 +209,28 @@ def test_purge_trash_keeps_a_customer_whose_deal_is_still_restorable(organizatio
     assert Customer.with_trashed.filter(pk=deal.customer_id).exists()
 
 
+@pytest.mark.parametrize("resource", ["customers", "leads", "deals", "activities"])
+def test_a_record_restored_after_its_assignee_went_to_the_trash_comes_back_unassigned(
+    owner_client, organization, resource
+):
+    employee, kept = EmployeeFactory(organization=organization), EmployeeFactory(organization=organization)
+    record = FACTORIES_BY_RESOURCE[resource](organization=organization, assigned_to=employee)
+    other = FACTORIES_BY_RESOURCE[resource](organization=organization, assigned_to=kept)
+    trash(owner_client, resource, record)
+    trash(owner_client, resource, other)
+    trash(owner_client, "employees", employee)  # unassigns their live records only
+
+    restored = owner_client.post(f"/api/trash/{resource}/{record.id}/restore/")
+    assert restored.status_code == 200 and restored.json()["assigned_to"] is None
+    assert MODELS[resource].objects.get(pk=record.pk).assigned_to_id is None
+    events = HistoryEntry.objects.filter(
+        record_type=MODELS[resource]._meta.model_name, record_id=record.id, kind="event"
+    ).order_by("id")
+    assert [entry.event for entry in events][-2:] == ["restored", "assigned"]
+    # A live assignee is kept.
+    assert owner_client.post(f"/api/trash/{resource}/{other.id}/restore/").json()["assigned_to"] == kept.id
+
+
 def test_trashing_an_employee_unassigns_their_records_and_restoring_does_not_reassign(owner_client, organization):
     employee = EmployeeFactory(organization=organization)
     lead = LeadFactory(organization=organization, assigned_to=employee)
