@@ -12,6 +12,9 @@ class RequestLimitsMiddleware:
     - A body declared larger than MAX_REQUEST_BODY_BYTES (or the path's MAX_UPLOAD_BODY_BYTES) is a 413
       and never read (DRF's parsers read the raw stream, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE alone
       doesn't cover them).
+    - A body sent without a Content-Length (`Transfer-Encoding: chunked`) is a 411. Django reads a body only
+      as long as its Content-Length says, so it would take such a body for an empty one: a PATCH would
+      answer 200 having changed nothing.
     - A query string with a NUL character is a 400: no text column can store or compare one.
     """
 
@@ -19,6 +22,8 @@ class RequestLimitsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.META.get("HTTP_TRANSFER_ENCODING", "identity").lower() != "identity":
+            return json_error(411, "Send the request body with a Content-Length header.", "length_required")
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -34,6 +34,7 @@ ERROR_DESCRIPTIONS = {
     "404": "No such record in the active organization (or a page past the last).",
     "409": "The request conflicts with the current state (`protected`, `conflict`, `idempotency_key_in_use`).",
     "412": "`If-Match` does not match the record's current ETag; nothing was changed.",
+    "411": "The body was sent without a `Content-Length` (chunked); send its length.",
     "413": "The request body is larger than the API takes.",
     "422": "This `Idempotency-Key` was already used for another request.",
     "429": "Too many requests; `Retry-After` and `retry_after` say when to try again.",
@@ -150,7 +151,7 @@ class CRMAutoSchema(AutoSchema):
         if self.is_versioned_detail() and method != "GET":
             statuses.append("412")
         if method in ("POST", "PUT", "PATCH"):
-            statuses.append("413")
+            statuses += ["411", "413"]
         if method == "POST" and authenticated and not self.path.startswith("/api/auth/"):
             statuses.append("422")
         if getattr(self.view, "throttle_classes", None):

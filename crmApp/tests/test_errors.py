@@ -1,4 +1,4 @@
-"""Every error is JSON `{detail, code, errors?}`: 400, 401, 403, 404, 405, 409, 413 and 500."""
+"""Every error is JSON `{detail, code, errors?}`: 400, 401, 403, 404, 405, 409, 411, 413 and 500."""
 
 import re
 
@@ -219,6 +219,32 @@ def test_413_for_a_body_over_5_mb_stores_nothing(owner_client, organization, url
 
     assert_error(response, 413, "request_too_large")
     assert (Role.objects.count(), organization.memberships.count()) == (roles, memberships)
+
+
+@pytest.mark.parametrize(
+    ("method", "transfer_encoding", "status"),
+    [("PATCH", "chunked", 411), ("POST", "chunked", 411), ("PATCH", "gzip, chunked", 411), ("PATCH", "identity", 200)],
+)
+def test_a_body_without_a_content_length_is_a_411_not_an_empty_body(
+    owner_client, organization, method, transfer_encoding, status
+):
+    # Django reads only Content-Length bytes: a chunked PATCH would otherwise answer 200 having changed nothing.
+    role = Role.objects.create(organization=organization, name="Support")
+    url = f"/api/roles/{role.id}/" if method == "PATCH" else "/api/roles/"
+    response = owner_client.generic(
+        method, url, '{"name": "Renamed"}', content_type="application/json", HTTP_TRANSFER_ENCODING=transfer_encoding
+    )
+    if status == 411:
+        assert_error(response, 411, "length_required")
+    assert response.status_code == status
+    assert Role.objects.filter(name="Renamed").exists() == (status == 200)
+
+
+def test_the_schema_documents_the_411_on_every_write_with_a_body(api_client):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operations = [(path, method, op) for path, item in schema["paths"].items() for method, op in item.items()]
+    with_body = [(path, method) for path, method, op in operations if method in ("post", "put", "patch")]
+    assert with_body and all("411" in schema["paths"][path][method]["responses"] for path, method in with_body)
 
 
 def test_a_body_just_under_the_limit_is_read(owner_client):
