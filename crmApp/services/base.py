@@ -141,7 +141,8 @@ class OrganizationService:
         if not changing:
             return 0
         now = timezone.now()
-        model.objects.filter(pk__in=[row.pk for row in changing]).update(
+        # The rows locked above, trashed ones too when `rows` holds them (a merge moves those as well).
+        model._base_manager.filter(pk__in=[row.pk for row in changing]).update(
             **changes, version=F("version") + 1, updated_at=now
         )
         writes = []

@@ -95,6 +95,21 @@ def test_deals_activities_and_the_conversion_link_move_to_the_target(owner_clien
     assert owner_client.get(f"/api/leads/{lead.id}/").json()["converted_customer"] == target.id
 
 
+def test_trashed_deals_and_activities_move_to_the_target_too(owner_client, organization):
+    # So that a restore brings them back to the merged record, and their history tells what happened.
+    target, source = CustomerFactory(organization=organization), CustomerFactory(organization=organization)
+    deal = DealFactory(organization=organization, customer=source)
+    activity = ActivityFactory(organization=organization, lead=None, customer=source)
+    owner_client.delete(f"/api/deals/{deal.id}/")
+    owner_client.delete(f"/api/activities/{activity.id}/")
+
+    assert merge(owner_client, "customers", target, [source]).status_code == 200
+    assert Deal.with_trashed.get(pk=deal.pk).customer_id == target.id
+    assert Activity.with_trashed.get(pk=activity.pk).customer_id == target.id
+    restored = owner_client.post(f"/api/trash/deals/{deal.id}/restore/")
+    assert (restored.status_code, restored.json()["customer"]) == (200, target.id)
+
+
 def test_a_merge_writes_history_and_a_merged_event(owner_client, organization):
     make_webhook(organization)
     target = CustomerFactory(organization=organization, phone="")
