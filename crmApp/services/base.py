@@ -136,7 +136,11 @@ class OrganizationService:
         model = rows.model
         columns = {model._meta.get_field(name).attname: column_value(value) for name, value in changes.items()}
         lock_references(model, columns)
-        locked = rows.filter(organization=self.organization).select_for_update().order_by("pk")
+        # Only trashing must wait for writes that point at these rows (they hold them FOR KEY SHARE); any
+        # other change takes the weaker lock an UPDATE of plain columns takes, so that an employee's trash,
+        # unassigning their records, doesn't deadlock with a restore pointing at one of them.
+        trashing = "deleted_at" in changes
+        locked = rows.filter(organization=self.organization).select_for_update(no_key=not trashing).order_by("pk")
         changing = [row for row in locked if any(getattr(row, name) != value for name, value in columns.items())]
         if not changing:
             return 0
@@ -288,10 +292,14 @@ class OrganizationService:
     @transaction.atomic
     def restore(self, instance: models.Model) -> models.Model:
         """Bring a trashed record back, with its code and relations: a `restored` event."""
+        # What it points at stays live until the commit (check_restore reads it after this). Locked before
+        # the record, in the order merges and trashing lock (the referenced row, then the rows pointing at it).
+        references = trashable_references(type(instance))
+        gone = gone_references(type(instance), {attname: [getattr(instance, attname)] for attname in references})
         record = self.lock(instance, rows=self.trashed)
-        # What it points at stays live until the commit (check_restore reads them after this lock).
-        references = trashable_references(type(record))
-        gone = gone_references(type(record), {attname: [getattr(record, attname)] for attname in references})
+        if any(getattr(record, attname) != getattr(instance, attname) for attname in references):
+            # Moved meanwhile (a merge re-points trashed records too): what it points at now.
+            gone = gone_references(type(record), {attname: [getattr(record, attname)] for attname in references})
         self.check_restore(record)
         before = snapshot(record)
         record.deleted_at, record.deleted_by = None, None

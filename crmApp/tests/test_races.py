@@ -5,10 +5,11 @@ pointing at a trashed one.
 """
 
 import threading
+import time
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 
 from crmApp.exceptions import Conflict, _translate
 from crmApp.imports.runner import ImportRun
@@ -19,7 +20,7 @@ from crmApp.services.deal_service import DealService
 from crmApp.services.employee_service import EmployeeService
 from crmApp.services.lead_service import LeadService
 from crmApp.tenancy import Tenant
-from crmApp.tests.conftest import make_client, run_together
+from crmApp.tests.conftest import close_thread_connections, make_client, run_together
 from crmApp.tests.factories import CustomerFactory, DealFactory, EmployeeFactory, LeadFactory, default_stage
 
 pytestmark = pytest.mark.django_db
@@ -229,3 +230,90 @@ def test_writes_that_point_at_the_same_records_do_not_wait_for_each_other(organi
         activity_written.set()
 
     assert run_together(deal_held_open, activity)[0] is True
+
+
+class Staged:
+    """Calls started one at a time in their own threads, while one row is held locked by another transaction."""
+
+    def __init__(self, held_rows):
+        self.release, held, self.threads, self.results = threading.Event(), threading.Event(), [], []
+
+        def hold():
+            with transaction.atomic():
+                list(held_rows.select_for_update())
+                held.set()
+                self.release.wait(10)
+
+        self.start(hold)
+        held.wait(10)
+
+    def start(self, call, *, waiters: int = 0):
+        """Run `call` in a thread of its own; return once `waiters` transactions wait for a lock."""
+        index = len(self.results)
+        self.results.append(None)
+
+        def run():
+            try:
+                self.results[index] = call()
+            finally:
+                close_thread_connections()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        self.threads.append(thread)
+        with connection.cursor() as cursor:
+            for _ in range(200):
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                if cursor.fetchone()[0] >= waiters:
+                    return
+                time.sleep(0.05)
+        raise AssertionError(f"{waiters} transactions never waited for a lock")
+
+    def finish(self) -> list:
+        self.release.set()
+        for thread in self.threads:
+            thread.join()
+        return self.results[1:]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_restore_and_the_trash_of_its_employee_queue_up_instead_of_deadlocking(owner, organization):
+    # The employee's trash unassigns their customers first (a held one pauses it there), while the restore
+    # holds the deal's customer and waits for the employee.
+    employee = EmployeeFactory(organization=organization)
+    held = CustomerFactory(organization=organization, assigned_to=employee)
+    deal = trashed(
+        DealFactory(
+            organization=organization,
+            assigned_to=employee,
+            customer=CustomerFactory(organization=organization, assigned_to=employee),
+        )
+    )
+    clients = [make_client(owner, organization) for _ in range(2)]
+    staged = Staged(Customer.objects.filter(pk=held.pk))
+    staged.start(lambda: clients[0].delete(f"/api/employees/{employee.id}/"), waiters=1)
+    staged.start(lambda: clients[1].post(f"/api/trash/deals/{deal.id}/restore/"), waiters=2)
+    deleted, restored = staged.finish()
+    assert (deleted.status_code, restored.status_code) == (204, 200), restored.content
+    assert restored.json()["assigned_to"] is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_restore_and_the_merge_of_its_customer_queue_up_instead_of_deadlocking(owner, organization):
+    # The merge locks both customers, then the source's deals, trashed ones too (a held one pauses it there).
+    target, source = CustomerFactory(organization=organization), CustomerFactory(organization=organization)
+    held = trashed(DealFactory(organization=organization, customer=source))
+    deal = trashed(DealFactory(organization=organization, customer=source))
+    clients = [make_client(owner, organization) for _ in range(2)]
+    staged = Staged(Deal.with_trashed.filter(pk=held.pk))
+    merge = {"source_ids": [source.id]}
+    staged.start(lambda: clients[0].post(f"/api/customers/{target.id}/merge/", merge, format="json"), waiters=1)
+    staged.start(lambda: clients[1].post(f"/api/trash/deals/{deal.id}/restore/"), waiters=2)
+    merged, restored = staged.finish()
+    assert (merged.status_code, restored.status_code) == (200, 200), restored.content
+    assert restored.json()["customer"] == target.id  # the merge moved it, and it comes back there
