@@ -136,7 +136,7 @@ class LeadService(MergeMixin, OrganizationService):
                 value=deal_value,
                 pipeline=pipeline,
                 lead=lead,
-                assigned_to=lead.assigned_to,
+                assigned_to=self._live_assignee(lead),
             )
         lead.status = LeadStatus.CONVERTED
         lead.converted_at = timezone.now()
@@ -203,14 +203,18 @@ class LeadService(MergeMixin, OrganizationService):
             )
 
     @staticmethod
-    def _customer_fields(lead: Lead) -> dict:
-        """The new customer's fields: a business when the lead names a company, else an individual."""
+    def _live_assignee(lead: Lead) -> Employee | None:
+        """The lead's employee, unless in the trash: a lead restored by an earlier version may still name one."""
         assignee = lead.assigned_to
+        return assignee if assignee is not None and assignee.deleted_at is None else None
+
+    @classmethod
+    def _customer_fields(cls, lead: Lead) -> dict:
+        """The new customer's fields: a business when the lead names a company, else an individual."""
         common = {
             "email": lead.email,
             "phone": lead.phone,
-            # A lead restored by an earlier version may still name an employee in the trash.
-            "assigned_to": assignee if assignee is not None and assignee.deleted_at is None else None,
+            "assigned_to": cls._live_assignee(lead),
             "source": lead.source,
             "notes": lead.notes,
             "converted_from_lead": lead,
