@@ -120,7 +120,7 @@ WEBHOOK_EVENTS: tuple[str, ...] = (
     *(f"customer.{name}" for name in ("created", "updated", "deleted", "restored", "merged")),
     *(f"lead.{name}" for name in ("created", "updated", "deleted", "restored", "converted")),
     *(f"deal.{name}" for name in ("created", "updated", "deleted", "restored", "stage_changed", "won", "lost")),
-    *(f"activity.{name}" for name in ("created", "updated", "completed", "deleted")),
+    *(f"activity.{name}" for name in ("created", "updated", "completed", "deleted", "restored")),
 )
 ALL_EVENTS = "*"
 PING_EVENT = "ping"

@@ -171,15 +171,20 @@ def test_bulk_delete_trashes_and_keeps_the_protected_rule(owner_client, organiza
     assert len(owner_client.get("/api/trash/", {"resource": "customers"}).json()["results"]) == 2
 
 
-def test_trash_and_restore_write_history_and_webhook_events(owner_client, organization):
+@pytest.mark.parametrize("resource", ["customers", "leads", "deals", "activities"])
+def test_trash_and_restore_write_history_and_webhook_events(owner_client, organization, resource):
+    record = FACTORIES_BY_RESOURCE[resource](organization=organization)
     make_webhook(organization)
-    lead = LeadFactory(organization=organization)
-    trash(owner_client, "leads", lead)
-    owner_client.post(f"/api/trash/leads/{lead.id}/restore/")
-    assert list(OutboxEvent.objects.order_by("id").values_list("type", flat=True)) == ["lead.deleted", "lead.restored"]
-    events = HistoryEntry.objects.filter(record_type="lead", record_id=lead.id, kind="event").order_by("id")
+    kind = MODELS[resource]._meta.model_name
+    trash(owner_client, resource, record)
+    owner_client.post(f"/api/trash/{resource}/{record.id}/restore/")
+    assert list(OutboxEvent.objects.order_by("id").values_list("type", flat=True)) == [
+        f"{kind}.deleted",
+        f"{kind}.restored",
+    ]
+    events = HistoryEntry.objects.filter(record_type=kind, record_id=record.id, kind="event").order_by("id")
     assert [entry.event for entry in events] == ["deleted", "restored"]
-    assert not HistoryEntry.objects.filter(record_type="lead", record_id=lead.id, kind="change").exists()  # no noise
+    assert not HistoryEntry.objects.filter(record_type=kind, record_id=record.id, kind="change").exists()  # no noise
 
 
 def test_purge_trash_removes_only_what_waited_longer_than_the_retention(organization, settings):
@@ -219,14 +224,20 @@ def test_a_record_restored_after_its_assignee_went_to_the_trash_comes_back_unass
     trash(owner_client, resource, record)
     trash(owner_client, resource, other)
     trash(owner_client, "employees", employee)  # unassigns their live records only
+    make_webhook(organization)
 
     restored = owner_client.post(f"/api/trash/{resource}/{record.id}/restore/")
     assert restored.status_code == 200 and restored.json()["assigned_to"] is None
     assert MODELS[resource].objects.get(pk=record.pk).assigned_to_id is None
-    events = HistoryEntry.objects.filter(
-        record_type=MODELS[resource]._meta.model_name, record_id=record.id, kind="event"
-    ).order_by("id")
-    assert [entry.event for entry in events][-2:] == ["restored", "assigned"]
+    kind = MODELS[resource]._meta.model_name
+    events = HistoryEntry.objects.filter(record_type=kind, record_id=record.id, kind="event").order_by("id")
+    assert [(entry.event, entry.data) for entry in events][-2:] == [
+        ("restored", {}),
+        ("assigned", {"from": employee.id, "to": None}),
+    ]
+    published = OutboxEvent.objects.get()
+    assert (published.type, published.data["assigned_to"]) == (f"{kind}.restored", None)
+    assert published.changes == [{"field": "assigned_to", "old": employee.id, "new": None}]
     # A live assignee is kept.
     assert owner_client.post(f"/api/trash/{resource}/{other.id}/restore/").json()["assigned_to"] == kept.id
 
