@@ -11,6 +11,12 @@ import unicodedata
 from functools import cache
 from importlib.resources import files
 
+# The length of the skeleton columns. A few characters expand many times (NFKC spells out some ligatures,
+# NFD splits a Hangul syllable into its letters, the table maps some to several): a 254-character address
+# can overflow it, and is refused as too long.
+SKELETON_MAX = 1024
+TOO_LONG_SKELETON = "Too long once its characters are spelled out for comparison; use a shorter one."
+
 
 @cache
 def _confusables() -> dict[str, str]:
@@ -37,6 +43,11 @@ def skeleton(text: str) -> str:
     """The identity key of an address or username: equal skeletons are the same identity."""
     folded = unicodedata.normalize("NFKC", text.strip()).casefold()
     return _map(_map(folded.upper()).casefold())
+
+
+def skeleton_fits(text: str) -> bool:
+    """Whether the skeleton of `text` fits its column."""
+    return len(skeleton(text)) <= SKELETON_MAX
 
 
 def normalize_email(address: str) -> str:

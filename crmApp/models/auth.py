@@ -7,12 +7,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from crmApp.constants import EMAIL_MAX, NAME_MAX
-from crmApp.identity import normalize_email, skeleton
+from crmApp.identity import SKELETON_MAX, TOO_LONG_SKELETON, normalize_email, skeleton, skeleton_fits
 
 # Accounts that collided before skeletons were enforced keep a marked skeleton (see migration 0005):
 # `<skeleton>#collision-<id>`. They are found by nobody's address until staff give them another one.
 COLLISION_MARK = "#collision-"
-SKELETON_MAX = 1024
 TAKEN_EMAIL = "A user with this email already exists."
 TAKEN_USERNAME = "A user with this username already exists."
 
@@ -98,9 +97,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         super().clean()
         self._normalize()
         errors = {}
-        if self.email and User.objects.email_taken(self.email, exclude_pk=self.pk):
+        if self.email and not skeleton_fits(self.email):
+            errors["email"] = TOO_LONG_SKELETON
+        elif self.email and User.objects.email_taken(self.email, exclude_pk=self.pk):
             errors["email"] = TAKEN_EMAIL
-        if self.username and User.objects.username_taken(self.username, exclude_pk=self.pk):
+        if self.username and not skeleton_fits(self.username):
+            errors["username"] = TOO_LONG_SKELETON
+        elif self.username and User.objects.username_taken(self.username, exclude_pk=self.pk):
             errors["username"] = TAKEN_USERNAME
         if errors:
             raise ValidationError(errors)

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from crmApp.constants import EMAIL_MAX, LONG_NAME_MAX, NAME_MAX, MembershipRole, ProfileType
 from crmApp.models import User
 from crmApp.models.auth import TAKEN_EMAIL, TAKEN_USERNAME
-from crmApp.serializers.fields import AccountEmailField, InputSerializer, StrictCharField
+from crmApp.serializers.fields import AccountEmailField, InputSerializer, StrictCharField, identity_fits
 
 # Django stores a hash, so the raw length is ours to bound: long enough for passphrases, short
 # enough that nobody makes the server hash megabytes.
@@ -33,7 +33,7 @@ class UsernameField(serializers.CharField):
     def __init__(self, **kwargs):
         kwargs.update(max_length=NAME_MAX, required=False, allow_null=True, allow_blank=True)
         super().__init__(**kwargs)
-        self.validators.append(username_characters)
+        self.validators += [username_characters, identity_fits]
 
     def run_validation(self, data=serializers.empty):
         if data is not serializers.empty and (data is None or (isinstance(data, str) and not data.strip())):

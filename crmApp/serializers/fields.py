@@ -8,7 +8,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from crmApp.constants import MembershipStatus
-from crmApp.identity import normalize_email
+from crmApp.identity import TOO_LONG_SKELETON, normalize_email, skeleton_fits
 from crmApp.models import User
 from crmApp.tenancy import Tenant, get_tenant, parse_id
 
@@ -37,8 +37,18 @@ class StrictURLField(StrictStringMixin, serializers.URLField):
     """A URLField that accepts only JSON strings."""
 
 
+def identity_fits(value: str | None) -> None:
+    """An address or username whose comparison key (its skeleton) overflows its column is too long."""
+    if value and not skeleton_fits(value):
+        raise serializers.ValidationError(TOO_LONG_SKELETON, code="max_length")
+
+
 class AccountEmailField(StrictEmailField):
     """The address of an account: NFKC-normalised and lower-cased before it is validated and stored."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(identity_fits)
 
     def to_internal_value(self, data):
         if isinstance(data, str):

@@ -71,6 +71,43 @@ def test_registering_a_look_alike_username_is_400():
     assert list(response.json()["errors"]) == ["username"]
 
 
+# 225 Hangul syllables of 7 letters each spell out to over 1,024; so do 60 copies of U+FDFA (18 letters each).
+LONG_ADDRESS = "a@" + ".".join(["\ucb94" * 15] * 15) + ".com"
+LONG_USERNAME = "\ufdfa" * 60
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("send", "field"),
+    [
+        (lambda client, owner, org: register(client, LONG_ADDRESS), "email"),
+        (lambda client, owner, org: register(client, "fine@corp.example", username=LONG_USERNAME), "username"),
+        (
+            lambda client, owner, org: client.patch("/api/users/me/", {"username": LONG_USERNAME}, format="json"),
+            "username",
+        ),
+        (
+            lambda client, owner, org: client.post(
+                f"/api/organizations/{org.id}/members/", {"email": LONG_ADDRESS, "role": "member"}, format="json"
+            ),
+            "email",
+        ),
+    ],
+    ids=["register-email", "register-username", "rename", "invite"],
+)
+def test_an_address_or_username_too_long_to_compare_is_a_400_not_a_500(owner, organization, send, field):
+    assert len(LONG_ADDRESS) <= 254 and len(LONG_USERNAME) <= 100 and len(skeleton(LONG_ADDRESS)) > 1024
+    client = APIClient()
+    client.force_authenticate(owner)
+    users = User.objects.count()
+
+    response = send(client, owner, organization)
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == [field]
+    assert User.objects.count() == users
+
+
 @pytest.mark.django_db
 def test_renaming_to_a_look_alike_username_is_400():
     UserFactory(email="first@corp.example", username="max")
