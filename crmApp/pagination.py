@@ -1,11 +1,13 @@
 """The standard list envelope {count, next, previous, results}, with counts that don't cost a scan per request.
 
 DRF's page-number paginator runs an exact COUNT(*) on every list request; on an organization with a
-million rows that count costs more than the rest of the request. Here the count of a list query is
-cached under the organization's data version (crmApp.caching), which every write to any of its rows
-moves on: counts stay exact for filtered and unfiltered lists alike (joins included), and the full
-count runs once per change instead of once per read. The count's key comes from the request (route,
-filters, caller), not from the compiled SQL.
+million rows that count costs more than the rest of the request. Here the count of a list of records
+(a view with `cached_counts`: customers, leads, deals, activities, employees, vendors, the audit log)
+is cached under the organization's data version (crmApp.caching), which every write of those moves
+through the services' log: counts stay exact for filtered and unfiltered lists alike (joins included),
+and the full count runs once per change instead of once per read. The count's key comes from the request
+(route, filters, caller), not from the compiled SQL. Other lists (roles, teams, keys, webhooks, imports,
+the trash) are small, or written outside the log, and count on every request.
 """
 
 import hashlib
@@ -93,7 +95,9 @@ def count_keys_ahead(request, view, user_id, organization_id) -> tuple[str, ...]
     Read with the caller's access (one round trip instead of two). A guess, never trusted: the paginator
     uses what was read only when its own key, from the scope the request really has, is among these.
     """
-    if user_id is None or organization_id is None or getattr(view, "action", None) != "list":
+    if not getattr(view, "cached_counts", False) or user_id is None or organization_id is None:
+        return ()
+    if getattr(view, "action", None) != "list":
         return ()
     if getattr(view, "paginator", None) is None:
         return ()
@@ -157,7 +161,7 @@ class StandardPagination(PageNumberPagination):
     def paginate_queryset(self, queryset, request, view=None):
         tenant = getattr(request, "_crm_tenant", None)
         self.organization_id = tenant.organization.id if tenant is not None else None
-        self.count_key = count_key(request, view) if view is not None else None
+        self.count_key = count_key(request, view) if getattr(view, "cached_counts", False) else None
         self.tally = whole_list_tally(request, view) if view is not None else None
         self.ahead = getattr(request, "crm_access_ahead", None)
         return super().paginate_queryset(queryset, request, view)

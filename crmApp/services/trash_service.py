@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crmApp import history
+from crmApp.caching import mark_organization_changed
 from crmApp.constants import ChangeSource
 from crmApp.models import Activity, Customer, Deal, Employee, Lead, Vendor
 from crmApp.tenancy import Tenant
@@ -38,6 +39,8 @@ def purge_expired(*, retention_days: int | None = None) -> dict[str, int]:
                     entries += history.entries_for_write(tenant, record, [], [("purged", {})], source=tenant.source)
                 history.write(entries)
                 model.with_trashed.filter(pk__in=[record.pk for record in chunk]).delete()
+                for organization_id in {record.organization_id for record in chunk}:
+                    mark_organization_changed(organization_id)  # the trash and the audit log count them
             count += len(chunk)
         purged[model._meta.verbose_name_plural] = count
     return purged

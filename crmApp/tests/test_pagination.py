@@ -1,6 +1,7 @@
 """List counts are cached per organization data version, and never stale."""
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -11,7 +12,8 @@ from crmApp.pagination import VersionedCountPaginator
 from crmApp.services.employee_service import EmployeeService
 from crmApp.services.lead_service import LeadService
 from crmApp.tenancy import Tenant
-from crmApp.tests.factories import EmployeeFactory, LeadFactory
+from crmApp.tests.factories import EmployeeFactory, LeadFactory, RoleFactory
+from crmApp.tests.test_webhooks import make_webhook
 
 
 def count_of(queryset, organization):
@@ -99,3 +101,35 @@ def test_a_lists_count_is_keyed_by_its_filters_but_not_by_its_page_or_order(owne
         body = owner_client.get("/api/leads/", {"ordering": "-score", "page_size": 2}).json()
     assert body["count"] == 4
     assert not any("COUNT(" in query["sql"].upper() for query in captured.captured_queries)
+
+
+# Lists of what is written outside the services' log (roles, teams, keys, webhooks): counted on every request.
+UNLOGGED_LISTS = {
+    "roles": lambda client, org, owner: client.post("/api/roles/", {"name": "Support"}, format="json"),
+    "teams": lambda client, org, owner: client.post("/api/teams/", {"name": "North"}, format="json"),
+    "user-roles": lambda client, org, owner: client.post(
+        "/api/user-roles/", {"user": owner.id, "role": RoleFactory(organization=org).id}, format="json"
+    ),
+    "api-keys": lambda client, org, owner: client.post(
+        "/api/api-keys/", {"name": "Sync", "scopes": ["leads:view"]}, format="json"
+    ),
+    "webhooks": lambda client, org, owner: make_webhook(org),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("resource", list(UNLOGGED_LISTS))
+def test_a_list_of_settings_shows_a_new_entry_in_its_count_at_once(owner_client, owner, organization, resource):
+    before = owner_client.get(f"/api/{resource}/").json()["count"]
+    UNLOGGED_LISTS[resource](owner_client, organization, owner)
+    listed = owner_client.get(f"/api/{resource}/").json()
+    assert listed["count"] == before + 1 == len(listed["results"])
+
+
+@pytest.mark.django_db
+def test_purging_the_trash_shows_in_the_audit_log_count_at_once(owner_client, organization):
+    lead = LeadFactory(organization=organization)
+    owner_client.delete(f"/api/leads/{lead.id}/")
+    before = owner_client.get("/api/audit-log/").json()["count"]
+    call_command("purge_trash", "--days", "0")
+    assert owner_client.get("/api/audit-log/").json()["count"] == before + 1  # its `purged` entry

@@ -24,6 +24,7 @@ class ActivityViewSet(ExportMixin, RecordHistoryMixin, OrganizationScopedModelVi
     """
 
     queryset = Activity.objects.all()
+    cached_counts = True
     serializer_class = ActivitySerializer
     service_class = ActivityService
     permission_resource = "activities"
@@ -56,6 +57,7 @@ class AuditLogViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
     """
 
     queryset = HistoryEntry.objects.all()
+    cached_counts = True
     serializer_class = AuditEntrySerializer
     permission_codes = {"list": "audit:view", "metadata": "audit:view"}
     filter_backends = [FilterBackend]

@@ -47,6 +47,7 @@ class CustomerViewSet(
         "bulk_update": ["`data` sets no field"],
     }
     queryset = Customer.objects.all()
+    cached_counts = True
     tallied = tallies.CUSTOMERS
     serializer_class = CustomerSerializer
     service_class = CustomerService

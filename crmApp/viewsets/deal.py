@@ -35,6 +35,7 @@ class DealViewSet(RowListMixin, ExportMixin, RecordHistoryMixin, TimelineMixin, 
         "lose": ["the deal's pipeline has no lost stage"],
     }
     queryset = Deal.objects.all()
+    cached_counts = True
     tallied = tallies.DEALS
     serializer_class = DealSerializer
     permission_resource = "deals"

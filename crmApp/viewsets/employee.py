@@ -15,6 +15,7 @@ class EmployeeViewSet(RecordHistoryMixin, OrganizationScopedModelViewSet):
         for action in ("create", "update", "partial_update")
     }
     queryset = Employee.objects.all()
+    cached_counts = True
     serializer_class = EmployeeSerializer
     service_class = EmployeeService
     permission_resource = "employees"

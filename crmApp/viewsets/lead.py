@@ -43,6 +43,7 @@ class LeadViewSet(
         ],
     }
     queryset = Lead.objects.all()
+    cached_counts = True
     serializer_class = LeadSerializer
     service_class = LeadService
     permission_resource = "leads"

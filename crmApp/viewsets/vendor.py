@@ -11,6 +11,7 @@ class VendorViewSet(RecordHistoryMixin, OrganizationScopedModelViewSet):
     """Vendors of the active organization."""
 
     queryset = Vendor.objects.all()
+    cached_counts = True
     serializer_class = VendorSerializer
     service_class = VendorService
     permission_resource = "vendors"
