@@ -124,9 +124,26 @@ class TeamService(OrganizationService):
 
     model = Team
 
+    def check_own_reach(self, before: Iterable, after: Iterable) -> None:
+        """Raise MemberChangeForbidden (403) when the change widens what the actor sees through their teams.
+
+        An actor who sees their teams' records would see more by joining a team, or by adding people to
+        one they are in: as with roles, nobody hands themselves more than they have. Leaving, removing
+        and changing other teams stay open.
+        """
+        if self.tenant.record_scope != RecordScope.TEAM:
+            return
+        before, after = {user.pk for user in before}, {user.pk for user in after}
+        if self.tenant.user.pk in after and after - before:
+            raise MemberChangeForbidden(
+                "You see your teams' records, so you can't join a team or add members to one you are in."
+            )
+
     @transaction.atomic
     def create(self, *, name: str, members: Iterable = ()) -> Team:
         """A team of active members of the organization."""
+        members = list(members)
+        self.check_own_reach([], members)
         team = Team.objects.create(organization=self.organization, name=name)
         team.members.set(members)
         return team
@@ -137,6 +154,9 @@ class TeamService(OrganizationService):
         team = Team.objects.select_for_update().filter(organization=self.organization, pk=instance.pk).first()
         if team is None:
             raise RecordGone()
+        if members is not None:
+            members = list(members)
+            self.check_own_reach(team.members.all(), members)
         for name, value in fields.items():
             setattr(team, name, value)
         team.save()

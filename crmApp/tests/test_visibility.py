@@ -404,6 +404,39 @@ def test_a_team_role_without_a_shared_team_sees_no_teammate_records(world, owner
     assert list_codes(world.a_client, "/api/leads/") == codes_of(world, VISIBLE, ["leads"])
 
 
+# (the team before, or None to create one; its members after; whether A, who sees their teams' records, may)
+TEAM_CHANGES = [
+    (None, ["a", "b"], False),  # a team with themselves in it
+    (None, ["b", "c"], True),  # a team of others
+    (["a"], ["a", "b"], False),  # a teammate for themselves
+    (["b"], ["b", "a"], False),  # joining
+    (["a", "b"], ["a"], True),  # removing a teammate only narrows
+    (["a", "b"], ["b"], True),  # so does leaving
+    (["b"], ["b", "c"], True),  # another team
+]
+
+
+@pytest.mark.parametrize(("before", "after", "allowed"), TEAM_CHANGES)
+def test_a_member_who_sees_their_teams_records_cannot_widen_that_through_the_teams(
+    world, owner_client, before, after, allowed
+):
+    UserRoleFactory(
+        user=world.users["a"],
+        role=RoleFactory(organization=world.organization, codes=["members:manage"], record_scope=RecordScope.TEAM),
+    )
+    ids = [world.users[name].id for name in after]
+    if before is None:
+        answer = world.a_client.post("/api/teams/", {"name": "East", "members": ids}, format="json")
+    else:
+        team = owner_client.post(
+            "/api/teams/", {"name": "East", "members": [world.users[name].id for name in before]}, format="json"
+        ).json()
+        answer = world.a_client.patch(f"/api/teams/{team['id']}/", {"members": ids}, format="json")
+    assert answer.status_code == ((201 if before is None else 200) if allowed else 403), answer.content
+    shared = world.users["a"].teams.filter(members=world.users["b"]).exists()
+    assert shared == (allowed and "a" in after and "b" in after)
+
+
 # --- whose scope wins -----------------------------------------------------------------------------------------
 def test_the_widest_of_a_members_roles_wins(world):
     give_a_role(world, RecordScope.ALL)
