@@ -265,7 +265,7 @@ class StableOrderingFilter(OrderingFilter):
         if raw is None:
             return
         allowed = {name for name, _ in self.get_valid_fields(queryset, view, {"request": request})}
-        if raw.lstrip("-") not in allowed:
+        if raw.removeprefix("-") not in allowed:
             choices = ", ".join(sorted(allowed))
             raise ValidationError({self.ordering_param: [f"Order by one of: {choices} (prefix - to reverse)."]})
 

@@ -53,6 +53,9 @@ def test_bodies_python_or_the_database_cannot_take_are_400(owner_client, organiz
         ({"created_before": "0001-01-01T00:00:00+01:00"}, 400),
         ({"created_after": "2024-02-30"}, 400),
         ({"ordering": "password"}, 400),
+        ({"ordering": "--score"}, 400),  # one `-` reverses; two are no field
+        ({"ordering": "-score"}, 200),
+        ({"ordering": "-updated_at"}, 200),
         ({"search": "nul\x00"}, 400),
         ("status=%ED%B3%BF", 400),  # the UTF-8 bytes of a lone surrogate
         ("created_after=%FF%FE", 400),

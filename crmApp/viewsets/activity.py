@@ -34,7 +34,7 @@ class ActivityViewSet(ExportMixin, RecordHistoryMixin, OrganizationScopedModelVi
     }
     filterset_class = ActivityFilter
     search_fields = ["subject", "code"]
-    ordering_fields = ["due_at", "created_at"]
+    ordering_fields = ["due_at", "created_at", "updated_at"]
     ordering = ["-created_at", "-id"]
 
     @extend_schema(request=None, responses=ActivitySerializer)

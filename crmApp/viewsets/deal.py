@@ -43,7 +43,7 @@ class DealViewSet(RowListMixin, ExportMixin, RecordHistoryMixin, TimelineMixin, 
     service_class = DealService
     filterset_class = DealFilterSet
     search_fields = ["title", "code", "customer__first_name", "customer__last_name", "customer__company_name"]
-    ordering_fields = ["created_at", "value", "expected_close_date", "expected_revenue", "closed_at"]
+    ordering_fields = ["created_at", "updated_at", "value", "expected_close_date", "expected_revenue", "closed_at"]
     ordering = ["-created_at", "-id"]
 
     def scoped_queryset(self, queryset):

@@ -52,7 +52,7 @@ class LeadViewSet(
     search_fields = list(Lead.SEARCHED_FIELDS)
     search_document = "search_text"
     tallied = tallies.LEADS
-    ordering_fields = ["created_at", "score", "estimated_value", "last_name", "status"]
+    ordering_fields = ["created_at", "updated_at", "score", "estimated_value", "last_name", "status"]
     ordering = ["-created_at"]
 
     def scoped_queryset(self, queryset):
