@@ -90,14 +90,14 @@ class PipelineService(OrganizationService):
         return self.save_record(pipeline, before)
 
     def check_delete(self, pipeline: Pipeline) -> None:
-        """Refused for the default pipeline (400) and while it holds deals (409)."""
+        """Refused while it holds deals (409, whatever else stands in the way) and for the default pipeline (400)."""
+        if Deal.with_trashed.filter(organization=self.organization, pipeline=pipeline).exists():
+            raise Protected("This pipeline still holds deals (in the trash too); move or purge them first.")
         if pipeline.is_default:
             raise BusinessRuleViolation(
                 "The default pipeline cannot be deleted; make another pipeline the default first.",
                 code="default_pipeline",
             )
-        if Deal.with_trashed.filter(organization=self.organization, pipeline=pipeline).exists():
-            raise Protected("This pipeline still holds deals (in the trash too); move or purge them first.")
         # RESTRICT on Deal.pipeline still guards against a deal added meanwhile.
 
 

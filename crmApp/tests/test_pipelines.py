@@ -161,11 +161,16 @@ def test_deleting_a_pipeline_holding_deals_is_409_protected(owner_client, organi
     assert Pipeline.objects.filter(pk=pipeline.pk).exists() and pipeline.stages.count() == 2
 
 
-def test_deleting_the_default_pipeline_is_400(owner_client, organization):
+@pytest.mark.parametrize(("with_deals", "status", "code"), [(False, 400, "default_pipeline"), (True, 409, "protected")])
+def test_deleting_the_default_pipeline_is_400_or_409_while_deals_point_at_it(
+    owner_client, organization, with_deals, status, code
+):
+    # Refused for more than one reason, one of them the records pointing at it: the 409.
     pipeline = default_pipeline(organization)
+    if with_deals:
+        DealFactory(organization=organization, stage=pipeline.stages.first())
     response = owner_client.delete(f"{PIPELINES}{pipeline.id}/")
-    assert response.status_code == 400
-    assert response.json()["code"] == "default_pipeline"
+    assert (response.status_code, response.json()["code"]) == (status, code)
     assert Pipeline.objects.filter(pk=pipeline.pk).exists()
 
 
