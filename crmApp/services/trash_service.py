@@ -40,7 +40,7 @@ def purge_expired(*, retention_days: int | None = None) -> dict[str, int]:
                 history.write(entries)
                 model.with_trashed.filter(pk__in=[record.pk for record in chunk]).delete()
                 for organization_id in {record.organization_id for record in chunk}:
-                    mark_organization_changed(organization_id)  # the trash and the audit log count them
+                    mark_organization_changed(organization_id)  # the audit log counts the new entries
             count += len(chunk)
         purged[model._meta.verbose_name_plural] = count
     return purged
