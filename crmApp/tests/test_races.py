@@ -26,19 +26,18 @@ from crmApp.tests.factories import CustomerFactory, DealFactory, EmployeeFactory
 pytestmark = pytest.mark.django_db
 
 
+def trashed(record):
+    """`record`, moved to the trash."""
+    service = {Customer: CustomerService, Deal: DealService, Employee: EmployeeService, Lead: LeadService}
+    service[type(record)](Tenant.system(record.organization)).delete(record)
+    return record
+
+
 def trashed_meanwhile(record):
     """`record` as a request read it, after another request moved it to the trash."""
     stale = type(record).objects.get(pk=record.pk)
-    service = {Customer: CustomerService, Employee: EmployeeService, Lead: LeadService}[type(record)]
-    service(Tenant.system(record.organization)).delete(record)
+    trashed(record)
     return stale
-
-
-def trashed(record):
-    """`record`, moved to the trash."""
-    service = {Deal: DealService, Lead: LeadService}[type(record)]
-    service(Tenant.system(record.organization)).delete(record)
-    return record
 
 
 # (what is trashed meanwhile, the write that names it, the field the 400 names)
