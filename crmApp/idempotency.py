@@ -22,7 +22,7 @@ from rest_framework.settings import api_settings
 from crmApp.authentication import ApiKeyAuthentication
 from crmApp.exceptions import json_error
 from crmApp.models import ApiKey, IdempotencyKey
-from crmApp.tenancy import ORGANIZATION_HEADER
+from crmApp.tenancy import ORGANIZATION_HEADER, parse_id, resolve_membership
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")  # 1-255 visible ASCII characters
@@ -32,8 +32,14 @@ CLAIM_TIMEOUT = timedelta(minutes=5)
 EXEMPT_PREFIX = "/api/auth/"
 
 
-def principal_of(request) -> str | None:
-    """Who sends the request (`user:<id>`, `api-key:<id>`); None when nobody is signed in."""
+def caller_of(request) -> tuple[str, str] | None:
+    """(who sends the request, the organization it acts in); None when nobody is signed in.
+
+    Who: `user:<id>` or `api-key:<id>`. The organization is the one the request resolves to (the key's,
+    the header's, else the user's default), not the header as written: a request sent with and without
+    the header for the same organization is one request, and a key reused after the default changed
+    belongs to another organization's requests.
+    """
     drf_request = Request(request)
     for authenticator in (*api_settings.DEFAULT_AUTHENTICATION_CLASSES, ApiKeyAuthentication):
         try:
@@ -42,8 +48,20 @@ def principal_of(request) -> str | None:
             return None
         if result is not None:
             user, auth = result
-            return f"api-key:{auth.pk}" if isinstance(auth, ApiKey) else f"user:{user.pk}"
+            if isinstance(auth, ApiKey):
+                return f"api-key:{auth.pk}", str(auth.organization_id)
+            return f"user:{user.pk}", organization_scope(request, user)
     return None
+
+
+def organization_scope(request, user) -> str:
+    """The id of the organization a user's request acts in, as text; a malformed header stays as sent (a 403)."""
+    raw = request.META.get(ORGANIZATION_HEADER)
+    if raw is not None:
+        organization_id = parse_id(raw)
+        return str(organization_id) if organization_id is not None else raw[:32]
+    membership = resolve_membership(user)
+    return str(membership.organization_id) if membership is not None else ""
 
 
 def purge_expired() -> int:
@@ -89,11 +107,11 @@ class IdempotencyMiddleware:
             return self.get_response(request)
         if not KEY_PATTERN.fullmatch(key):
             return json_error(400, f"{HEADER} must be 1 to 255 visible ASCII characters.", "invalid_idempotency_key")
-        principal = principal_of(request)
-        if principal is None:  # anonymous: nothing to scope the key to, so it is not applied
+        caller = caller_of(request)
+        if caller is None:  # anonymous: nothing to scope the key to, so it is not applied
             return self.get_response(request)
+        principal, scope = caller
         fingerprint = fingerprint_of(request)
-        scope = request.META.get(ORGANIZATION_HEADER, "")[:32]
         record, earlier = self.claim(principal=principal, scope=scope, key=key, fingerprint=fingerprint)
         if earlier is not None:
             return earlier

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from crmApp.models import Customer, Deal, IdempotencyKey, Lead
+from crmApp.services.organization_service import create_organization
 from crmApp.tests.conftest import make_client, run_together
 from crmApp.tests.factories import DealFactory, LeadFactory, default_stage
 
@@ -102,6 +103,34 @@ def test_keys_belong_to_their_user_and_organization(owner_client, organization, 
     assert post(colleague, LEADS, {"first_name": "Once"}, "shared").status_code == 201
     assert post(other_client, LEADS, {"first_name": "Once"}, "shared").status_code == 201
     assert Lead.objects.count() == 3
+
+
+def test_a_key_is_scoped_to_the_organization_acted_in_not_to_the_header_as_sent(owner, organization):
+    owner.default_organization = organization
+    owner.save(update_fields=["default_organization"])
+
+    first = post(make_client(owner, organization), LEADS, {"first_name": "Once"}, "key-1")
+    again = post(make_client(owner), LEADS, {"first_name": "Once"}, "key-1")  # no header: the default, the same
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again["Idempotent-Replayed"] == "true"
+    assert Lead.objects.filter(organization=organization).count() == 1
+
+
+def test_a_key_never_replays_another_organizations_answer(owner, organization):
+    second = create_organization(name="Second", owner=owner)
+    owner.default_organization = second
+    owner.save(update_fields=["default_organization"])
+    client = make_client(owner)
+    assert post(client, LEADS, {"first_name": "Once"}, "key-1").json()["organization"] == second.id
+
+    owner.default_organization = organization  # the default moves, e.g. when the other organization is deleted
+    owner.save(update_fields=["default_organization"])
+    again = post(client, LEADS, {"first_name": "Once"}, "key-1")
+
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again
+    assert again.json()["organization"] == organization.id
+    assert Lead.objects.filter(organization=organization).count() == 1
 
 
 @pytest.mark.parametrize(
