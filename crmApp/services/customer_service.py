@@ -47,6 +47,8 @@ class CustomerService(MergeMixin, OrganizationService):
         "country",
         "source",
         "assigned_to",
+        # The portal account: its deals move to the target, so the account must follow them.
+        "user",
         "notes",
     )
     company_field = "company_name"

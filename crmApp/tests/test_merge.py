@@ -5,9 +5,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from crmApp.constants import ProfileType
 from crmApp.models import Activity, Customer, Deal, HistoryEntry, Lead, OutboxEvent
 from crmApp.services.customer_service import CustomerService
 from crmApp.tenancy import Tenant
+from crmApp.tests.conftest import make_client
 from crmApp.tests.factories import ActivityFactory, CustomerFactory, DealFactory, EmployeeFactory, LeadFactory
 from crmApp.tests.test_webhooks import make_webhook
 
@@ -93,6 +95,18 @@ def test_deals_activities_and_the_conversion_link_move_to_the_target(owner_clien
     assert Customer.objects.get(pk=target.pk).converted_from_lead_id == lead.id
     assert Customer.with_trashed.get(pk=source.pk).converted_from_lead_id is None
     assert owner_client.get(f"/api/leads/{lead.id}/").json()["converted_customer"] == target.id
+
+
+def test_the_portal_account_follows_its_deals_to_the_target(owner_client, organization, make_member):
+    portal_user = make_member(profile_type=ProfileType.CUSTOMER)
+    target = CustomerFactory(organization=organization, user=None)
+    source = CustomerFactory(organization=organization, user=portal_user)
+    deal = DealFactory(organization=organization, customer=source)
+
+    assert merge(owner_client, "customers", target, [source]).json()["user"] == portal_user.id
+    portal = make_client(portal_user, organization)
+    assert [row["id"] for row in portal.get("/api/customers/").json()["results"]] == [target.id]
+    assert [row["id"] for row in portal.get("/api/deals/").json()["results"]] == [deal.id]
 
 
 def test_trashed_deals_and_activities_move_to_the_target_too(owner_client, organization):
