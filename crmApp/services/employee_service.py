@@ -15,7 +15,14 @@ class EmployeeService(OrganizationService):
         """Raise a validation error on `user` when another employee here already has that account."""
         if user is None:
             return
-        if self.records.filter(user=user).exclude(pk=exclude_pk).exists():
+        # The database's uniqueness covers the trash too, so a trashed employee still holds their account.
+        holders = Employee.with_trashed.filter(organization=self.organization, user=user).exclude(pk=exclude_pk)
+        held = list(holders.values_list("deleted_at", flat=True)[:1])
+        if held and held[0] is not None:
+            raise DjangoValidationError(
+                {"user": "This user's employee record of this organization is in the trash: restore it instead."}
+            )
+        if held:
             raise DjangoValidationError({"user": "Another employee of this organization already has this user."})
 
     def prepare_create(self, record: Employee) -> None:

@@ -185,6 +185,18 @@ def test_a_user_can_be_only_one_employee_per_organization(owner_client, organiza
     assert Employee.objects.filter(user=linked).count() == 1
 
 
+def test_a_trashed_employee_still_holds_their_user(owner_client, organization, make_member):
+    linked = make_member()
+    trashed = EmployeeFactory(organization=organization, user=linked)
+    assert owner_client.delete(f"/api/employees/{trashed.id}/").status_code == 204
+
+    body = {"first_name": "A", "last_name": "B", "user": linked.id}
+    response = owner_client.post("/api/employees/", body, format="json")
+    assert_invalid(response, "user")
+    assert "trash" in str(response.json())
+    assert owner_client.post(f"/api/trash/employees/{trashed.id}/restore/").status_code == 200
+
+
 def test_employee_keeps_its_own_user_on_update(owner_client, organization, make_member):
     linked = make_member()
     employee = EmployeeFactory(organization=organization, user=linked)
