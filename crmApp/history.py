@@ -64,8 +64,18 @@ def field_changes(record: models.Model, before: dict | None) -> list[dict]:
             continue  # a new record lists the fields it has set
         if before is not None and new == old:
             continue
-        changes.append({"field": field.name, "old": as_json(old), "new": as_json(new)})
+        changes.append({"field": field.name, "old": column_json(field, old), "new": column_json(field, new)})
     return changes
+
+
+def column_json(field: models.Field, value):
+    """`as_json` of a value of `field`: money at its column's places, as the API and the database give it.
+
+    A record saved from a form holds what was typed (`60000`) until it is read again.
+    """
+    if isinstance(value, Decimal) and isinstance(field, models.DecimalField):
+        value = value.quantize(Decimal(1).scaleb(-field.decimal_places))
+    return as_json(value)
 
 
 def entries_for_write(tenant, record, changes: list[dict], events, *, source: str, at=None) -> list[HistoryEntry]:

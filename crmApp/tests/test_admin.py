@@ -6,7 +6,7 @@ import pytest
 from django.apps import apps
 from django.urls import reverse
 
-from crmApp.models import Deal, Lead
+from crmApp.models import Deal, HistoryEntry, Lead
 from crmApp.models.tally import Tally
 from crmApp.tests.factories import CustomerFactory, DealFactory, EmployeeFactory, LeadFactory, default_stage
 
@@ -80,6 +80,20 @@ def test_a_lead_added_in_the_admin_is_scored_coded_and_authored(admin_client, ad
     assert response.status_code == 302, response.content[:2000]
     lead = Lead.objects.get(organization=organization)
     assert (lead.score, lead.code, lead.created_by) == (50, "LEAD-0001", admin_user)
+
+
+@pytest.mark.django_db
+def test_money_changed_in_the_admin_is_recorded_at_two_places_like_the_api(admin_client, organization):
+    admin_client.post(reverse("admin:crmApp_lead_add"), lead_form(organization, estimated_value="60000"))
+    lead = Lead.objects.get(organization=organization)
+    change = reverse("admin:crmApp_lead_change", args=[lead.id])
+    admin_client.post(change, lead_form(organization, estimated_value="75000.5"))
+
+    changes = [
+        c for e in HistoryEntry.objects.filter(record_type="lead", record_id=lead.id).order_by("id") for c in e.changes
+    ]
+    money = [(c["old"], c["new"]) for c in changes if c["field"] == "estimated_value"]
+    assert money == [(None, "60000.00"), ("60000.00", "75000.50")]
 
 
 @pytest.mark.django_db
