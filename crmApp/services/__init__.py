@@ -1,0 +1,12 @@
+"""The services: the business rules, each bound to one tenant (crmApp.services.base)."""
+
+
+def service_for(model):
+    """The service class of a record model; imported on use, since the services import each other."""
+    from crmApp.services.activity_service import ActivityService
+    from crmApp.services.customer_service import CustomerService
+    from crmApp.services.deal_service import DealService
+    from crmApp.services.lead_service import LeadService
+
+    services = {"activity": ActivityService, "customer": CustomerService, "deal": DealService, "lead": LeadService}
+    return services[model._meta.model_name]

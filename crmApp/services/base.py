@@ -312,9 +312,13 @@ class OrganizationService:
 
     @transaction.atomic
     def purge(self, instance: models.Model) -> None:
-        """Delete a trashed record for good (its history stays): a `purged` event."""
+        """Delete a trashed record for good (its history stays): a `purged` event; links to it are cleared first."""
+        from crmApp.services.purging import unlink
+
         record = self.lock(instance, rows=self.trashed)
         self.check_purge(record)
+        # What points at it may be outside the actor's record scope: the links go all the same.
+        unlink(Tenant.system(self.organization, user=self.actor, source=self.tenant.source), type(record), [record.pk])
         self.log(record, [], [("purged", {})])
         record.delete()
 

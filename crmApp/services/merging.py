@@ -12,6 +12,7 @@ from django.db import models, transaction
 from django.db.models import Count, F, Value, Window
 from django.db.models.functions import Lower, Replace, RowNumber, Trim
 
+from crmApp.services import service_for
 from crmApp.services.base import snapshot, write_changes
 
 # The characters a phone number is written with besides its digits; removing them leaves the digits.
@@ -104,7 +105,7 @@ class MergeMixin:
         system = Tenant.system(self.organization, user=self.actor, source=self.tenant.source)
         for label, field in self.moved_relations:
             model = apps.get_model("crmApp", label)
-            service = _service_for(model)(system)
+            service = service_for(model)(system)
             rows = model.with_trashed.filter(**{f"{field}__in": [source.pk for source in sources]})
             service.update_rows(rows, **{field: target})
 
@@ -152,11 +153,3 @@ class MergeMixin:
 
     def fill_links(self, sources: list, target) -> None:
         """Move one-to-one links the target lacks from the first source that has one (no link is ever doubled)."""
-
-
-def _service_for(model):
-    from crmApp.services.activity_service import ActivityService
-    from crmApp.services.customer_service import CustomerService
-    from crmApp.services.deal_service import DealService
-
-    return {"activity": ActivityService, "deal": DealService, "customer": CustomerService}[model._meta.model_name]

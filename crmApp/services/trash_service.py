@@ -10,6 +10,7 @@ from crmApp import history
 from crmApp.caching import mark_organization_changed
 from crmApp.constants import ChangeSource
 from crmApp.models import Activity, Customer, Deal, Employee, Lead, Vendor
+from crmApp.services.purging import unlink
 from crmApp.tenancy import Tenant
 
 # Records that others depend on go last, so a deal purged now no longer holds its customer back.
@@ -25,7 +26,10 @@ def expired(model, cutoff):
 
 
 def purge_expired(*, retention_days: int | None = None) -> dict[str, int]:
-    """Delete for good what was trashed longer ago than the retention; the history stays, with a `purged` event."""
+    """Delete for good what was trashed longer ago than the retention; the history stays, with a `purged` event.
+
+    What points at a purged record is unlinked first, as logged changes (crmApp.services.purging).
+    """
     days = settings.TRASH_RETENTION_DAYS if retention_days is None else retention_days
     cutoff = timezone.now() - timedelta(days=days)
     purged = {}
@@ -33,9 +37,12 @@ def purge_expired(*, retention_days: int | None = None) -> dict[str, int]:
         count = 0
         while chunk := list(expired(model, cutoff).order_by("pk")[:CHUNK]):
             with transaction.atomic():
+                tenants = {r.organization_id: Tenant.system(r.organization, source=ChangeSource.SYSTEM) for r in chunk}
+                for organization_id, tenant in tenants.items():
+                    unlink(tenant, model, [record.pk for record in chunk if record.organization_id == organization_id])
                 entries = []
                 for record in chunk:
-                    tenant = Tenant.system(record.organization, source=ChangeSource.SYSTEM)
+                    tenant = tenants[record.organization_id]
                     entries += history.entries_for_write(tenant, record, [], [("purged", {})], source=tenant.source)
                 history.write(entries)
                 model.with_trashed.filter(pk__in=[record.pk for record in chunk]).delete()

@@ -1,0 +1,96 @@
+"""Purging for good: what still points at the purged record is unlinked as logged changes, never silently."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from crmApp.models import Activity, Customer, Deal, HistoryEntry, Lead, OutboxEvent
+from crmApp.tests.factories import ActivityFactory, CustomerFactory, DealFactory, EmployeeFactory, LeadFactory
+from crmApp.tests.test_webhooks import make_webhook
+
+pytestmark = pytest.mark.django_db
+
+
+def purge_by_api(client, resource: str, record) -> None:
+    assert client.delete(f"/api/{resource}/{record.id}/").status_code == 204
+    assert client.delete(f"/api/trash/{resource}/{record.id}/").status_code == 204
+
+
+def purge_by_schedule(client, resource: str, record) -> None:
+    assert client.delete(f"/api/{resource}/{record.id}/").status_code == 204
+    type(record).with_trashed.filter(pk=record.pk).update(deleted_at=timezone.now() - timedelta(days=31))
+    call_command("purge_trash")
+
+
+def entries(record, kind: str) -> list:
+    rows = HistoryEntry.objects.filter(record_type=type(record)._meta.model_name, record_id=record.id, kind=kind)
+    return list(rows.order_by("id"))
+
+
+PURGES = pytest.mark.parametrize("purge", [purge_by_api, purge_by_schedule], ids=["api", "schedule"])
+
+
+@PURGES
+def test_live_records_pointing_at_a_purged_lead_lose_the_link_as_logged_changes(owner_client, organization, purge):
+    lead = LeadFactory(organization=organization)
+    customer = CustomerFactory(organization=organization, converted_from_lead=lead)
+    deal = DealFactory(organization=organization, customer=customer, lead=lead)
+    activity = ActivityFactory(organization=organization, lead=lead, customer=customer)
+    make_webhook(organization)
+
+    purge(owner_client, "leads", lead)
+
+    for record, field in ((customer, "converted_from_lead"), (deal, "lead"), (activity, "lead")):
+        stored = type(record).objects.get(pk=record.pk)
+        assert (getattr(stored, f"{field}_id"), stored.version) == (None, record.version + 1)
+        [change] = entries(record, "change")[-1].changes
+        assert change == {"field": field, "old": lead.id, "new": None}
+    updates = OutboxEvent.objects.filter(type__endswith=".updated").values_list("type", flat=True)
+    assert sorted(updates) == ["activity.updated", "customer.updated", "deal.updated"]
+
+
+@PURGES
+def test_an_activity_about_nothing_but_the_purged_lead_goes_with_it(owner_client, organization, purge):
+    lead = LeadFactory(organization=organization)
+    live = ActivityFactory(organization=organization, lead=lead, customer=None, deal=None)
+    trashed = ActivityFactory(organization=organization, lead=lead, customer=None, deal=None)
+    assert owner_client.delete(f"/api/activities/{trashed.id}/").status_code == 204
+    make_webhook(organization)
+
+    purge(owner_client, "leads", lead)
+
+    assert not Activity.with_trashed.filter(pk__in=[live.pk, trashed.pk]).exists()
+    assert [entry.event for entry in entries(live, "event")][-2:] == ["deleted", "purged"]
+    assert [entry.event for entry in entries(trashed, "event")] == ["deleted", "purged"]
+    assert list(OutboxEvent.objects.filter(type__startswith="activity.").values_list("type", flat=True)) == [
+        "activity.deleted"
+    ]
+
+
+def test_trashed_records_lose_a_purged_assignee_as_logged_changes(owner_client, organization):
+    employee = EmployeeFactory(organization=organization)
+    lead = LeadFactory(organization=organization, assigned_to=employee)
+    assert owner_client.delete(f"/api/leads/{lead.id}/").status_code == 204  # keeps its assignee in the trash
+
+    purge_by_api(owner_client, "employees", employee)
+
+    stored = Lead.with_trashed.get(pk=lead.pk)
+    assert (stored.assigned_to_id, stored.version) == (None, lead.version + 2)
+    assert [entry.event for entry in entries(lead, "event")] == ["deleted", "assigned"]
+
+
+def test_purging_a_customer_keeps_its_deals_rule_and_unlinks_its_activities(owner_client, organization):
+    customer = CustomerFactory(organization=organization)
+    deal = DealFactory(organization=organization, customer=customer)
+    activity = ActivityFactory(organization=organization, customer=customer, deal=deal, lead=None)
+    assert owner_client.delete(f"/api/deals/{deal.id}/").status_code == 204
+    assert owner_client.delete(f"/api/customers/{customer.id}/").status_code == 204
+    assert owner_client.delete(f"/api/trash/customers/{customer.id}/").status_code == 409  # its deal may come back
+    assert Activity.objects.get(pk=activity.pk).customer_id == customer.id
+
+    assert owner_client.delete(f"/api/trash/deals/{deal.id}/").status_code == 204
+    assert owner_client.delete(f"/api/trash/customers/{customer.id}/").status_code == 204
+    assert not Activity.objects.filter(pk=activity.pk).exists()  # about that customer and deal only
+    assert not Customer.with_trashed.filter(pk=customer.pk).exists() and not Deal.with_trashed.exists()
