@@ -41,11 +41,13 @@ def inspect(content: bytes) -> tuple[str, list[str], int]:
 
 def as_utf8(content: bytes, encoding: str) -> bytes | memoryview:
     """The upload as UTF-8 without a BOM, which is how a job keeps its file: a UTF-8 upload as it came."""
-    if encoding == "utf-8":
+    # decode() drops a BOM whatever it then finds, Windows-1252 text included: so must the stored copy,
+    # or its first column would be named `ï»¿email`.
+    if content.startswith(UTF8_BOM):
+        content = memoryview(content)[len(UTF8_BOM) :]
+    if encoding in ("utf-8", "utf-8-sig"):
         return content
-    if encoding == "utf-8-sig":
-        return memoryview(content)[len(UTF8_BOM) :]
-    return content.decode(encoding).encode("utf-8")
+    return str(content, encoding).encode("utf-8")
 
 
 def normalised(name: str) -> str:

@@ -80,8 +80,8 @@ def test_a_leads_file_is_imported_with_scores_codes_history_and_events(owner_cli
 
 @pytest.mark.parametrize(
     ("encoding", "bom"),
-    [("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"), ("cp1252", b"")],
-    ids=["utf-8", "utf-8 with BOM", "windows-1252"],
+    [("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"), ("cp1252", b""), ("cp1252", b"\xef\xbb\xbf")],
+    ids=["utf-8", "utf-8 with BOM", "windows-1252", "windows-1252 after a UTF-8 BOM"],
 )
 def test_encodings_are_detected(owner_client, encoding, bom):
     content = bom + csv_bytes([["first_name", "company"], ["Zoë", "Café Müller"]], encoding)
