@@ -4,6 +4,8 @@ import csv
 import re
 from collections.abc import Iterator
 
+from crmApp.imports import formulas
+
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 200_000
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -111,4 +113,5 @@ def rows(text: str, mapping: dict[str, str]) -> Iterator[tuple[int, dict[str, st
         if not any(cell.strip() for cell in cells):
             continue
         number += 1
-        yield number, {field: cells[index] if index < len(cells) else "" for index, field in positions}
+        cells += [""] * (len(header) - len(cells))
+        yield number, {field: formulas.restored(cells[index]) for index, field in positions}

@@ -11,9 +11,11 @@ from datetime import date
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer
 
+from crmApp.imports import formulas
 from crmApp.renderers import FastJSONRenderer
 
 CHUNK_ROWS = 2000
@@ -38,14 +40,17 @@ class Echo:
         return value
 
 
-def cell(value) -> str:
-    """A field as it appears in the file: ids for relations, plain decimals, ISO moments, empty for null."""
+def cell(value, *, number: bool = False) -> str:
+    """A field as it appears in the file: ids for relations, plain decimals, ISO moments, empty for null,
+    and text that a spreadsheet would run as a formula behind a `'`."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | dict):
         return json.dumps(value)
+    if isinstance(value, str) and not number:
+        return formulas.neutralised(value)
     return str(value)
 
 
@@ -58,11 +63,13 @@ class ExportMixin:
 
     def rows(self, queryset, serializer):
         writer = csv.writer(Echo())
-        names = list(serializer.child.fields)
-        yield BOM + writer.writerow(names)
+        # Money is shown as a string, but a spreadsheet reads it as the number it is: never prefixed.
+        fields = serializer.child.fields
+        columns = [(name, isinstance(field, serializers.DecimalField)) for name, field in fields.items()]
+        yield BOM + writer.writerow([name for name, _ in columns])
         for record in queryset.iterator(chunk_size=CHUNK_ROWS):
             shown = serializer.child.to_representation(record)
-            yield writer.writerow([cell(shown[name]) for name in names])
+            yield writer.writerow([cell(shown[name], number=number) for name, number in columns])
 
     @extend_schema(
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="UTF-8 CSV with a BOM")}
