@@ -2,6 +2,7 @@
 
 import csv
 import re
+from collections import Counter
 from collections.abc import Iterator
 
 from crmApp.imports import formulas
@@ -79,7 +80,11 @@ def header_of(text: str) -> list[str]:
 
 
 def resolve_mapping(header: list[str], fields: set[str], explicit: dict[str, str] | None) -> dict[str, str]:
-    """{column: field} for every column that fills a field (ignored columns are left out)."""
+    """{column: field} for every column that fills a field (ignored columns are left out).
+
+    Two columns may not fill one field, whether they are named alike or mapped to it: the row would keep
+    one of them silently.
+    """
     if explicit is not None:
         unknown_columns = sorted(set(explicit) - set(header))
         if unknown_columns:
@@ -87,11 +92,19 @@ def resolve_mapping(header: list[str], fields: set[str], explicit: dict[str, str
         unknown_fields = sorted(set(explicit.values()) - fields)
         if unknown_fields:
             raise UnreadableFile(f"The mapping names fields that can't be imported: {', '.join(unknown_fields)}.")
-        return dict(explicit)
-    by_name = {normalised(field): field for field in fields}
-    mapping = {column: by_name[normalised(column)] for column in header if normalised(column) in by_name}
-    if len(set(mapping.values())) != len(mapping):
-        raise UnreadableFile("Two columns fill the same field; send a mapping to say which one to use.")
+        mapping = dict(explicit)
+    else:
+        by_name = {normalised(field): field for field in fields}
+        mapping = {column: by_name[normalised(column)] for column in header if normalised(column) in by_name}
+    # Counted over the header, not the mapping: a repeated column name is a single key of the mapping.
+    read = [column for column in header if column in mapping]
+    repeated = sorted(column for column, count in Counter(read).items() if count > 1)
+    if repeated:
+        raise UnreadableFile(f"Two columns fill the same field (both named {', '.join(repeated)}); rename one.")
+    filled = sorted(field for field, count in Counter(mapping[column] for column in read).items() if count > 1)
+    if filled:
+        remedy = "map only one of them" if explicit is not None else "send a mapping to say which one to use"
+        raise UnreadableFile(f"Two columns fill the same field ({', '.join(filled)}); {remedy}.")
     return mapping
 
 
