@@ -10,8 +10,9 @@ from crmApp.imports import formulas
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 200_000
 UTF8_BOM = b"\xef\xbb\xbf"
-# Cells longer than this are refused by the fields anyway; the reader must not choke first.
-csv.field_size_limit(1024 * 1024)
+# As large as the upload itself: a cell too long for its field is then that row's error, found by the
+# field's own validation, instead of a file the reader refuses.
+csv.field_size_limit(MAX_BYTES)
 
 
 class UnreadableFile(ValueError):

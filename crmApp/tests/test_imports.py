@@ -156,6 +156,15 @@ def test_bad_rows_are_listed_and_the_rest_imported(owner_client, organization, o
     assert Lead.objects.get(first_name="Flo").qualified_at is not None  # the workflow's rules held
 
 
+@pytest.mark.parametrize("field", ["first_name", "notes"])
+def test_a_cell_over_a_megabyte_is_an_error_of_its_row_not_of_the_file(owner_client, field):
+    oversized = {"first_name": "B", "notes": "b", field: "x" * (1024 * 1024 + 1)}
+    content = csv_bytes([["first_name", "notes"], ["A", "a"], [oversized["first_name"], oversized["notes"]]])
+    job = started(owner_client, content)
+    assert (job["created"], job["error_count"]) == (1, 1)
+    assert [(row, name) for row, name, _ in errors(owner_client, job)] == [(2, field)]
+
+
 def test_create_mode_skips_duplicates_of_the_organization_and_of_the_file(owner_client, organization):
     LeadFactory(organization=organization, email="Taken@X.io")
     content = csv_bytes(
