@@ -10,6 +10,7 @@ from crmApp.imports import formulas
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 200_000
 UTF8_BOM = b"\xef\xbb\xbf"
+LINE_END = re.compile(r"\r\n?|\n")
 # As large as the upload itself: a cell too long for its field is then that row's error, found by the
 # field's own validation, instead of a file the reader refuses.
 csv.field_size_limit(MAX_BYTES)
@@ -60,15 +61,16 @@ def normalised(name: str) -> str:
 
 
 def lines(text: str) -> Iterator[str]:
-    """The lines of `text`, each with its "\\n", as iterating `io.StringIO(text)` gives them.
+    """The lines of `text` as iterating `io.StringIO(text, newline="")` gives them, as csv wants them read.
 
-    A StringIO holds its own copy of the text at four bytes per character (200 MB for a 50 MB file);
-    this walks the text itself.
+    A line ends at "\\r\\n", "\\n" or a lone "\\r" (old Mac files), which it keeps, so that a line break
+    inside a quoted cell stays as it was. A StringIO holds its own copy of the text at four bytes per
+    character (200 MB for a 50 MB file); this walks the text itself.
     """
     start, end = 0, len(text)
     while start < end:
-        stop = text.find("\n", start, end)
-        stop = end if stop == -1 else stop + 1
+        found = LINE_END.search(text, start)
+        stop = end if found is None else found.end()
         yield text[start:stop]
         start = stop
 
@@ -127,5 +129,5 @@ def rows(text: str, mapping: dict[str, str]) -> Iterator[tuple[int, dict[str, st
         if not any(cell.strip() for cell in cells):
             continue
         number += 1
-        cells += [""] * (len(header) - len(cells))
+        cells += [""] * (len(header) - len(cells))  # a short row's missing cells are empty
         yield number, {field: formulas.restored(cells[index]) for index, field in positions}

@@ -56,12 +56,24 @@ def exported(client, resource: str, **query) -> str:
 # --- import ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "text",
-    ["", "\n", "a", "a,b\nc,d", "a\r\nb\r\n", 'a,"x\ny"\r\nb', "x\x85y\u2028z\x0c\n\n", "\n\n\na"],
+    [
+        *("", "\n", "a", "a,b\nc,d", "a\r\nb\r\n", 'a,"x\ny"\r\nb', "x\x85y\u2028z\x0c\n\n", "\n\n\na"),
+        *("a\rb\r", 'a,"x\ry"\rb', "a\r\rb\r\n\n\rc", "\r"),
+    ],
 )
-def test_a_file_is_read_line_by_line_as_a_stringio_would_give_it(text):
+def test_a_file_is_read_line_by_line_as_a_stringio_for_csv_would_give_it(text):
     from crmApp.imports import reading
 
-    assert list(reading.lines(text)) == list(io.StringIO(text))
+    assert list(reading.lines(text)) == list(io.StringIO(text, newline=""))
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n", "\r"], ids=["unix", "windows", "old mac"])
+def test_every_line_ending_is_read_and_kept_inside_quoted_cells(owner_client, line_end):
+    rows = [["first_name", "notes"], ["Ada", f"one{line_end}two"], ["Bo", ""]]
+    content = "".join(",".join(f'"{cell}"' for cell in row) + line_end for row in rows).encode()
+    job = started(owner_client, content)
+    assert (job["total_rows"], job["created"]) == (2, 2)
+    assert Lead.objects.get(first_name="Ada").notes == f"one{line_end}two"
 
 
 def test_a_leads_file_is_imported_with_scores_codes_history_and_events(owner_client, owner, organization):
