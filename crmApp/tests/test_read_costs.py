@@ -17,11 +17,10 @@ from crmApp.models import Role
 from crmApp.tests.conftest import make_client
 from crmApp.tests.factories import FACTORIES_BY_RESOURCE, LeadFactory
 from crmApp.tests.redis_calls import redis_round_trips
-from crmApp.tests.test_processes import require_redis
+from crmApp.tests.test_processes import REDIS_TEST_URL, require_redis
 
 pytestmark = pytest.mark.django_db
 
-REDIS_URL = "redis://127.0.0.1:6379/10"  # emptied by these tests
 # (queries, Redis round trips) of a warm request. Redis: the signed-in account with their membership, codes
 # and scope, the request counted against their rate limit and, for lists, the data version with the cached
 # count (1). Queries: the page (a lead page selects its converted customers with it); a detail reads its
@@ -45,8 +44,8 @@ COSTS = {
 @pytest.fixture
 def shared_redis(settings):
     require_redis()
-    settings.REDIS_URL = REDIS_URL
-    settings.CACHES = {"default": {"BACKEND": "crmApp.redis_cache.ReusedClientRedisCache", "LOCATION": REDIS_URL}}
+    settings.REDIS_URL = REDIS_TEST_URL
+    settings.CACHES = {"default": {"BACKEND": "crmApp.redis_cache.ReusedClientRedisCache", "LOCATION": REDIS_TEST_URL}}
     throttles.redis_client.cache_clear()
     cache.clear()
     yield
