@@ -178,9 +178,33 @@ def write_outcomes(attempts: list[WebhookDelivery]) -> None:
         )
 
 
+def still_held(
+    outcomes: list[tuple[WebhookDelivery, transport.Answer]],
+) -> list[tuple[WebhookDelivery, transport.Answer]]:
+    """The outcomes of attempts this deliverer still holds, locked until its transaction ends.
+
+    A webhook deleted meanwhile took its attempts with it (a retry would point at nothing), and an attempt
+    whose lease ran out belongs to the deliverer that claimed it again, which logs it. The webhooks are
+    locked first, as their deletion locks them, so a deletion waits for the outcomes or is seen whole.
+    """
+    if not outcomes:
+        return []
+    webhooks = {attempt.webhook_id for attempt, _ in outcomes}
+    live = set(Webhook.objects.select_for_update(no_key=True).filter(pk__in=webhooks).values_list("pk", flat=True))
+    leases = {attempt.lease for attempt, _ in outcomes}
+    held = WebhookDelivery.objects.select_for_update().filter(
+        pk__in=[attempt.pk for attempt, _ in outcomes], lease__in=leases, webhook_id__in=live
+    )
+    ids = set(held.values_list("pk", flat=True))
+    return [(attempt, answer) for attempt, answer in outcomes if attempt.pk in ids]
+
+
 @transaction.atomic
 def record(outcomes: list[tuple[WebhookDelivery, transport.Answer]]) -> None:
-    """Log each attempt's outcome, queue the retries, and keep each webhook's failure state."""
+    """Log each attempt's outcome (of those still held), queue the retries, and keep each webhook's failure state."""
+    outcomes = still_held(outcomes)
+    if not outcomes:
+        return
     now = timezone.now()
     retries, succeeded, failed, gone = [], set(), {}, set()
     for attempt, answer in outcomes:

@@ -7,6 +7,7 @@ that was checked, so a second lookup can't swap in another (DNS rebinding). TLS 
 certificate against the URL's host name.
 """
 
+import contextlib
 import ipaddress
 import socket
 import threading
@@ -86,6 +87,68 @@ def resolve(url: str) -> Destination:
     return Destination(scheme, host, port, addresses[0], f"{path}?{parts.query}" if parts.query else path)
 
 
+class Deadlines:
+    """One thread that cuts the connection of any attempt still running at its deadline.
+
+    urllib3's timeouts bound each wait on the socket, so an endpoint that trickles its answer a byte at a
+    time could hold an attempt, its batch and every organization's deliveries behind it for as long as it
+    liked. An attempt gets `TIMEOUT_SECONDS` in all: connecting, sending, and reading the answer.
+    """
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._due: dict[urllib3.connection.HTTPConnection, float] = {}
+        self._thread: threading.Thread | None = None
+
+    def watch(self, connection: urllib3.connection.HTTPConnection, deadline: float) -> None:
+        with self._changed:
+            self._due[connection] = deadline
+            if self._thread is None or not self._thread.is_alive():  # none yet, or a forked process's copy
+                self._thread = threading.Thread(target=self._run, name="crm-webhook-deadlines", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+
+    def release(self, connection: urllib3.connection.HTTPConnection | None) -> None:
+        with self._changed:
+            self._due.pop(connection, None)
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                for connection in [c for c, deadline in self._due.items() if deadline <= now]:
+                    sock = connection.sock
+                    if sock is None:  # still connecting (that has its own timeout): look again shortly
+                        self._due[connection] = now + 0.05
+                        continue
+                    del self._due[connection]
+                    # The plain socket's shutdown, also under TLS: the reading thread gets an error at once.
+                    with contextlib.suppress(OSError):
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                self._changed.wait(min(self._due.values(), default=now + 60) - now)
+
+
+_deadlines = Deadlines()
+_attempt = threading.local()  # the deadline and connection of the attempt this thread is making
+
+
+class _Watched:
+    """A connection whose request is cut when its attempt's time is up (see Deadlines)."""
+
+    def request(self, *args, **kwargs):
+        _attempt.connection = self
+        _deadlines.watch(self, _attempt.deadline)
+        return super().request(*args, **kwargs)
+
+
+class WatchedHTTPConnection(_Watched, urllib3.connection.HTTPConnection):
+    pass
+
+
+class WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
+
+
 def _pool(destination: Destination) -> urllib3.HTTPConnectionPool:
     key = (destination.scheme, destination.address, destination.port, destination.host)
     with _pools_lock:
@@ -102,8 +165,10 @@ def _pool(destination: Destination) -> urllib3.HTTPConnectionPool:
                     assert_hostname=destination.host,
                     **options,
                 )
+                pool.ConnectionCls = WatchedHTTPSConnection
             else:
                 pool = urllib3.HTTPConnectionPool(destination.address, destination.port, **options)
+                pool.ConnectionCls = WatchedHTTPConnection
             _pools[key] = pool
     return pool
 
@@ -122,6 +187,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     name = f"[{destination.host}]" if ":" in destination.host else destination.host  # an IPv6 literal
     default_port = 443 if destination.scheme == "https" else 80
     host_header = name if destination.port == default_port else f"{name}:{destination.port}"
+    _attempt.deadline, _attempt.connection = started + TIMEOUT_SECONDS, None
     try:
         response = _pool(destination).urlopen(
             "POST",
@@ -132,8 +198,11 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
             preload_content=False,
             assert_same_host=False,
         )
+        # Read (and dropped) so the connection can be reused; an answer whose status came in time stands
+        # even if the rest of it is cut.
         try:
-            response.read(MAX_RESPONSE_BYTES)
+            with contextlib.suppress(urllib3.exceptions.HTTPError):
+                response.read(MAX_RESPONSE_BYTES)
         finally:
             response.release_conn()
     except urllib3.exceptions.NewConnectionError:  # before TimeoutError, which urllib3 makes it a kind of
@@ -141,6 +210,10 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     except urllib3.exceptions.TimeoutError:
         return Answer(None, elapsed(), f"No answer within {TIMEOUT_SECONDS} s.")
     except urllib3.exceptions.HTTPError as failure:
+        if elapsed() >= TIMEOUT_SECONDS * 1000:  # cut at the deadline
+            return Answer(None, elapsed(), f"No answer within {TIMEOUT_SECONDS} s.")
         return Answer(None, elapsed(), f"Connection failed: {type(failure).__name__}.")
+    finally:
+        _deadlines.release(_attempt.connection)
     status = response.status
     return Answer(status, elapsed(), "" if 200 <= status < 300 else f"The endpoint answered {status}.")

@@ -1,0 +1,97 @@
+"""Endpoints that are slow, trickle their answer or go away mid-send: an attempt is bounded in time, and
+only the deliverer that still holds an attempt logs its outcome."""
+
+import socket
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from crmApp.constants import DeliveryStatus
+from crmApp.events import delivery, transport
+from crmApp.models import WebhookDelivery
+from crmApp.services.integration_service import WebhookService
+from crmApp.services.lead_service import LeadService
+from crmApp.tenancy import Tenant
+from crmApp.tests.test_webhooks import make_webhook
+from crmApp.tests.webhook_receiver import Receiver
+
+TIMEOUT = 1.0
+
+
+@pytest.fixture(autouse=True)
+def short_timeout(settings, monkeypatch):
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    settings.WEBHOOK_ALLOW_HTTP = True
+    monkeypatch.setattr(transport, "TIMEOUT_SECONDS", TIMEOUT)
+    monkeypatch.setattr(transport, "_pools", {})
+
+
+def trickling_endpoint(parts: list[tuple[bytes, float]]) -> str:
+    """A URL whose endpoint sends each part a byte at a time, pausing that long after each byte."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        connection, _ = listener.accept()
+        with connection, listener:
+            connection.recv(65536)
+            try:
+                for text, pause in parts:
+                    for byte in text:
+                        connection.sendall(bytes([byte]))
+                        time.sleep(pause)
+            except OSError:
+                pass  # cut by the sender, as it should be
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/hooks"
+
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("parts", "status", "error"),
+    [
+        ([(HEAD, 0), (b"x" * 60, 0.2)], 200, ""),  # the status came in time: it stands
+        ([(HEAD, 0.2)], None, f"No answer within {TIMEOUT} s."),
+    ],
+    ids=["body-trickles", "head-trickles"],
+)
+def test_a_trickling_answer_is_cut_at_the_timeout(parts, status, error):
+    started = time.monotonic()
+    answer = transport.post(trickling_endpoint(parts), b"{}", {})
+    assert time.monotonic() - started < TIMEOUT + 0.5
+    assert (answer.status, answer.error) == (status, error)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_deleted_mid_send_loses_its_attempt_and_the_batch_keeps_the_rest(organization):
+    with Receiver() as healthy, Receiver(status=500) as failing:
+        kept = make_webhook(organization, url=healthy.url)
+        doomed = make_webhook(organization, url=failing.url)
+        LeadService(Tenant.system(organization)).create(first_name="Ada")
+        batch = delivery.claim()
+        answers = [delivery.send(attempt) for attempt in batch]
+        WebhookService(Tenant.system(organization)).delete(doomed)  # while its attempt was in flight
+
+        delivery.record(list(zip(batch, answers, strict=True)))
+
+    assert [(a.webhook_id, a.status) for a in WebhookDelivery.objects.all()] == [(kept.id, DeliveryStatus.SUCCEEDED)]
+
+
+@pytest.mark.django_db
+def test_an_attempt_claimed_again_after_its_lease_ran_out_is_logged_once(organization):
+    with Receiver(status=500) as failing:
+        make_webhook(organization, url=failing.url)
+        LeadService(Tenant.system(organization)).create(first_name="Ada")
+        (slow,) = delivery.claim()
+        WebhookDelivery.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
+        assert delivery.deliver_due() == 1  # another deliverer takes it over, sends and logs it
+
+        delivery.record([(slow, delivery.send(slow))])  # the first one finishes late
+
+    assert WebhookDelivery.objects.filter(attempt=2).count() == 1  # one retry, not two
+    assert len(failing.received) == 2
