@@ -50,11 +50,21 @@ class Answer:
         return self.status is not None and 200 <= self.status < 300
 
 
+# IPv6 ranges whose last 32 bits are an IPv4 address that a translator or the host may reach: IPv4-compatible,
+# SIIT-translated, and NAT64's well-known and local-use prefixes (Python counts them all as global).
+CARRYING_IPV4 = tuple(
+    ipaddress.ip_network(net) for net in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48")
+)
+
+
 def _refused_address(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
+    checked = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        checked += [embedded for embedded in (ip.ipv4_mapped, ip.sixtofour) if embedded is not None]
+        if any(ip in network for network in CARRYING_IPV4):
+            checked.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return any(not each.is_global or each.is_multicast for each in checked)
 
 
 def resolve(url: str) -> Destination:

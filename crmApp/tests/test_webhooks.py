@@ -98,6 +98,8 @@ def test_bad_webhooks_are_a_400_on_the_field(owner_client, public_dns, body, fie
     [
         *("127.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.1", "169.254.169.254", "100.100.100.200", "0.0.0.0"),
         *("::1", "fd00:ec2::254", "fe80::1", "::ffff:127.0.0.1", "224.0.0.1"),
+        # IPv6 forms of a metadata or loopback address: NAT64, 6to4, IPv4-compatible, SIIT.
+        *("64:ff9b::a9fe:a9fe", "64:ff9b:1::7f00:1", "2002:a9fe:a9fe::", "::a9fe:a9fe", "::ffff:0:7f00:1"),
     ],
 )
 def test_hosts_resolving_to_internal_addresses_are_refused(owner_client, monkeypatch, address):
