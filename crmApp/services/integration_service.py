@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from crmApp.constants import NEVER_API_KEY_CODES, DeliveryStatus
+from crmApp.constants import ALL_EVENTS, NEVER_API_KEY_CODES, DeliveryStatus, RecordScope
 from crmApp.events import delivery, outbox, transport
 from crmApp.events.deliverer import wake_after_commit
 from crmApp.exceptions import Conflict
@@ -19,6 +19,8 @@ from crmApp.models import ApiKey, Webhook, WebhookDelivery
 from crmApp.services.base import OrganizationService, snapshot, write_changes
 
 SECRET_OVERLAP = timedelta(hours=24)
+# The resource whose records each kind of event carries.
+EVENT_RESOURCES = {"customer": "customers", "lead": "leads", "deal": "deals", "activity": "activities"}
 API_KEY_PREFIX = "crm_"
 API_KEY_BYTES = 32
 # `prefix` is this many characters of the key: enough to tell keys apart, far too few to guess the rest.
@@ -52,6 +54,7 @@ class WebhookService(OrganizationService):
     def create(self, *, url: str, events: list[str], description: str = "", is_active: bool = True) -> Webhook:
         """A webhook with a new secret (the only time the secret is shown is in the answer)."""
         check_destination(url)
+        self.check_reach(events)
         return Webhook.objects.create(
             organization=self.organization,
             url=url,
@@ -69,6 +72,8 @@ class WebhookService(OrganizationService):
         before = snapshot(record)
         if "url" in fields and fields["url"] != record.url:
             check_destination(fields["url"])
+        if "events" in fields:
+            self.check_reach(fields["events"])
         for name, value in fields.items():
             setattr(record, name, value)
         enabled = record.is_active and not before["is_active"]
@@ -82,6 +87,21 @@ class WebhookService(OrganizationService):
             record.disabled_reason = "Disabled by a member."
         write_changes(record, before)  # a webhook is no CRM record: no history, no event
         return record
+
+    def check_reach(self, events: list[str]) -> None:
+        """A webhook sends every record its events carry, so its member must see them all; raises ValidationError."""
+        kinds = EVENT_RESOURCES if ALL_EVENTS in events else {event.split(".", 1)[0] for event in events}
+        missing = sorted(
+            f"{EVENT_RESOURCES[kind]}:view" for kind in kinds if not self.tenant.has(f"{EVENT_RESOURCES[kind]}:view")
+        )
+        if missing:
+            raise ValidationError(
+                {"events": f"These events carry records you can't see: you don't hold {', '.join(missing)}."}
+            )
+        if self.tenant.record_scope != RecordScope.ALL:
+            raise ValidationError(
+                {"events": "A webhook carries every record of its events, and you see only some of them."}
+            )
 
     @transaction.atomic
     def delete(self, instance: Webhook) -> None:

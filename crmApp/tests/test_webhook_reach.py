@@ -1,0 +1,56 @@
+"""A webhook carries every record of its events, so managing one never shows a member more than they see."""
+
+import pytest
+
+from crmApp.constants import RecordScope
+from crmApp.models import Webhook
+from crmApp.tests.conftest import error_fields, make_client
+from crmApp.tests.factories import RoleFactory, UserRoleFactory
+from crmApp.tests.test_webhooks import make_webhook, public_dns
+
+pytestmark = pytest.mark.django_db
+__all__ = ["public_dns"]  # the fixture
+EVERY_VIEW = ["customers:view", "leads:view", "deals:view", "activities:view"]
+
+
+@pytest.fixture
+def manager(make_member, organization):
+    """manager(codes, scope) -> a client of a member with webhooks:manage, `codes` and that record scope."""
+
+    def _client(codes, scope=RecordScope.ALL):
+        user = make_member()
+        role = RoleFactory(organization=organization, codes=["webhooks:manage", *codes], record_scope=scope)
+        UserRoleFactory(user=user, role=role)
+        return make_client(user, organization)
+
+    return _client
+
+
+@pytest.mark.parametrize(
+    ("codes", "scope", "events", "status"),
+    [
+        ([], RecordScope.ALL, ["*"], 400),
+        (EVERY_VIEW, RecordScope.ALL, ["*"], 201),
+        (EVERY_VIEW, RecordScope.OWN, ["*"], 400),
+        (EVERY_VIEW, RecordScope.TEAM, ["lead.created"], 400),
+        (["leads:view"], RecordScope.ALL, ["lead.created", "lead.converted"], 201),
+        (["leads:view"], RecordScope.ALL, ["lead.created", "deal.won"], 400),
+        (["leads:view"], RecordScope.ALL, ["*"], 400),
+    ],
+)
+def test_a_member_subscribes_only_to_records_they_see(manager, public_dns, codes, scope, events, status):
+    body = {"url": "https://hooks.example.com/crm", "events": events}
+    response = manager(codes, scope).post("/api/webhooks/", body, format="json")
+    assert response.status_code == status, response.json()
+    if status == 400:
+        assert error_fields(response) == {"events"} and not Webhook.objects.exists()
+
+
+def test_widening_a_webhooks_events_is_checked_too(manager, organization, public_dns):
+    webhook = make_webhook(organization, events=["lead.created"])
+    client = manager(["leads:view"])
+    path = f"/api/webhooks/{webhook.id}/"
+    assert client.patch(path, {"events": ["deal.won"]}, format="json").status_code == 400
+    assert client.patch(path, {"description": "Billing"}, format="json").status_code == 200
+    webhook.refresh_from_db()
+    assert (webhook.events, webhook.description) == (["lead.created"], "Billing")
