@@ -85,13 +85,19 @@ class CachedJWTAuthentication(JWTAuthentication):
         return user
 
 
+def sends_api_key(request) -> bool:
+    """Whether the request's credential is an API key (`Authorization: Api-Key …`), valid or not."""
+    parts = get_authorization_header(request).split()
+    return bool(parts) and parts[0].lower() == KEYWORD
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     """Authenticates as the key's creator, with the key as `request.auth` (its scopes narrow the codes)."""
 
     def authenticate(self, request):
-        parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != KEYWORD:
+        if not sends_api_key(request):
             return None
+        parts = get_authorization_header(request).split()
         if len(parts) != 2 or len(parts[1]) > MAX_KEY_LENGTH:
             raise AuthenticationFailed("The header must be `Authorization: Api-Key <key>`.")
         from crmApp.services.integration_service import authenticate_api_key  # (as in get_user)

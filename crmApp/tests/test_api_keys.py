@@ -113,6 +113,9 @@ def test_a_key_never_manages_keys_webhooks_roles_or_members(owner_client, organi
     assert client.post("/api/roles/", {"name": "Boss", "permissions": []}, format="json").status_code == 403
     assert client.get(f"/api/organizations/{organization.id}/members/").status_code == 401
     assert client.get("/api/users/me/").status_code == 401
+    # Accepting an invitation is open to the signed out; a key must not pass for one.
+    accepted = client.post("/api/invitations/accept/", {"token": "x", "password": "Long-enough-9"}, format="json")
+    assert accepted.status_code == 401
 
 
 def test_a_key_loses_what_its_creator_loses(member_client, organization, make_member):

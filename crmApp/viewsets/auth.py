@@ -3,10 +3,12 @@
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from crmApp.authentication import sends_api_key
 from crmApp.query import StrictAPIView
 from crmApp.serializers import auth as s
 from crmApp.serializers.errors import ErrorSerializer
@@ -215,6 +217,8 @@ class InvitationAcceptView(StrictAPIView):
         responses={200: s.InvitationAcceptedSerializer, 400: ERROR, 401: ERROR, 403: ERROR, 429: ERROR},
     )
     def post(self, request):
+        if sends_api_key(request):  # a key acts for a service; it would otherwise pass for signed out
+            raise NotAuthenticated("An API key can't accept invitations; sign in as the invited account.")
         body = validated(s.InvitationAcceptSerializer, request)
         signed_in = request.user if request.user.is_authenticated else None
         membership = organization_service.accept_invitation(user=signed_in, **body)
