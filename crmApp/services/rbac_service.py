@@ -97,7 +97,10 @@ class UserRoleService(OrganizationService):
         """Assign `role` to `user`; both must belong to this organization and the pair must be new."""
         if role.organization_id != self.organization.id:
             raise BusinessRuleViolation("The role belongs to another organization.", code="foreign_role")
-        RoleService(self.tenant).check_grantable(role_codes(role))
+        roles = RoleService(self.tenant)
+        roles.check_grantable(role_codes(role))
+        # A member sees through the widest scope of their roles, so a role is a scope handed out too.
+        roles.check_scope_grantable(role.record_scope)
         # Locking the membership keeps a concurrent removal from leaving a role behind.
         if (
             not Membership.objects.select_for_update()

@@ -4,10 +4,10 @@ and OPTIONS advertises only what the caller may do."""
 import pytest
 from django.db import IntegrityError, transaction
 
-from crmApp.constants import ProfileType
+from crmApp.constants import ProfileType, RecordScope
 from crmApp.models import Role, UserRole
 from crmApp.tests.conftest import make_client
-from crmApp.tests.factories import RoleFactory
+from crmApp.tests.factories import RoleFactory, UserRoleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +60,33 @@ def test_a_role_manager_cannot_widen_or_hand_out_a_bigger_role(role_manager, org
     assert assign_mine.status_code == 201
     assert sorted(bigger.permissions.values_list("code", flat=True)) == ["deals:delete", "leads:view"]
     assert UserRole.objects.filter(user=colleague).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("own_scope", "role_scope", "status"),
+    [
+        (RecordScope.OWN, RecordScope.ALL, 403),
+        (RecordScope.OWN, RecordScope.TEAM, 403),
+        (RecordScope.TEAM, RecordScope.ALL, 403),
+        (RecordScope.OWN, RecordScope.OWN, 201),
+        (RecordScope.TEAM, RecordScope.TEAM, 201),
+    ],
+)
+def test_a_role_manager_cannot_hand_out_a_wider_scope_by_assigning_a_role(
+    make_member, organization, own_scope, role_scope, status
+):
+    manager = make_member()
+    UserRoleFactory(
+        user=manager, role=RoleFactory(organization=organization, codes=["roles:manage"], record_scope=own_scope)
+    )
+    empty = RoleFactory(organization=organization, name="Nothing", record_scope=role_scope)  # no code to refuse
+
+    response = make_client(manager, organization).post(
+        "/api/user-roles/", {"user": manager.id, "role": empty.id}, format="json"
+    )
+
+    assert response.status_code == status
+    assert UserRole.objects.filter(role=empty).exists() == (status == 201)
 
 
 def test_a_role_manager_cannot_grant_itself_every_code(make_member, organization):
