@@ -14,7 +14,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
-from rest_framework_simplejwt.utils import datetime_from_epoch
+from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
 from crmApp import emails, jobs, tasks
 from crmApp.exceptions import InvalidCredentials, InvalidRefreshToken, TenantError
@@ -97,10 +97,14 @@ def _claim(refresh: RefreshToken) -> None:
 
 
 def _token_user(refresh: RefreshToken) -> User:
-    """The active user a refresh token belongs to; raises InvalidRefreshToken."""
+    """The active user a refresh token belongs to, issued since their last new password; raises InvalidRefreshToken.
+
+    The password check covers every way a password changes (the API revokes the user's refresh tokens
+    too, but staff set passwords in the admin, and scripts through `set_password`).
+    """
     user_id = parse_id(refresh.payload.get(jwt_settings.USER_ID_CLAIM))
     user = User.objects.filter(pk=user_id, is_active=True).first() if user_id else None
-    if user is None:
+    if user is None or refresh.payload.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
         raise InvalidRefreshToken()
     return user
 
