@@ -85,14 +85,17 @@ class OrganizationService:
         return self.tenant.visible(rows)
 
     # --- building blocks ----------------------------------------------------------------------------
-    def lock(self, record: models.Model, *, precondition: bool = True, rows: models.QuerySet | None = None):
+    def lock(
+        self, record: models.Model, *, precondition: bool = True, rows: models.QuerySet | None = None, no_key=False
+    ):
         """The record's row as it is now (among `rows`, default the live records), locked until the transaction ends.
 
         Raises RecordGone (404) when it was deleted meanwhile, and PreconditionFailed (412) when
-        `precondition` is on and its version is not one `If-Match` allowed.
+        `precondition` is on and its version is not one `If-Match` allowed. `no_key`: the weaker lock, which
+        writes that point at the record (their foreign-key checks) don't wait for.
         """
         rows = self.records if rows is None else rows
-        locked = rows.select_for_update().filter(pk=record.pk).first()
+        locked = rows.select_for_update(no_key=no_key).filter(pk=record.pk).first()
         if locked is None:
             raise RecordGone()
         if precondition and self.expected_versions is not None and locked.version not in self.expected_versions:
@@ -315,10 +318,11 @@ class OrganizationService:
         """Delete a trashed record for good (its history stays): a `purged` event; links to it are cleared first."""
         from crmApp.services.purging import unlink
 
-        record = self.lock(instance, rows=self.trashed)
+        record = self.lock(instance, rows=self.trashed, no_key=True)  # crmApp.services.purging says why
         self.check_purge(record)
         # What points at it may be outside the actor's record scope: the links go all the same.
-        unlink(Tenant.system(self.organization, user=self.actor, source=self.tenant.source), type(record), [record.pk])
+        system = Tenant.system(self.organization, user=self.actor, source=self.tenant.source)
+        unlink(type(record), [record.pk], lambda organization_id: system)
         self.log(record, [], [("purged", {})])
         record.delete()
 

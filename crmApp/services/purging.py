@@ -1,44 +1,77 @@
-"""Purging a trashed record for good: what still points at it is unlinked first, as logged changes.
+"""Purging trashed records for good: what still points at them is unlinked first, as logged changes.
 
 The database would set those links to NULL by itself (SET NULL) with no version, history or webhook
 event, and it would leave an activity whose only subject went about nothing, which no write may do.
 So each link is cleared through `update_rows`, and an activity about nothing but the purged records
 goes with them: a `purged` event, after a `deleted` one if it was still live.
+
+Locks: the purger holds its records `FOR NO KEY UPDATE` while it unlinks, and the referencing rows are
+taken in the order every multi-table write takes them. A write that links to a purged record meanwhile
+(a merge moving a conversion link) holds those rows and then checks its foreign key `FOR KEY SHARE`,
+which the weaker lock lets through instead of deadlocking. The records are then locked for deletion,
+which no new link gets past, and what linked to them meanwhile is unlinked too.
 """
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from django.db import models
 
-from crmApp.models import Activity
+from crmApp.models import Activity, Customer, Deal, Lead
 from crmApp.services import service_for
 from crmApp.services.activity_service import SUBJECTS
 from crmApp.tenancy import Tenant
 
-
-def unlink(tenant: Tenant, model: type[models.Model], ids: Collection[int]) -> None:
-    """Clear every link to the records `ids` of `model` (about to be purged), each a logged change."""
-    for relation in model._meta.related_objects:
-        if relation.on_delete is not models.SET_NULL:
-            continue
-        referencing, name = relation.related_model, relation.field.name
-        rows = referencing.with_trashed.filter(organization=tenant.organization, **{f"{name}__in": ids})
-        service = service_for(referencing)(tenant)
-        if referencing is Activity and name in SUBJECTS:
-            others = {f"{other}__isnull": True for other in SUBJECTS if other != name}
-            purge_with_subject(service, rows.filter(**others))
-        service.update_rows(rows, **{name: None})
+# The order every multi-table write locks records in (merges, an employee's trash): the same order here
+# keeps a purge from deadlocking with them.
+LOCK_ORDER = (Customer, Lead, Deal, Activity)
 
 
-def purge_with_subject(service, rows: models.QuerySet) -> None:
-    """Delete for good the activities `rows`, whose only subject is being purged, logging each."""
+def links_to(model: type[models.Model]) -> list[tuple[type[models.Model], str]]:
+    """(referencing model, its field) of every link to `model` the database would clear, in lock order."""
+    links = [
+        (relation.related_model, relation.field.name)
+        for relation in model._meta.related_objects
+        if relation.on_delete is models.SET_NULL
+    ]
+    return sorted(links, key=lambda link: LOCK_ORDER.index(link[0]))
+
+
+def unlink(model: type[models.Model], ids: Collection[int], tenant_of: Callable[[int], Tenant]) -> int:
+    """Clear every link to the records `ids` of `model`, held `FOR NO KEY UPDATE` and about to be purged.
+
+    Each is a logged change, made by `tenant_of(organization_id)`; the records end up locked for deletion.
+    Returns how many activities were purged with them.
+    """
+    purged = unlink_once(model, ids, tenant_of)
+    list(model.with_trashed.filter(pk__in=ids).select_for_update().order_by("pk").values_list("pk", flat=True))
+    return purged + unlink_once(model, ids, tenant_of)
+
+
+def unlink_once(model: type[models.Model], ids: Collection[int], tenant_of: Callable[[int], Tenant]) -> int:
+    """One pass of `unlink`. A statement per link finds the organizations that have any, so a chunk of many
+    organizations costs more only where links exist."""
+    purged = 0
+    for referencing, name in links_to(model):
+        linked = referencing.with_trashed.filter(**{f"{name}__in": ids})
+        for organization_id in linked.order_by().values_list("organization_id", flat=True).distinct():
+            service = service_for(referencing)(tenant_of(organization_id))
+            rows = linked.filter(organization_id=organization_id)
+            if referencing is Activity and name in SUBJECTS:
+                others = {f"{other}__isnull": True for other in SUBJECTS if other != name}
+                purged += purge_with_subject(service, rows.filter(**others))
+            service.update_rows(rows, **{name: None})
+    return purged
+
+
+def purge_with_subject(service, rows: models.QuerySet) -> int:
+    """Delete for good the activities `rows`, whose only subject is being purged, logging each; how many."""
     activities = list(rows.select_for_update().order_by("pk"))
-    if not activities:
-        return
-    service.log_writes(
-        [
-            (activity, [], [*([("deleted", {})] if activity.deleted_at is None else []), ("purged", {})])
-            for activity in activities
-        ]
-    )
-    Activity.with_trashed.filter(pk__in=[activity.pk for activity in activities]).delete()
+    if activities:
+        service.log_writes(
+            [
+                (activity, [], [*([("deleted", {})] if activity.deleted_at is None else []), ("purged", {})])
+                for activity in activities
+            ]
+        )
+        Activity.with_trashed.filter(pk__in=[activity.pk for activity in activities]).delete()
+    return len(activities)

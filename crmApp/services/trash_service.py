@@ -32,22 +32,26 @@ def purge_expired(*, retention_days: int | None = None) -> dict[str, int]:
     """
     days = settings.TRASH_RETENTION_DAYS if retention_days is None else retention_days
     cutoff = timezone.now() - timedelta(days=days)
-    purged = {}
+    purged = {model._meta.verbose_name_plural: 0 for model in PURGE_ORDER}
     for model in PURGE_ORDER:
-        count = 0
-        while chunk := list(expired(model, cutoff).order_by("pk")[:CHUNK]):
+        while True:
             with transaction.atomic():
+                # Locked (as crmApp.services.purging says) and read again under the lock: a record restored
+                # meanwhile is left alone.
+                rows = expired(model, cutoff).select_for_update(no_key=True, of=("self",)).order_by("pk")
+                chunk = list(rows[:CHUNK])
+                if not chunk:
+                    break
                 tenants = {r.organization_id: Tenant.system(r.organization, source=ChangeSource.SYSTEM) for r in chunk}
-                for organization_id, tenant in tenants.items():
-                    unlink(tenant, model, [record.pk for record in chunk if record.organization_id == organization_id])
+                with_them = unlink(model, [record.pk for record in chunk], tenants.__getitem__)
                 entries = []
                 for record in chunk:
                     tenant = tenants[record.organization_id]
                     entries += history.entries_for_write(tenant, record, [], [("purged", {})], source=tenant.source)
                 history.write(entries)
                 model.with_trashed.filter(pk__in=[record.pk for record in chunk]).delete()
-                for organization_id in {record.organization_id for record in chunk}:
+                for organization_id in tenants:
                     mark_organization_changed(organization_id)  # the audit log counts the new entries
-            count += len(chunk)
-        purged[model._meta.verbose_name_plural] = count
+            purged[model._meta.verbose_name_plural] += len(chunk)
+            purged[Activity._meta.verbose_name_plural] += with_them  # purged with their only subject
     return purged
