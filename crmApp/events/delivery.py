@@ -190,10 +190,13 @@ def still_held(
     if not outcomes:
         return []
     webhooks = {attempt.webhook_id for attempt, _ in outcomes}
-    live = set(Webhook.objects.select_for_update(no_key=True).filter(pk__in=webhooks).values_list("pk", flat=True))
+    locked = Webhook.objects.select_for_update(no_key=True).filter(pk__in=webhooks).order_by("pk")
+    live = set(locked.values_list("pk", flat=True))
     leases = {attempt.lease for attempt, _ in outcomes}
-    held = WebhookDelivery.objects.select_for_update().filter(
-        pk__in=[attempt.pk for attempt, _ in outcomes], lease__in=leases, webhook_id__in=live
+    held = (
+        WebhookDelivery.objects.select_for_update()
+        .filter(pk__in=[attempt.pk for attempt, _ in outcomes], lease__in=leases, webhook_id__in=live)
+        .order_by("pk")
     )
     ids = set(held.values_list("pk", flat=True))
     return [(attempt, answer) for attempt, answer in outcomes if attempt.pk in ids]

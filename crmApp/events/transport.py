@@ -9,6 +9,7 @@ certificate against the URL's host name.
 
 import contextlib
 import ipaddress
+import os
 import socket
 import threading
 import time
@@ -102,44 +103,55 @@ class Deadlines:
 
     urllib3's timeouts bound each wait on the socket, so an endpoint that trickles its answer a byte at a
     time could hold an attempt, its batch and every organization's deliveries behind it for as long as it
-    liked. An attempt gets `TIMEOUT_SECONDS` in all: connecting, sending, and reading the answer.
+    liked. An attempt gets `TIMEOUT_SECONDS` from its request on: sending, and reading the answer.
     """
 
     def __init__(self):
         self._changed = threading.Condition()
-        self._due: dict[urllib3.connection.HTTPConnection, float] = {}
+        # connection -> (deadline, the attempt watching it): a pooled connection serves one attempt at a time.
+        self._due: dict[urllib3.connection.HTTPConnection, tuple[float, object]] = {}
         self._thread: threading.Thread | None = None
 
-    def watch(self, connection: urllib3.connection.HTTPConnection, deadline: float) -> None:
+    def watch(self, connection: urllib3.connection.HTTPConnection, deadline: float, attempt: object) -> None:
         with self._changed:
-            self._due[connection] = deadline
-            if self._thread is None or not self._thread.is_alive():  # none yet, or a forked process's copy
+            self._due[connection] = (deadline, attempt)
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="crm-webhook-deadlines", daemon=True)
                 self._thread.start()
             self._changed.notify()
 
-    def release(self, connection: urllib3.connection.HTTPConnection | None) -> None:
+    def release(self, connection: urllib3.connection.HTTPConnection | None, attempt: object) -> None:
+        """Stop watching `connection` for `attempt` (not for a later attempt that reuses it)."""
         with self._changed:
-            self._due.pop(connection, None)
+            if self._due.get(connection, (None, None))[1] is attempt:
+                del self._due[connection]
+
+    def forget_after_fork(self) -> None:
+        """A forked child has no watchdog thread, and its parent's connections are not its own."""
+        self._changed, self._due, self._thread = threading.Condition(), {}, None
 
     def _run(self) -> None:
         with self._changed:
             while True:
                 now = time.monotonic()
-                for connection in [c for c, deadline in self._due.items() if deadline <= now]:
+                for connection, (deadline, attempt) in list(self._due.items()):
+                    if deadline > now:
+                        continue
                     sock = connection.sock
                     if sock is None:  # still connecting (that has its own timeout): look again shortly
-                        self._due[connection] = now + 0.05
+                        self._due[connection] = (now + 0.05, attempt)
                         continue
                     del self._due[connection]
                     # The plain socket's shutdown, also under TLS: the reading thread gets an error at once.
                     with contextlib.suppress(OSError):
                         socket.socket.shutdown(sock, socket.SHUT_RDWR)
-                self._changed.wait(min(self._due.values(), default=now + 60) - now)
+                wake = min((deadline for deadline, _ in self._due.values()), default=now + 60)
+                self._changed.wait(wake - now)
 
 
 _deadlines = Deadlines()
-_attempt = threading.local()  # the deadline and connection of the attempt this thread is making
+os.register_at_fork(after_in_child=_deadlines.forget_after_fork)
+_attempt = threading.local()  # the attempt this thread is making: its token, deadline and connection
 
 
 class _Watched:
@@ -147,7 +159,7 @@ class _Watched:
 
     def request(self, *args, **kwargs):
         _attempt.connection = self
-        _deadlines.watch(self, _attempt.deadline)
+        _deadlines.watch(self, _attempt.deadline, _attempt.token)
         return super().request(*args, **kwargs)
 
 
@@ -197,6 +209,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     name = f"[{destination.host}]" if ":" in destination.host else destination.host  # an IPv6 literal
     default_port = 443 if destination.scheme == "https" else 80
     host_header = name if destination.port == default_port else f"{name}:{destination.port}"
+    token = _attempt.token = object()
     _attempt.deadline, _attempt.connection = started + TIMEOUT_SECONDS, None
     try:
         response = _pool(destination).urlopen(
@@ -209,11 +222,12 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
             assert_same_host=False,
         )
         # Read (and dropped) so the connection can be reused; an answer whose status came in time stands
-        # even if the rest of it is cut.
+        # even if the rest of it is cut. The watch ends before the connection goes back to the pool.
         try:
             with contextlib.suppress(urllib3.exceptions.HTTPError):
                 response.read(MAX_RESPONSE_BYTES)
         finally:
+            _deadlines.release(_attempt.connection, token)
             response.release_conn()
     except urllib3.exceptions.NewConnectionError:  # before TimeoutError, which urllib3 makes it a kind of
         return Answer(None, elapsed(), "Connection failed: nothing answered at that address.")
@@ -224,6 +238,6 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
             return Answer(None, elapsed(), f"No answer within {TIMEOUT_SECONDS} s.")
         return Answer(None, elapsed(), f"Connection failed: {type(failure).__name__}.")
     finally:
-        _deadlines.release(_attempt.connection)
+        _deadlines.release(_attempt.connection, token)  # a failed request's connection is closed, not pooled
     status = response.status
     return Answer(status, elapsed(), "" if 200 <= status < 300 else f"The endpoint answered {status}.")

@@ -1,12 +1,15 @@
 """Endpoints that are slow, trickle their answer or go away mid-send: an attempt is bounded in time, and
 only the deliverer that still holds an attempt logs its outcome."""
 
+import contextlib
+import http.server
 import socket
 import threading
 import time
 from datetime import timedelta
 
 import pytest
+import urllib3
 from django.utils import timezone
 
 from crmApp.constants import DeliveryStatus
@@ -65,6 +68,56 @@ def test_a_trickling_answer_is_cut_at_the_timeout(parts, status, error):
     answer = transport.post(trickling_endpoint(parts), b"{}", {})
     assert time.monotonic() - started < TIMEOUT + 0.5
     assert (answer.status, answer.error) == (status, error)
+
+
+class TricklingSecondAnswer(http.server.BaseHTTPRequestHandler):
+    """Keeps the connection open; the first answer comes at once, the next trickles for 3 s."""
+
+    protocol_version = "HTTP/1.1"
+    answered = 0
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        TricklingSecondAnswer.answered += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "60" if TricklingSecondAnswer.answered > 1 else "0")
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            for _ in range(15 if TricklingSecondAnswer.answered > 1 else 0):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.2)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_an_attempt_on_a_reused_connection_keeps_its_own_deadline(monkeypatch):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TricklingSecondAnswer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    second = {}
+    release_conn = urllib3.response.HTTPResponse.release_conn
+
+    def release_then_let_the_next_sender_in(response):
+        # The next attempt takes the connection just pooled, before the first one's post() has returned.
+        release_conn(response)
+        if threading.current_thread().name == "first" and not second:
+            started = time.monotonic()
+            sender = threading.Thread(target=lambda: second.update(answer=transport.post(url, b"{}", {})))
+            sender.start()
+            time.sleep(0.3)
+            second.update(sender=sender, started=started)
+
+    monkeypatch.setattr(urllib3.response.HTTPResponse, "release_conn", release_then_let_the_next_sender_in)
+    first = threading.Thread(target=transport.post, args=(url, b"{}", {}), name="first")
+    first.start()
+    first.join()
+    second["sender"].join()
+    server.shutdown()
+
+    assert time.monotonic() - second["started"] < TIMEOUT + 0.5
+    assert second["answer"].status == 200  # its status came in time; the trickle was cut
 
 
 @pytest.mark.django_db(transaction=True)
