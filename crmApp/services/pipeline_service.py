@@ -130,9 +130,9 @@ class PipelineStageService(OrganizationService):
 
     @transaction.atomic
     def update(self, instance: PipelineStage, *, pipeline: Pipeline | None = None, **fields) -> PipelineStage:
-        """Change a stage; its pipeline is fixed, and won/lost can't change while it holds deals.
+        """Change a stage; its pipeline is fixed, and won/lost can't change while it holds deals (trashed ones too).
 
-        A new probability is written to every deal in the stage with its expected revenue.
+        A new probability is written to every deal in the stage, trashed ones too, with its expected revenue.
         """
         stage = self.lock(instance)
         before = snapshot(stage)
@@ -143,10 +143,12 @@ class PipelineStageService(OrganizationService):
         is_won = fields.get("is_won", stage.is_won)
         is_lost = fields.get("is_lost", stage.is_lost)
         check_stage_flags(is_won=is_won, is_lost=is_lost)
-        holds_deals = Deal.objects.filter(organization=self.organization, stage=stage).exists()
+        # Trashed deals count: a restore brings a deal back as it stands, so its status must still match the stage.
+        holds_deals = Deal.with_trashed.filter(organization=self.organization, stage=stage).exists()
         if (is_won, is_lost) != (stage.is_won, stage.is_lost) and holds_deals:
             raise BusinessRuleViolation(
-                "Won/lost can't change while the stage holds deals; move them out first.", code="stage_has_deals"
+                "Won/lost can't change while the stage holds deals (in the trash too); move or purge them first.",
+                code="stage_has_deals",
             )
         for name, value in fields.items():
             setattr(stage, name, value)
@@ -156,20 +158,33 @@ class PipelineStageService(OrganizationService):
         return stage
 
     def _recompute_deals(self, stage: PipelineStage) -> None:
-        """Write the stage's probability and the matching expected revenue to each of its deals."""
+        """Write the stage's probability and the matching expected revenue to each of its deals, trashed ones too."""
         # Computed in Python with the model's Decimal rule (SQLite would round in floating point),
         # in id-ordered batches so a crowded stage never sits in memory at once.
         deals = DealService(self.tenant)
-        in_stage = Deal.objects.select_for_update().filter(organization=self.organization, stage=stage).order_by("id")
+        in_stage = (
+            Deal.with_trashed.select_for_update().filter(organization=self.organization, stage=stage).order_by("id")
+        )
         last_id = 0
         while batch := list(in_stage.filter(id__gt=last_id)[:RECOMPUTE_BATCH]):
-            changed = []
+            changed, trashed_by_value = [], {}
             for deal in batch:
+                if deal.deleted_at is not None:
+                    trashed_by_value.setdefault(deal.value, []).append(deal.pk)
+                    continue
                 before = snapshot(deal)
                 deal.probability = stage.probability
                 deal.expected_revenue = expected_revenue(deal.value, stage.probability)
                 changed.append((deal, before))
             deals.save_rows(changed, ["probability", "expected_revenue"])
+            # save_rows writes through the live manager, which would skip these rows; update_rows writes
+            # and logs trashed rows too, one UPDATE per value (trashed deals are few).
+            for value, ids in trashed_by_value.items():
+                deals.update_rows(
+                    Deal.with_trashed.filter(pk__in=ids),
+                    probability=stage.probability,
+                    expected_revenue=expected_revenue(value, stage.probability),
+                )
             last_id = batch[-1].id
 
     def check_delete(self, stage: PipelineStage) -> None:

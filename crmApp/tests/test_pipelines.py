@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 
 from crmApp.constants import DEFAULT_PIPELINE_STAGES, ProfileType
-from crmApp.models import Deal, Pipeline, PipelineStage
+from crmApp.models import Deal, HistoryEntry, Pipeline, PipelineStage
+from crmApp.services.pipeline_service import RECOMPUTE_BATCH
 from crmApp.tests.conftest import error_fields
 from crmApp.tests.factories import DealFactory, PipelineFactory, PipelineStageFactory, default_stage
 
@@ -340,10 +341,41 @@ def test_probability_change_reaches_every_deal_past_one_batch(owner_client, orga
     ]
 
 
-@pytest.mark.parametrize("change", [{"is_won": True}, {"is_lost": True}])
-def test_won_or_lost_flag_cannot_change_while_the_stage_holds_deals(owner_client, organization, change):
+@pytest.mark.parametrize("batch", [RECOMPUTE_BATCH, 2])
+def test_a_probability_change_reprices_trashed_deals_too_so_they_come_back_right(
+    owner_client, organization, monkeypatch, batch
+):
+    monkeypatch.setattr("crmApp.services.pipeline_service.RECOMPUTE_BATCH", batch)
     stage = default_stage(organization, "Proposal")
-    DealFactory(organization=organization, stage=stage)
+    values = ("999.99", "0.05", "999.99", "10.00", "20.00")
+    deals = [DealFactory(organization=organization, stage=stage, value=Decimal(value)) for value in values]
+    for deal in deals[:3]:
+        assert owner_client.delete(f"/api/deals/{deal.id}/").status_code == 204
+    assert owner_client.patch(f"{STAGES}{stage.id}/", {"probability": 33}, format="json").status_code == 200
+    for deal in deals[:3]:
+        assert owner_client.post(f"/api/trash/deals/{deal.id}/restore/").status_code == 200
+    shown = [owner_client.get(f"/api/deals/{deal.id}/").json() for deal in deals]
+    assert [(deal["probability"], deal["expected_revenue"]) for deal in shown] == [
+        (33, "330.00"),  # 329.9967
+        (33, "0.02"),  # 0.0165
+        (33, "330.00"),
+        (33, "3.30"),
+        (33, "6.60"),
+    ]
+    # Re-priced in the trash through the logged path: the history says what changed and when.
+    repriced = HistoryEntry.objects.filter(record_type="deal", record_id=deals[1].id, kind="change")
+    assert [entry.changes for entry in repriced] == [
+        [{"field": "probability", "old": 50, "new": 33}, {"field": "expected_revenue", "old": "0.03", "new": "0.02"}]
+    ]
+
+
+@pytest.mark.parametrize("trashed", [False, True])
+@pytest.mark.parametrize("change", [{"is_won": True}, {"is_lost": True}])
+def test_won_or_lost_flag_cannot_change_while_the_stage_holds_deals(owner_client, organization, change, trashed):
+    stage = default_stage(organization, "Proposal")
+    deal = DealFactory(organization=organization, stage=stage)
+    if trashed:  # it would come back open in a closing stage
+        assert owner_client.delete(f"/api/deals/{deal.id}/").status_code == 204
     response = owner_client.patch(f"{STAGES}{stage.id}/", change, format="json")
     assert response.status_code == 400 and response.json()["code"] == "stage_has_deals"
     empty = default_stage(organization, "Negotiation")
