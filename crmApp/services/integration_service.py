@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from crmApp.constants import ALL_EVENTS, NEVER_API_KEY_CODES, DeliveryStatus, RecordScope
@@ -27,6 +28,7 @@ API_KEY_BYTES = 32
 SHOWN_PREFIX = 12
 # `last_used_at` is written at most this often per key.
 LAST_USED_PRECISION = timedelta(seconds=60)
+CREATOR_REMOVED = "Its creator is no longer a member of the organization."
 
 
 def new_webhook_secret() -> str:
@@ -67,16 +69,21 @@ class WebhookService(OrganizationService):
 
     @transaction.atomic
     def update(self, instance: Webhook, **fields) -> Webhook:
-        """Change the webhook; enabling it again clears its failures and sends what is still queued, now."""
+        """Change the webhook; enabling it again clears its failures and sends what is still queued, now.
+
+        Setting its events or enabling it raises ValidationError when they carry records the member can't see.
+        """
         record = self.lock(instance)
         before = snapshot(record)
         if "url" in fields and fields["url"] != record.url:
             check_destination(fields["url"])
-        if "events" in fields:
-            self.check_reach(fields["events"])
         for name, value in fields.items():
             setattr(record, name, value)
         enabled = record.is_active and not before["is_active"]
+        if "events" in fields or enabled:
+            # Enabling one is choosing to send its records from now on (it may have been disabled because
+            # its creator left), so it needs the same reach as choosing its events.
+            self.check_reach(record.events)
         if enabled:
             record.disabled_reason, record.failure_count, record.failing_since = "", 0, None
             WebhookDelivery.objects.filter(webhook=record, status=DeliveryStatus.PENDING).update(
@@ -186,6 +193,14 @@ class ApiKeyService(OrganizationService):
             record.revoked_at = timezone.now()
             record.save(update_fields=["revoked_at"])
         return record
+
+
+def disable_webhooks_of(*, organization, user_id: int) -> int:
+    """Disable the active webhooks `user_id` created in `organization`, who is no longer a member; how many."""
+    # They chose the URL, and a webhook goes on sending every record of its events whoever created it.
+    return Webhook.objects.filter(organization=organization, created_by_id=user_id, is_active=True).update(
+        is_active=False, disabled_reason=CREATOR_REMOVED, version=F("version") + 1, updated_at=timezone.now()
+    )
 
 
 def authenticate_api_key(key: str) -> ApiKey:

@@ -24,6 +24,7 @@ from crmApp.constants import (
 from crmApp.exceptions import BusinessRuleViolation, MemberChangeForbidden, MemberNotFound
 from crmApp.identity import normalize_email
 from crmApp.models import Membership, Organization, Permission, Pipeline, Role, User, UserRole
+from crmApp.services.integration_service import disable_webhooks_of
 from crmApp.services.pipeline_service import PipelineService
 from crmApp.tenancy import Tenant
 
@@ -277,9 +278,9 @@ class MemberService:
 
     @transaction.atomic
     def remove_member(self, membership: Membership) -> None:
-        """Remove a member (their roles here are dropped) or cancel an invitation; the last owner can't be removed.
+        """Remove a member (their roles here are dropped, their webhooks disabled) or cancel an invitation.
 
-        Members may always remove themselves (leave), under the same last-owner rule.
+        The last owner can't be removed. Members may always remove themselves (leave), under the same rule.
         """
         membership = self._lock_for_change(membership)
         if membership.user_id != getattr(self.actor, "pk", None):
@@ -290,6 +291,7 @@ class MemberService:
         membership.invitation_token_hash = ""
         membership.save(update_fields=["status", "invitation_token_hash", "updated_at"])
         UserRole.objects.filter(organization=self.organization, user_id=membership.user_id).delete()
+        disable_webhooks_of(organization=self.organization, user_id=membership.user_id)
         _repoint_default_organization([membership.user], self.organization.id)
 
 

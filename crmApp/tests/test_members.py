@@ -6,12 +6,15 @@ import pytest
 from django.utils import timezone
 
 from crmApp.constants import MembershipRole, ProfileType
-from crmApp.models import Membership, User, UserRole
+from crmApp.models import Membership, User, UserRole, Webhook, WebhookDelivery
+from crmApp.services.integration_service import CREATOR_REMOVED
 from crmApp.services.organization_service import MemberService
 from crmApp.tests.conftest import close_thread_connections, make_client
 from crmApp.tests.factories import MembershipFactory, RoleFactory, UserFactory, UserRoleFactory
+from crmApp.tests.test_webhooks import make_webhook, public_dns
 
 pytestmark = pytest.mark.django_db
+__all__ = ["public_dns"]  # the fixture
 
 OWNER, ADMIN, MEMBER = MembershipRole.OWNER, MembershipRole.ADMIN, MembershipRole.MEMBER
 
@@ -284,6 +287,28 @@ def test_removing_a_member_deactivates_it_and_drops_their_roles_here_only(
     assert not UserRole.objects.filter(user=member, organization=organization).exists()
     assert UserRole.objects.filter(pk=foreign_role.pk).exists()
     assert make_client(member, organization).get("/api/roles/").status_code == 403
+
+
+@pytest.mark.parametrize("removed_by", ["owner", "themselves"])
+def test_removal_disables_the_webhooks_the_member_created_here_until_an_owner_enables_them(
+    owner_client, organization, other_organization, make_member, public_dns, removed_by
+):
+    member = make_member(["webhooks:manage", "customers:view", "leads:view", "deals:view", "activities:view"])
+    MembershipFactory(user=member, organization=other_organization)
+    body = {"url": "https://hooks.example.com/theirs", "events": ["*"]}
+    theirs = make_client(member, organization).post("/api/webhooks/", body, format="json").json()["id"]
+    kept = [make_webhook(organization).id, make_webhook(other_organization, created_by=member).id]
+
+    remover = owner_client if removed_by == "owner" else make_client(member, organization)
+    assert remover.delete(member_url(organization, member.id)).status_code == 204
+    owner_client.post("/api/leads/", {"first_name": "Ada"}, format="json")
+
+    shown = owner_client.get(f"/api/webhooks/{theirs}/").json()
+    assert (shown["is_active"], shown["disabled_reason"]) == (False, CREATOR_REMOVED)
+    assert not WebhookDelivery.objects.filter(webhook_id=theirs).exists()
+    assert set(Webhook.objects.filter(is_active=True).values_list("id", flat=True)) == set(kept)
+    enabled = owner_client.patch(f"/api/webhooks/{theirs}/", {"is_active": True}, format="json")
+    assert (enabled.status_code, enabled.json()["disabled_reason"]) == (200, "")
 
 
 def test_a_removed_member_disappears_from_the_list(owner, owner_client, organization, make_member):

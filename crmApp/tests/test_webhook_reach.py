@@ -4,6 +4,7 @@ import pytest
 
 from crmApp.constants import RecordScope
 from crmApp.models import Webhook
+from crmApp.services.integration_service import CREATOR_REMOVED
 from crmApp.tests.conftest import error_fields, make_client
 from crmApp.tests.factories import RoleFactory, UserRoleFactory
 from crmApp.tests.test_webhooks import make_webhook, public_dns
@@ -54,3 +55,19 @@ def test_widening_a_webhooks_events_is_checked_too(manager, organization, public
     assert client.patch(path, {"description": "Billing"}, format="json").status_code == 200
     webhook.refresh_from_db()
     assert (webhook.events, webhook.description) == (["lead.created"], "Billing")
+
+
+@pytest.mark.parametrize(
+    ("codes", "scope", "status"),
+    [
+        (EVERY_VIEW, RecordScope.ALL, 200),
+        (EVERY_VIEW, RecordScope.OWN, 400),
+        (["leads:view"], RecordScope.ALL, 400),
+    ],
+)
+def test_enabling_a_webhook_needs_the_reach_of_its_events(manager, organization, public_dns, codes, scope, status):
+    webhook = make_webhook(organization, is_active=False, disabled_reason=CREATOR_REMOVED)
+    response = manager(codes, scope).patch(f"/api/webhooks/{webhook.id}/", {"is_active": True}, format="json")
+    assert response.status_code == status, response.json()
+    webhook.refresh_from_db()
+    assert (webhook.is_active, webhook.disabled_reason) == ((True, "") if status == 200 else (False, CREATOR_REMOVED))
