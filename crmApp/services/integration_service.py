@@ -71,18 +71,20 @@ class WebhookService(OrganizationService):
     def update(self, instance: Webhook, **fields) -> Webhook:
         """Change the webhook; enabling it again clears its failures and sends what is still queued, now.
 
-        Setting its events or enabling it raises ValidationError when they carry records the member can't see.
+        Setting its events or URL, or enabling it, raises ValidationError when its events carry records the
+        member can't see.
         """
         record = self.lock(instance)
         before = snapshot(record)
-        if "url" in fields and fields["url"] != record.url:
+        moved = "url" in fields and fields["url"] != record.url
+        if moved:
             check_destination(fields["url"])
         for name, value in fields.items():
             setattr(record, name, value)
         enabled = record.is_active and not before["is_active"]
-        if "events" in fields or enabled:
-            # Enabling one is choosing to send its records from now on (it may have been disabled because
-            # its creator left), so it needs the same reach as choosing its events.
+        if "events" in fields or enabled or moved:
+            # Enabling one, or choosing where it sends, is choosing who gets its records from now on (it may
+            # have been disabled because its creator left), so it needs the same reach as choosing its events.
             self.check_reach(record.events)
         if enabled:
             record.disabled_reason, record.failure_count, record.failing_since = "", 0, None

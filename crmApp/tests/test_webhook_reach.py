@@ -52,6 +52,9 @@ def test_widening_a_webhooks_events_is_checked_too(manager, organization, public
     client = manager(["leads:view"])
     path = f"/api/webhooks/{webhook.id}/"
     assert client.patch(path, {"events": ["deal.won"]}, format="json").status_code == 400
+    everything = make_webhook(organization)  # ["*"]: more than this member sees
+    moved = client.patch(f"/api/webhooks/{everything.id}/", {"url": "https://mine.example.com/"}, format="json")
+    assert moved.status_code == 400 and Webhook.objects.get(pk=everything.pk).url == everything.url
     assert client.patch(path, {"description": "Billing"}, format="json").status_code == 200
     webhook.refresh_from_db()
     assert (webhook.events, webhook.description) == (["lead.created"], "Billing")
