@@ -22,7 +22,8 @@ from django.db import connection
 ROOT = Path(settings.BASE_DIR)
 # The Redis database the tests that need Redis use and empty: one per test process (`make test` runs up to
 # eight side by side), numbered 8-15 so that it is never the 0 a development setup uses.
-REDIS_TEST_URL = f"redis://127.0.0.1:6379/{8 + int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0').removeprefix('gw'))}"
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+REDIS_TEST_URL = f"redis://127.0.0.1:6379/{8 + WORKER % 8}"  # a replacement for a crashed worker counts on
 
 
 def free_port() -> int:
