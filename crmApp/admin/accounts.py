@@ -1,7 +1,9 @@
 """Admin of accounts, organizations, RBAC and bookkeeping tables."""
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from crmApp.admin_site import ORGANIZATION_AUTOCOMPLETE_JS, OrganizationLabeledFilter
 from crmApp.models import (
@@ -14,10 +16,37 @@ from crmApp.models import (
     User,
     UserRole,
 )
+from crmApp.serializers.auth import username_characters
+
+
+class OptionalUsernameField(forms.CharField):
+    """A username as the API takes it: optional (blank is none, stored as NULL), no `@` or spaces.
+
+    Django's own username field can't hold NULL; the look-alike and length rules are the model's `clean()`.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**{**kwargs, "required": False, "empty_value": None})
+        self.validators.append(username_characters)
+
+
+class UserAddForm(AdminUserCreationForm):
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+        fields = ("email", "username")
+        field_classes = {"username": OptionalUsernameField}
+
+
+class UserEditForm(UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        model = User
+        field_classes = {"username": OptionalUsernameField}
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    form = UserEditForm
+    add_form = UserAddForm
     ordering = ("email",)
     list_display = ("email", "username", "first_name", "last_name", "is_email_verified", "is_staff", "is_active")
     list_filter = ("is_staff", "is_superuser", "is_active", "is_email_verified", "memberships__organization")
