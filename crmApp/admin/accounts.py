@@ -5,7 +5,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
-from crmApp.admin_site import ORGANIZATION_AUTOCOMPLETE_JS, OrganizationLabeledFilter
+from crmApp.admin.records import ServiceBackedAdmin
+from crmApp.admin_site import OrganizationLabeledFilter
 from crmApp.models import (
     CodeSequence,
     IdempotencyKey,
@@ -17,6 +18,7 @@ from crmApp.models import (
     UserRole,
 )
 from crmApp.serializers.auth import username_characters
+from crmApp.services.rbac_service import UserRoleService
 
 
 class OptionalUsernameField(forms.CharField):
@@ -103,15 +105,20 @@ class RoleAdmin(admin.ModelAdmin):
 
 
 @admin.register(UserRole)
-class UserRoleAdmin(admin.ModelAdmin):
+class UserRoleAdmin(ServiceBackedAdmin):
+    """Assignments go through the role service: a role of the organization, to an active member of it."""
+
+    service_class = UserRoleService
     list_display = ("user", "role", "organization")
     list_filter = ("organization", ("role", OrganizationLabeledFilter))
     search_fields = ("user__email", "role__name")
     list_select_related = ("user", "role", "organization")
     autocomplete_fields = ("user", "role", "organization")
+    readonly_fields = ()
 
-    class Media:
-        js = ORGANIZATION_AUTOCOMPLETE_JS
+    def has_change_permission(self, request, obj=None):
+        # As in the API, an assignment is made or taken away, never changed.
+        return False
 
 
 @admin.register(CodeSequence)

@@ -1,10 +1,11 @@
-"""The Django admin of accounts keeps the API's rules."""
+"""The Django admin of accounts and role assignments keeps the API's rules."""
 
 import pytest
 from django.urls import reverse
 
-from crmApp.models import User
-from crmApp.tests.factories import UserFactory
+from crmApp.constants import MembershipStatus
+from crmApp.models import Membership, User, UserRole
+from crmApp.tests.factories import RoleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +60,37 @@ def test_a_user_is_added_with_or_without_a_username(admin_client, username, stor
 
     assert response.status_code == 302, response.content[:2000]
     assert User.objects.get(email="grace@example.com").username == stored
+
+
+@pytest.mark.parametrize("case", ["foreign_role", "not_member", "removed_member"])
+def test_a_role_assignment_the_api_refuses_is_a_form_error(
+    admin_client, organization, other_organization, make_member, case
+):
+    member = make_member()
+    role = RoleFactory(organization=organization, codes=["deals:delete"])
+    if case == "foreign_role":
+        make_member(org=other_organization, user=member)
+        role = RoleFactory(organization=other_organization, codes=["deals:delete"])
+    elif case == "not_member":
+        member = UserFactory()
+    else:
+        Membership.objects.filter(user=member).update(status=MembershipStatus.REMOVED)
+
+    response = admin_client.post(
+        reverse("admin:crmApp_userrole_add"), {"organization": organization.id, "user": member.id, "role": role.id}
+    )
+
+    assert response.status_code == 200
+    assert not UserRole.objects.filter(role=role).exists()
+
+
+def test_a_role_is_assigned_to_a_member(admin_client, organization, make_member):
+    member = make_member()
+    role = RoleFactory(organization=organization, codes=["deals:delete"])
+
+    response = admin_client.post(
+        reverse("admin:crmApp_userrole_add"), {"organization": organization.id, "user": member.id, "role": role.id}
+    )
+
+    assert response.status_code == 302, response.content[:2000]
+    assert UserRole.objects.filter(user=member, role=role, organization=organization).exists()
