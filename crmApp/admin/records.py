@@ -10,6 +10,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from rest_framework.exceptions import APIException
 
 from crmApp.admin_site import ORGANIZATION_AUTOCOMPLETE_JS, OrganizationLabeledFilter
@@ -104,10 +106,19 @@ class ServiceBackedAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         self.service(request, obj.organization).delete(obj)
 
+    def delete_view(self, request, object_id, extra_context=None):
+        """A delete the service refuses is an error message on the record's page."""
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except (DjangoValidationError, APIException) as error:  # Django's transaction, and its log entry, rolled back
+            self.message_user(request, " ".join(service_error_messages(error)), messages.ERROR)
+            opts = self.opts
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
+
     def delete_queryset(self, request, queryset):
         for obj in queryset.select_related("organization"):
             try:
-                self.service(request, obj.organization).delete(obj)
+                self.delete_model(request, obj)
             except APIException as error:
                 self.message_user(request, f"{obj}: {error.detail}", messages.ERROR)
 

@@ -4,11 +4,19 @@ from decimal import Decimal
 
 import pytest
 from django.apps import apps
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from crmApp.models import Deal, HistoryEntry, Lead
+from crmApp.models import Deal, HistoryEntry, Lead, Pipeline
 from crmApp.models.tally import Tally
-from crmApp.tests.factories import CustomerFactory, DealFactory, EmployeeFactory, LeadFactory, default_stage
+from crmApp.tests.factories import (
+    CustomerFactory,
+    DealFactory,
+    EmployeeFactory,
+    LeadFactory,
+    default_stage,
+)
 
 # Every model but the tallies, which are the database's running totals rather than records to browse.
 MODELS = [
@@ -163,8 +171,6 @@ def test_a_stage_probability_changed_in_the_admin_re_prices_its_deals(admin_clie
 
 @pytest.mark.django_db
 def test_making_a_pipeline_default_in_the_admin_unsets_the_old_default(admin_client, organization):
-    from crmApp.models import Pipeline
-
     old = Pipeline.objects.get(organization=organization, is_default=True)
     new = Pipeline.objects.create(organization=organization, name="Renewals")
     form = {
@@ -244,3 +250,18 @@ def test_per_organization_filters_name_the_organization(admin_client, organizati
     page = admin_client.get(reverse("admin:crmApp_deal_changelist")).content.decode()
     assert f"Sales Pipeline › Prospecting · {organization.name}" in page
     assert f"Sales Pipeline › Prospecting · {other_organization.name}" in page
+
+
+@pytest.mark.django_db
+def test_a_delete_the_service_refuses_is_an_error_message(admin_client, organization):
+    pipeline = Pipeline.objects.get(organization=organization, is_default=True)
+
+    response = admin_client.post(reverse("admin:crmApp_pipeline_delete", args=[pipeline.id]), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert response.url == reverse("admin:crmApp_pipeline_change", args=[pipeline.id])
+    assert [(m.level_tag, m.message) for m in get_messages(response.wsgi_request)] == [
+        ("error", "The default pipeline cannot be deleted; make another pipeline the default first.")
+    ]
+    assert Pipeline.objects.filter(pk=pipeline.pk).exists()
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()
