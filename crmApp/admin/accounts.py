@@ -4,9 +4,13 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.forms.models import BaseInlineFormSet
 
-from crmApp.admin.records import ServiceBackedAdmin
+from crmApp.admin.records import ServiceBackedAdmin, ServiceForm, bound_form, trial_errors
 from crmApp.admin_site import OrganizationLabeledFilter
+from crmApp.constants import MembershipStatus
 from crmApp.models import (
     CodeSequence,
     IdempotencyKey,
@@ -18,6 +22,7 @@ from crmApp.models import (
     UserRole,
 )
 from crmApp.serializers.auth import username_characters
+from crmApp.services.organization_service import MemberService
 from crmApp.services.rbac_service import UserRoleService
 
 
@@ -64,10 +69,67 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "username", "password1", "password2")}),)
 
 
+def member_service(membership: Membership) -> MemberService:
+    # No actor: staff may touch any role, under the service's last-owner rule.
+    return MemberService(organization=membership.organization, actor=None)
+
+
+@transaction.atomic
+def write_membership(membership: Membership, changed: list[str], *, change: bool) -> Membership:
+    """Save a membership as the API's member changes would: the last owner stays, a leaver's roles go."""
+    if change:
+        changed = [field.name for field in Membership._meta.concrete_fields if field.name in changed]
+        original = Membership.objects.get(pk=membership.pk)
+        # Removed, or no longer active: either way out of the organization, its roles with it.
+        leaves = membership.status == MembershipStatus.REMOVED or original.status == MembershipStatus.ACTIVE
+        if "status" in changed and leaves:
+            member_service(membership).remove_member(original)
+        elif "role" in changed or "profile_type" in changed:
+            member_service(membership).change_member(
+                original, role=membership.role, profile_type=membership.profile_type
+            )
+        membership.save(update_fields=[*changed, "updated_at"])
+    else:
+        membership.save()
+    return membership
+
+
+@transaction.atomic
+def delete_membership(membership: Membership) -> None:
+    """Delete a membership after removing the member as the API does (their roles here go); never the last owner."""
+    if membership.status != MembershipStatus.REMOVED:
+        member_service(membership).remove_member(membership)
+    membership.delete()
+
+
+class MembershipFormSet(BaseInlineFormSet):
+    """The memberships of an organization; a row ticked for deletion must be one the member rules let go."""
+
+    def clean(self):
+        super().clean()
+        for form in self.deleted_forms:
+            if form.instance.pk is None:
+                continue
+            # A copy: deleting sets the instance's pk to None, which would survive the rollback.
+            trial = Membership.objects.get(pk=form.instance.pk)
+            if errors := trial_errors(lambda trial=trial: delete_membership(trial)):
+                raise ValidationError(errors)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = ServiceForm
+    formset = MembershipFormSet
     extra = 0
     autocomplete_fields = ("user",)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = bound_form(formset.form, self, request)
+        return formset
+
+    def write(self, request, obj, changed: list[str], *, change: bool) -> Membership:
+        return write_membership(obj, changed, change=change)
 
 
 @admin.register(Organization)
@@ -78,14 +140,41 @@ class OrganizationAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     inlines = (MembershipInline,)
 
+    def save_formset(self, request, form, formset, change):
+        """Memberships edited inline follow the member rules (see write_membership and delete_membership)."""
+        # What the admin's change message reads, as formset.save() would have set it.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for member_form in formset.forms:
+            membership = member_form.instance
+            if member_form in formset.deleted_forms:
+                if membership.pk is not None:
+                    delete_membership(membership)
+                    formset.deleted_objects.append(membership)
+            elif membership.pk is None:
+                if member_form.has_changed():
+                    membership.organization = form.instance
+                    formset.new_objects.append(write_membership(membership, member_form.changed_data, change=False))
+            elif member_form.has_changed():
+                write_membership(membership, member_form.changed_data, change=True)
+                formset.changed_objects.append((membership, member_form.changed_data))
+
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ServiceBackedAdmin):
+    """Memberships change and go under the member service's rules, as in the API."""
+
     list_display = ("user", "organization", "role", "profile_type", "status")
     list_filter = ("organization", "role", "profile_type", "status")
     search_fields = ("user__email", "organization__name")
     list_select_related = ("user", "organization")
     autocomplete_fields = ("user", "organization")
+    readonly_fields = ()
+
+    def write(self, request, obj, changed: list[str], *, change: bool) -> Membership:
+        return write_membership(obj, changed, change=change)
+
+    def delete_model(self, request, obj):
+        delete_membership(obj)
 
 
 @admin.register(Permission)

@@ -6,6 +6,8 @@ runs the same service call in a savepoint that is rolled back, so any rule the s
 comes back as a form error instead of a failed save.
 """
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -43,6 +45,23 @@ def service_error_messages(error: Exception) -> list[str]:
     return [str(detail)]
 
 
+def trial_errors(write: Callable[[], object]) -> list[str]:
+    """The errors `write()` meets, run in a savepoint that is always rolled back; none: it would succeed."""
+    try:
+        with transaction.atomic():
+            write()
+            raise DryRun
+    except DryRun:
+        return []
+    except (DjangoValidationError, APIException) as error:
+        return service_error_messages(error)
+
+
+def bound_form(form: type[forms.ModelForm], admin, request) -> type[forms.ModelForm]:
+    """`form` knowing the admin (or inline) that writes it and the request, for its trial save."""
+    return type(form.__name__, (form,), {"admin": admin, "request": request})
+
+
 class ServiceForm(forms.ModelForm):
     """Validates a record by trying the service's save in a savepoint that is always rolled back."""
 
@@ -50,14 +69,11 @@ class ServiceForm(forms.ModelForm):
         super()._post_clean()  # the instance now holds the form's values, and the model's own checks ran
         if self.errors or self.instance.organization_id is None:
             return
-        try:
-            with transaction.atomic():
-                self.admin.write(self.request, self.instance, self.changed_data, change=self.instance.pk is not None)
-                raise DryRun
-        except DryRun:
-            pass
-        except (DjangoValidationError, APIException) as error:
-            self.add_error(None, service_error_messages(error))
+        change = self.instance.pk is not None
+        if errors := trial_errors(
+            lambda: self.admin.write(self.request, self.instance, self.changed_data, change=change)
+        ):
+            self.add_error(None, errors)
 
 
 class ServiceBackedAdmin(admin.ModelAdmin):
@@ -75,8 +91,7 @@ class ServiceBackedAdmin(admin.ModelAdmin):
     show_full_result_count = False  # an exact COUNT(*) per page is too slow on large tables
 
     def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        return type(form.__name__, (form,), {"admin": self, "request": request})
+        return bound_form(super().get_form(request, obj, **kwargs), self, request)
 
     def get_readonly_fields(self, request, obj=None):
         # A record never moves to another organization.

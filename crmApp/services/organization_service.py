@@ -149,6 +149,7 @@ class MemberService:
 
     Owner-level changes (making someone an owner, changing or removing an owner) need an owner;
     admin-level ones (making someone an admin, changing or removing an admin) need an owner or admin.
+    Without an actor (staff in the Django admin) any role may be touched; the last owner still stays.
     """
 
     def __init__(self, *, organization: Organization, actor):
@@ -189,6 +190,8 @@ class MemberService:
 
     def _check_may_touch(self, *roles: str) -> None:
         """Owners may touch any role; admins every role but owner; others only plain members."""
+        if self.actor is None:
+            return
         actor_role = self._actor_role()
         if MembershipRole.OWNER in roles and actor_role != MembershipRole.OWNER:
             raise MemberChangeForbidden("Only an owner can grant, change or remove the owner role.")

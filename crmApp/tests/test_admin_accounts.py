@@ -1,10 +1,12 @@
-"""The Django admin of accounts and role assignments keeps the API's rules."""
+"""The Django admin of accounts, memberships and role assignments keeps the API's rules."""
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
-from crmApp.constants import MembershipStatus
+from crmApp.constants import MembershipRole, MembershipStatus
 from crmApp.models import Membership, User, UserRole
+from crmApp.services.organization_service import LAST_OWNER_MESSAGE
 from crmApp.tests.factories import RoleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +96,103 @@ def test_a_role_is_assigned_to_a_member(admin_client, organization, make_member)
 
     assert response.status_code == 302, response.content[:2000]
     assert UserRole.objects.filter(user=member, role=role, organization=organization).exists()
+
+
+def owner_membership(organization) -> Membership:
+    return Membership.objects.get(organization=organization, role=MembershipRole.OWNER)
+
+
+def membership_form(membership, **fields) -> dict:
+    return {
+        "user": membership.user_id,
+        "organization": membership.organization_id,
+        "role": membership.role,
+        "profile_type": membership.profile_type,
+        "status": membership.status,
+        **fields,
+    }
+
+
+def organization_form(organization, membership, **fields) -> dict:
+    """The organization's change form with its one membership inline, that membership's fields changed."""
+    row = {f"memberships-0-{name}": value for name, value in membership_form(membership, **fields).items()}
+    return {
+        "name": organization.name,
+        "slug": organization.slug,
+        "is_active": "on",
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-id": membership.id,
+        **row,
+    }
+
+
+@pytest.mark.parametrize("page", ["membership", "organization"])
+@pytest.mark.parametrize("change", [{"role": MembershipRole.MEMBER}, {"status": MembershipStatus.REMOVED}])
+def test_the_admin_keeps_the_last_owner(admin_client, organization, page, change):
+    owner = owner_membership(organization)
+    if page == "membership":
+        url, form = reverse("admin:crmApp_membership_change", args=[owner.id]), membership_form(owner, **change)
+    else:
+        url, form = (
+            reverse("admin:crmApp_organization_change", args=[organization.id]),
+            organization_form(organization, owner, **change),
+        )
+
+    response = admin_client.post(url, form)
+
+    assert response.status_code == 200  # the form again, with the rule as its error
+    assert escape(LAST_OWNER_MESSAGE) in response.content.decode()
+    owner.refresh_from_db()
+    assert (owner.role, owner.status) == (MembershipRole.OWNER, MembershipStatus.ACTIVE)
+
+
+@pytest.mark.parametrize("page", ["membership", "organization"])
+def test_the_last_owner_cannot_be_deleted(admin_client, organization, page):
+    owner = owner_membership(organization)
+    if page == "membership":
+        url, form = reverse("admin:crmApp_membership_delete", args=[owner.id]), {"post": "yes"}
+    else:
+        url, form = (
+            reverse("admin:crmApp_organization_change", args=[organization.id]),
+            organization_form(organization, owner, DELETE="on"),
+        )
+
+    response = admin_client.post(url, form, follow=True)
+
+    assert escape(LAST_OWNER_MESSAGE) in response.content.decode()
+    assert Membership.objects.filter(pk=owner.pk, status=MembershipStatus.ACTIVE).exists()
+
+
+@pytest.mark.parametrize("page", ["membership", "organization"])
+@pytest.mark.parametrize("change", [{"status": MembershipStatus.REMOVED}, {"DELETE": "on"}])
+def test_a_member_removed_in_the_admin_loses_their_roles(admin_client, organization, make_member, page, change):
+    member = make_member(["leads:view"])
+    membership = Membership.objects.get(user=member, organization=organization)
+    if page == "membership" and "DELETE" in change:
+        response = admin_client.post(reverse("admin:crmApp_membership_delete", args=[membership.id]), {"post": "yes"})
+    elif page == "membership":
+        response = admin_client.post(
+            reverse("admin:crmApp_membership_change", args=[membership.id]), membership_form(membership, **change)
+        )
+    else:
+        owner = owner_membership(organization)
+        form = organization_form(organization, membership, **change)
+        form.update({"memberships-TOTAL_FORMS": "2", "memberships-INITIAL_FORMS": "2", "memberships-1-id": owner.id})
+        form.update({f"memberships-1-{name}": value for name, value in membership_form(owner).items()})
+        response = admin_client.post(reverse("admin:crmApp_organization_change", args=[organization.id]), form)
+
+    assert response.status_code == 302, response.content[:2000]
+    assert not UserRole.objects.filter(user=member).exists()
+
+
+def test_a_removed_membership_can_be_deleted(admin_client, organization, make_member):
+    membership = Membership.objects.get(user=make_member(), organization=organization)
+    Membership.objects.filter(pk=membership.pk).update(status=MembershipStatus.REMOVED)
+
+    response = admin_client.post(reverse("admin:crmApp_membership_delete", args=[membership.id]), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Membership.objects.filter(pk=membership.pk).exists()
