@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from rest_framework.exceptions import APIException
@@ -200,10 +201,50 @@ class LeadAdmin(ServiceBackedAdmin):
     inlines = (activity_inline("lead"),)
 
 
+def write_stages(request, pipeline: Pipeline, formset) -> None:
+    """Create, change and delete the stages of the pipeline's inline through the stage service."""
+    stages = PipelineStageService(Tenant.system(pipeline.organization, user=request.user, source=ChangeSource.ADMIN))
+    editable = PipelineStageInline.fields
+    # What the admin's change message reads, as formset.save() would have set it.
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+    for stage_form in formset.forms:
+        stage = stage_form.instance
+        if stage_form in formset.deleted_forms:
+            if stage.pk is not None:
+                stages.delete(stage)
+                formset.deleted_objects.append(stage)
+        elif stage.pk is None:
+            if stage_form.has_changed():
+                values = {name: stage_form.cleaned_data[name] for name in editable}
+                formset.new_objects.append(stages.create(pipeline=pipeline, **values))
+        elif changed := [name for name in stage_form.changed_data if name in editable]:
+            values = {name: stage_form.cleaned_data[name] for name in changed}
+            formset.changed_objects.append((stages.update(stage, **values), changed))
+
+
+class PipelineStageFormSet(BaseInlineFormSet):
+    """The stages of a pipeline, tried through the stage service before anything is saved.
+
+    A new pipeline's stages are only created, and the model's constraints already check those.
+    """
+
+    def clean(self):
+        super().clean()
+        if self.instance.pk is None or any(self.errors):
+            return
+        if errors := trial_errors(lambda: write_stages(self.request, self.instance, self)):
+            raise DjangoValidationError(errors)
+
+
 class PipelineStageInline(admin.TabularInline):
     model = PipelineStage
+    formset = PipelineStageFormSet
     extra = 0
     fields = ("name", "order", "probability", "is_won", "is_lost")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (formset,), {"request": request})
 
 
 @admin.register(Pipeline)
@@ -217,25 +258,7 @@ class PipelineAdmin(ServiceBackedAdmin):
 
     def save_formset(self, request, form, formset, change):
         """Stages edited inline go through the stage service too (probabilities re-price deals)."""
-        stages = PipelineStageService(
-            Tenant.system(form.instance.organization, user=request.user, source=ChangeSource.ADMIN)
-        )
-        editable = PipelineStageInline.fields
-        # What the admin's change message reads, as formset.save() would have set it.
-        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-        for stage_form in formset.forms:
-            stage = stage_form.instance
-            if stage_form in formset.deleted_forms:
-                if stage.pk is not None:
-                    stages.delete(stage)
-                    formset.deleted_objects.append(stage)
-            elif stage.pk is None:
-                if stage_form.has_changed():
-                    values = {name: stage_form.cleaned_data[name] for name in editable}
-                    formset.new_objects.append(stages.create(pipeline=form.instance, **values))
-            elif changed := [name for name in stage_form.changed_data if name in editable]:
-                values = {name: stage_form.cleaned_data[name] for name in changed}
-                formset.changed_objects.append((stages.update(stage, **values), changed))
+        write_stages(request, form.instance, formset)
 
 
 @admin.register(PipelineStage)

@@ -8,13 +8,15 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from crmApp.models import Deal, HistoryEntry, Lead, Pipeline
+from crmApp.models import Deal, HistoryEntry, Lead, Pipeline, PipelineStage
 from crmApp.models.tally import Tally
 from crmApp.tests.factories import (
     CustomerFactory,
     DealFactory,
     EmployeeFactory,
     LeadFactory,
+    PipelineFactory,
+    PipelineStageFactory,
     default_stage,
 )
 
@@ -265,3 +267,40 @@ def test_a_delete_the_service_refuses_is_an_error_message(admin_client, organiza
     ]
     assert Pipeline.objects.filter(pk=pipeline.pk).exists()
     assert not LogEntry.objects.filter(action_flag=DELETION).exists()
+
+
+def pipeline_form(pipeline, *stages, **fields) -> dict:
+    """The pipeline's change form with `stages` (dicts of the inline's fields, `id` for existing ones)."""
+    form = {
+        "name": pipeline.name,
+        "stages-TOTAL_FORMS": str(len(stages)),
+        "stages-INITIAL_FORMS": str(sum("id" in stage for stage in stages)),
+        "stages-MIN_NUM_FORMS": "0",
+        "stages-MAX_NUM_FORMS": "1000",
+        **fields,
+    }
+    for index, stage in enumerate(stages):
+        form.update({f"stages-{index}-{name}": value for name, value in stage.items()})
+    return form
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"probability": "100"},  # is_won unticked
+        {"probability": "0", "is_lost": "on"},
+    ],
+)
+def test_a_stage_rule_broken_in_the_pipeline_inline_is_a_form_error(admin_client, organization, change):
+    pipeline = PipelineFactory(organization=organization)
+    stage = PipelineStageFactory(pipeline=pipeline, is_won=True, probability=100, name="Won", order=1)
+    deal = DealFactory(organization=organization, stage=stage)
+    row = {"id": stage.id, "pipeline": pipeline.id, "name": "Won", "order": "1", **change}
+
+    response = admin_client.post(
+        reverse("admin:crmApp_pipeline_change", args=[pipeline.id]), pipeline_form(pipeline, row)
+    )
+
+    assert response.status_code == 200  # the form again, with the rule as its error
+    assert (Deal.objects.get(pk=deal.pk).status, PipelineStage.objects.get(pk=stage.pk).is_won) == ("won", True)
