@@ -247,9 +247,19 @@ class PipelineStageInline(admin.TabularInline):
         return type(formset.__name__, (formset,), {"request": request})
 
 
+class PipelineForm(ServiceForm):
+    """A pipeline's form: a new default is the service's switch, not a constraint violation."""
+
+    def _get_validation_exclusions(self):
+        # The service moves the default off the old pipeline, so the one-default constraint is its
+        # to keep; checked here, it would refuse every new default (the organization already has one).
+        return {*super()._get_validation_exclusions(), "is_default"}
+
+
 @admin.register(Pipeline)
 class PipelineAdmin(ServiceBackedAdmin):
     service_class = PipelineService
+    form = PipelineForm
     list_display = ("name", "is_default", "organization")
     list_filter = ("organization", "is_default")
     search_fields = ("name",)

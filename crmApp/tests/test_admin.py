@@ -304,3 +304,16 @@ def test_a_stage_rule_broken_in_the_pipeline_inline_is_a_form_error(admin_client
 
     assert response.status_code == 200  # the form again, with the rule as its error
     assert (Deal.objects.get(pk=deal.pk).status, PipelineStage.objects.get(pk=stage.pk).is_won) == ("won", True)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("is_default", [{"is_default": "on"}, {}])
+def test_a_pipeline_added_in_the_admin_takes_the_default_when_asked(admin_client, organization, is_default):
+    old = Pipeline.objects.get(organization=organization, is_default=True)
+    form = pipeline_form(Pipeline(name="Renewals"), organization=organization.id, **is_default)
+
+    response = admin_client.post(reverse("admin:crmApp_pipeline_add"), form)
+
+    assert response.status_code == 302, response.content[:2000]
+    default = Pipeline.objects.get(organization=organization, is_default=True)
+    assert default.name == ("Renewals" if is_default else old.name)
