@@ -9,12 +9,14 @@ same transaction, and the organization's cached figures go stale.
 from collections.abc import Collection, Iterable
 from typing import ClassVar
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from crmApp import history
 from crmApp.caching import mark_organization_changed
+from crmApp.constants import MembershipStatus
 from crmApp.events import outbox
 from crmApp.exceptions import PreconditionFailed, RecordGone
 from crmApp.models import CodeSequence
@@ -49,6 +51,14 @@ def write_changes(record: models.Model, before: dict) -> bool:
     record.version = before["version"] + 1
     record.save(update_fields=[*(record._meta.get_field(name).name for name in changed), *BOOKKEEPING])
     return True
+
+
+def check_linked_user(organization, user) -> None:
+    """Raise a validation error on `user` unless that account is an active member of `organization`."""
+    if user is None or user.memberships.filter(organization=organization, status=MembershipStatus.ACTIVE).exists():
+        return
+    message = f"User {user.pk} is not an active member of this organization."
+    raise DjangoValidationError({"user": DjangoValidationError(message, code="does_not_exist")})
 
 
 def column_value(value):

@@ -12,7 +12,7 @@ from crmApp import tallies
 from crmApp.constants import ChangeSource, CustomerStatus, CustomerType, DealStatus
 from crmApp.exceptions import BusinessRuleViolation, Protected
 from crmApp.models import Customer, Deal, Employee
-from crmApp.services.base import OrganizationService, snapshot
+from crmApp.services.base import OrganizationService, check_linked_user, snapshot
 from crmApp.services.merging import MergeMixin
 
 # The names a customer of each type cannot do without (blank strings count as missing).
@@ -75,11 +75,14 @@ class CustomerService(MergeMixin, OrganizationService):
             )
 
     def prepare_create(self, record: Customer) -> None:
-        """A new customer needs the names of its type; raises ValidationError."""
+        """A new customer needs the names of its type, and its user an active membership; raises ValidationError."""
+        check_linked_user(self.organization, record.user)
         self._check_names(record)
 
     def apply_update(self, record: Customer, fields: dict) -> None:
         """The names are checked against the record as it is after the change; raises ValidationError."""
+        if "user" in fields:
+            check_linked_user(self.organization, fields["user"])
         super().apply_update(record, fields)
         self._check_names(record)
 

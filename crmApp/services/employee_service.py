@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 
 from crmApp.models import Activity, Customer, Deal, Employee, Lead
-from crmApp.services.base import OrganizationService
+from crmApp.services.base import OrganizationService, check_linked_user
 
 
 class EmployeeService(OrganizationService):
@@ -26,12 +26,14 @@ class EmployeeService(OrganizationService):
             raise DjangoValidationError({"user": "Another employee of this organization already has this user."})
 
     def prepare_create(self, record: Employee) -> None:
-        """Raises ValidationError when the user already has an employee record here."""
+        """Raises ValidationError when the user isn't an active member or already has an employee record here."""
+        check_linked_user(self.organization, record.user)
         self._check_user_free(record.user)
 
     def apply_update(self, record: Employee, fields: dict) -> None:
-        """Raises ValidationError when the new user already has an employee record here."""
+        """Raises ValidationError when the new user isn't an active member or already has an employee record here."""
         if "user" in fields:
+            check_linked_user(self.organization, fields["user"])
             self._check_user_free(fields["user"], exclude_pk=record.pk)
         super().apply_update(record, fields)
 

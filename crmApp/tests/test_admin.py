@@ -8,7 +8,7 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from crmApp.models import Deal, HistoryEntry, Lead, Pipeline, PipelineStage
+from crmApp.models import Deal, HistoryEntry, Lead, Membership, Pipeline, PipelineStage
 from crmApp.models.tally import Tally
 from crmApp.tests.factories import (
     CustomerFactory,
@@ -17,6 +17,7 @@ from crmApp.tests.factories import (
     LeadFactory,
     PipelineFactory,
     PipelineStageFactory,
+    UserFactory,
     default_stage,
 )
 
@@ -317,3 +318,30 @@ def test_a_pipeline_added_in_the_admin_takes_the_default_when_asked(admin_client
     assert response.status_code == 302, response.content[:2000]
     default = Pipeline.objects.get(organization=organization, is_default=True)
     assert default.name == ("Renewals" if is_default else old.name)
+
+
+RECORDS_WITH_A_USER = {
+    "employee": {"first_name": "Ada", "last_name": "Lovelace", "status": "active"},
+    "vendor": {"name": "Analytical Supplies", "status": "active"},
+    "customer": {"customer_type": "individual", "first_name": "Ada", "last_name": "Lovelace", "status": "active"},
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", RECORDS_WITH_A_USER)
+@pytest.mark.parametrize("membership", ["none", "other_organization", "removed"])
+def test_a_record_linked_to_a_user_who_is_not_a_member_is_refused(
+    admin_client, organization, other_organization, make_member, model, membership
+):
+    user = UserFactory() if membership == "none" else make_member()
+    if membership == "other_organization":
+        Membership.objects.filter(user=user).update(organization=other_organization)
+    elif membership == "removed":
+        Membership.objects.filter(user=user).update(status="removed")
+    form = {**ACTIVITIES_INLINE, "organization": organization.id, "user": user.id, **RECORDS_WITH_A_USER[model]}
+
+    response = admin_client.post(reverse(f"admin:crmApp_{model}_add"), form)
+
+    assert response.status_code == 200
+    assert f"User {user.id} is not an active member of this organization." in response.content.decode()
+    assert not apps.get_model("crmApp", model).objects.filter(organization=organization).exists()
