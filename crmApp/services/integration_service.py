@@ -5,6 +5,7 @@ Neither writes record history: a webhook's secret and a key's hash must never be
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
@@ -12,12 +13,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from crmApp.constants import ALL_EVENTS, NEVER_API_KEY_CODES, DeliveryStatus, RecordScope
+from crmApp.constants import ALL_EVENTS, NEVER_API_KEY_CODES, DeliveryStatus, MembershipStatus, RecordScope
 from crmApp.events import delivery, outbox, transport
 from crmApp.events.deliverer import wake_after_commit
 from crmApp.exceptions import Conflict
-from crmApp.models import ApiKey, Webhook, WebhookDelivery
+from crmApp.models import ApiKey, Membership, Webhook, WebhookDelivery
 from crmApp.services.base import OrganizationService, snapshot, write_changes
+from crmApp.tenancy import Tenant
 
 SECRET_OVERLAP = timedelta(hours=24)
 # The resource whose records each kind of event carries.
@@ -29,6 +31,7 @@ SHOWN_PREFIX = 12
 # `last_used_at` is written at most this often per key.
 LAST_USED_PRECISION = timedelta(seconds=60)
 CREATOR_REMOVED = "Its creator is no longer a member of the organization."
+CREATOR_NARROWED = "Its creator no longer sees every record its events carry."
 
 
 def new_webhook_secret() -> str:
@@ -197,11 +200,38 @@ class ApiKeyService(OrganizationService):
         return record
 
 
-def disable_webhooks_of(*, organization, user_id: int) -> int:
-    """Disable the active webhooks `user_id` created in `organization`, who is no longer a member; how many."""
-    # They chose the URL, and a webhook goes on sending every record of its events whoever created it.
-    return Webhook.objects.filter(organization=organization, created_by_id=user_id, is_active=True).update(
-        is_active=False, disabled_reason=CREATOR_REMOVED, version=F("version") + 1, updated_at=timezone.now()
+def disable_webhooks_beyond_reach(*, organization, user_ids: Iterable[int]) -> int:
+    """Disable the active webhooks these users created in `organization` that they may no longer send; how many.
+
+    Called after their access changed: a member who left may send none; a member whose roles no longer
+    show every record a webhook's events carry (see `WebhookService.check_reach`) may not send that one.
+    They chose its URL, and a webhook goes on sending every record of its events whoever created it.
+    """
+    webhooks = list(Webhook.objects.filter(organization=organization, created_by_id__in=user_ids, is_active=True))
+    if not webhooks:
+        return 0
+    members = {
+        membership.user_id: membership
+        for membership in Membership.objects.select_related("organization").filter(
+            organization=organization, user_id__in=user_ids, status=MembershipStatus.ACTIVE
+        )
+    }
+    reasons: dict[str, list[int]] = {}
+    for webhook in webhooks:
+        membership = members.get(webhook.created_by_id)
+        if membership is None:
+            reasons.setdefault(CREATOR_REMOVED, []).append(webhook.pk)
+            continue
+        try:
+            WebhookService(Tenant.for_membership(membership)).check_reach(webhook.events)
+        except ValidationError:
+            reasons.setdefault(CREATOR_NARROWED, []).append(webhook.pk)
+    now = timezone.now()
+    return sum(
+        Webhook.objects.filter(pk__in=ids).update(
+            is_active=False, disabled_reason=reason, version=F("version") + 1, updated_at=now
+        )
+        for reason, ids in reasons.items()
     )
 
 

@@ -24,7 +24,7 @@ from crmApp.constants import (
 from crmApp.exceptions import BusinessRuleViolation, MemberChangeForbidden, MemberNotFound
 from crmApp.identity import normalize_email
 from crmApp.models import Membership, Organization, Permission, Pipeline, Role, User, UserRole
-from crmApp.services.integration_service import disable_webhooks_of
+from crmApp.services.integration_service import disable_webhooks_beyond_reach
 from crmApp.services.pipeline_service import PipelineService
 from crmApp.tenancy import Tenant
 
@@ -277,6 +277,7 @@ class MemberService:
         if profile_type is not None:
             membership.profile_type = profile_type
         membership.save()
+        disable_webhooks_beyond_reach(organization=self.organization, user_ids=[membership.user_id])
         return membership
 
     @transaction.atomic
@@ -294,7 +295,7 @@ class MemberService:
         membership.invitation_token_hash = ""
         membership.save(update_fields=["status", "invitation_token_hash", "updated_at"])
         UserRole.objects.filter(organization=self.organization, user_id=membership.user_id).delete()
-        disable_webhooks_of(organization=self.organization, user_id=membership.user_id)
+        disable_webhooks_beyond_reach(organization=self.organization, user_ids=[membership.user_id])
         _repoint_default_organization([membership.user], self.organization.id)
 
 

@@ -8,6 +8,7 @@ from crmApp.constants import SCOPE_BREADTH, MembershipStatus, RecordScope
 from crmApp.exceptions import BusinessRuleViolation, MemberChangeForbidden, RecordGone
 from crmApp.models import Membership, Permission, Role, Team, UserRole
 from crmApp.services.base import OrganizationService
+from crmApp.services.integration_service import disable_webhooks_beyond_reach
 
 
 def permissions_for(codes: Iterable[str]) -> list[Permission]:
@@ -75,6 +76,8 @@ class RoleService(OrganizationService):
         role.save()
         if permissions is not None:
             role.permissions.set(permissions_for(permissions))
+        holders = role.user_roles.values_list("user_id", flat=True)
+        disable_webhooks_beyond_reach(organization=self.organization, user_ids=list(holders))
         return role
 
     @transaction.atomic
@@ -84,7 +87,9 @@ class RoleService(OrganizationService):
         if role is None:
             raise RecordGone()
         self.check_grantable(role_codes(role))
+        holders = list(role.user_roles.values_list("user_id", flat=True))
         role.delete()
+        disable_webhooks_beyond_reach(organization=self.organization, user_ids=holders)
 
 
 class UserRoleService(OrganizationService):
@@ -120,6 +125,7 @@ class UserRoleService(OrganizationService):
             raise RecordGone()
         RoleService(self.tenant).check_grantable(role_codes(assignment.role))
         assignment.delete()
+        disable_webhooks_beyond_reach(organization=self.organization, user_ids=[assignment.user_id])
 
 
 class TeamService(OrganizationService):

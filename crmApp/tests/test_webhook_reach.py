@@ -2,9 +2,9 @@
 
 import pytest
 
-from crmApp.constants import RecordScope
-from crmApp.models import Webhook
-from crmApp.services.integration_service import CREATOR_REMOVED
+from crmApp.constants import MembershipRole, RecordScope
+from crmApp.models import Membership, UserRole, Webhook
+from crmApp.services.integration_service import CREATOR_NARROWED, CREATOR_REMOVED
 from crmApp.tests.conftest import error_fields, make_client
 from crmApp.tests.factories import RoleFactory, UserRoleFactory
 from crmApp.tests.test_webhooks import make_webhook, public_dns
@@ -74,3 +74,55 @@ def test_enabling_a_webhook_needs_the_reach_of_its_events(manager, organization,
     assert response.status_code == status, response.json()
     webhook.refresh_from_db()
     assert (webhook.is_active, webhook.disabled_reason) == ((True, "") if status == 200 else (False, CREATOR_REMOVED))
+
+
+NARROWINGS = {
+    "a code taken from the role": lambda owner, role, member: owner.patch(
+        f"/api/roles/{role.id}/", {"permissions": ["webhooks:manage", *EVERY_VIEW[1:]]}, format="json"
+    ),
+    "the role's scope narrowed": lambda owner, role, member: owner.patch(
+        f"/api/roles/{role.id}/", {"record_scope": "own"}, format="json"
+    ),
+    "the role deleted": lambda owner, role, member: owner.delete(f"/api/roles/{role.id}/"),
+    "the role taken away": lambda owner, role, member: owner.delete(
+        f"/api/user-roles/{UserRole.objects.get(user=member, role=role).id}/"
+    ),
+}
+
+
+@pytest.mark.parametrize("narrowing", NARROWINGS)
+def test_a_webhook_stops_when_its_creator_no_longer_sees_what_it_carries(
+    owner_client, make_member, organization, public_dns, narrowing
+):
+    member = make_member()
+    role = RoleFactory(organization=organization, codes=["webhooks:manage", *EVERY_VIEW])
+    UserRoleFactory(user=member, role=role)
+    body = {"url": "https://hooks.example.com/crm", "events": ["*"]}
+    created = make_client(member, organization).post("/api/webhooks/", body, format="json").json()
+    others = make_webhook(organization)  # not theirs: untouched
+    kept = (
+        make_client(member, organization)
+        .post("/api/webhooks/", {**body, "events": ["lead.created"]}, format="json")
+        .json()
+    )
+
+    assert NARROWINGS[narrowing](owner_client, role, member).status_code in (200, 204)
+
+    states = {w.id: (w.is_active, w.disabled_reason) for w in Webhook.objects.all()}
+    assert states[created["id"]] == (False, CREATOR_NARROWED)
+    assert states[others.id] == (True, "")
+    # Leads stay visible after a customers code goes; every other narrowing stops this one too.
+    assert states[kept["id"]][0] == (narrowing == "a code taken from the role")
+
+
+def test_a_member_demoted_from_admin_keeps_only_the_webhooks_their_roles_reach(
+    owner_client, make_member, organization, public_dns
+):
+    admin = make_member(role=MembershipRole.ADMIN)
+    body = {"url": "https://hooks.example.com/crm", "events": ["*"]}
+    created = make_client(admin, organization).post("/api/webhooks/", body, format="json").json()
+    path = f"/api/organizations/{organization.id}/members/{admin.id}/"
+    assert owner_client.patch(path, {"role": "member"}, format="json").status_code == 200
+    assert Membership.objects.get(user=admin, organization=organization).role == MembershipRole.MEMBER
+
+    assert Webhook.objects.filter(pk=created["id"], is_active=False, disabled_reason=CREATOR_NARROWED).exists()
