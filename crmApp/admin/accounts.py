@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 
-from crmApp.admin.records import ServiceBackedAdmin, ServiceForm, bound_form, trial_errors
+from crmApp.admin.records import ServiceBackedAdmin, trial_errors
 from crmApp.admin_site import OrganizationLabeledFilter
-from crmApp.constants import MembershipStatus
+from crmApp.constants import MembershipRole, MembershipStatus
 from crmApp.models import (
     CodeSequence,
     IdempotencyKey,
@@ -102,34 +102,78 @@ def delete_membership(membership: Membership) -> None:
     membership.delete()
 
 
+def detached(membership: Membership) -> Membership:
+    """A copy of the membership as its form leaves it: a trial save, rolled back, must not touch the form's own."""
+    copy = Membership(
+        **{field.attname: getattr(membership, field.attname) for field in Membership._meta.concrete_fields}
+    )
+    copy._state.adding = membership.pk is None
+    return copy
+
+
+def membership_plan(organization: Organization, formset) -> list[tuple[str, Membership, list[str]]]:
+    """(add | change | delete, the membership, its changed fields) of every row that changes, promotions first.
+
+    In that order a swap of owners in one save never leaves the organization without one.
+    """
+    plan = []
+    for form in formset.forms:
+        membership = detached(form.instance)
+        if form in formset.deleted_forms:
+            if membership.pk is not None:
+                plan.append(("delete", membership, []))
+        elif form.has_changed():
+            membership.organization = organization
+            plan.append(("change" if membership.pk else "add", membership, form.changed_data))
+
+    def rank(step) -> int:
+        what, membership, changed = step
+        if what == "delete" or ("status" in changed and membership.status != MembershipStatus.ACTIVE):
+            return 2
+        return 0 if "role" in changed and membership.role == MembershipRole.OWNER else 1
+
+    return sorted(plan, key=rank)
+
+
+def write_memberships(organization: Organization, formset) -> None:
+    """Write the inline's memberships under the member rules, setting what the admin's change message reads."""
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+    for what, membership, changed in membership_plan(organization, formset):
+        if what == "delete":
+            delete_membership(membership)
+            formset.deleted_objects.append(membership)
+        elif what == "add":
+            formset.new_objects.append(write_membership(membership, changed, change=False))
+        else:
+            formset.changed_objects.append((write_membership(membership, changed, change=True), changed))
+
+
+class MembershipRowForm(forms.ModelForm):
+    """A membership row: its user is fixed once it exists (a new member is a new row, under the member rules)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and "user" in self.fields:
+            self.fields["user"].disabled = True
+
+
 class MembershipFormSet(BaseInlineFormSet):
-    """The memberships of an organization; a row ticked for deletion must be one the member rules let go."""
+    """The memberships of an organization, tried together through the member rules before anything is saved."""
 
     def clean(self):
         super().clean()
-        for form in self.deleted_forms:
-            if form.instance.pk is None:
-                continue
-            # A copy: deleting sets the instance's pk to None, which would survive the rollback.
-            trial = Membership.objects.get(pk=form.instance.pk)
-            if errors := trial_errors(lambda trial=trial: delete_membership(trial)):
-                raise ValidationError(errors)
+        if self.instance.pk is None or any(self.errors):
+            return
+        if errors := trial_errors(lambda: write_memberships(self.instance, self)):
+            raise ValidationError(errors)
 
 
 class MembershipInline(admin.TabularInline):
     model = Membership
-    form = ServiceForm
+    form = MembershipRowForm
     formset = MembershipFormSet
     extra = 0
     autocomplete_fields = ("user",)
-
-    def get_formset(self, request, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)
-        formset.form = bound_form(formset.form, self, request)
-        return formset
-
-    def write(self, request, obj, changed: list[str], *, change: bool) -> Membership:
-        return write_membership(obj, changed, change=change)
 
 
 @admin.register(Organization)
@@ -141,22 +185,8 @@ class OrganizationAdmin(admin.ModelAdmin):
     inlines = (MembershipInline,)
 
     def save_formset(self, request, form, formset, change):
-        """Memberships edited inline follow the member rules (see write_membership and delete_membership)."""
-        # What the admin's change message reads, as formset.save() would have set it.
-        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-        for member_form in formset.forms:
-            membership = member_form.instance
-            if member_form in formset.deleted_forms:
-                if membership.pk is not None:
-                    delete_membership(membership)
-                    formset.deleted_objects.append(membership)
-            elif membership.pk is None:
-                if member_form.has_changed():
-                    membership.organization = form.instance
-                    formset.new_objects.append(write_membership(membership, member_form.changed_data, change=False))
-            elif member_form.has_changed():
-                write_membership(membership, member_form.changed_data, change=True)
-                formset.changed_objects.append((membership, member_form.changed_data))
+        """Memberships edited inline follow the member rules (see write_memberships)."""
+        write_memberships(form.instance, formset)
 
 
 @admin.register(Membership)
@@ -169,6 +199,10 @@ class MembershipAdmin(ServiceBackedAdmin):
     list_select_related = ("user", "organization")
     autocomplete_fields = ("user", "organization")
     readonly_fields = ()
+
+    def get_readonly_fields(self, request, obj=None):
+        # Another user is another member: removing one and inviting the other go by the member rules.
+        return (*super().get_readonly_fields(request, obj), *(("user",) if obj is not None else ()))
 
     def write(self, request, obj, changed: list[str], *, change: bool) -> Membership:
         return write_membership(obj, changed, change=change)

@@ -196,3 +196,74 @@ def test_a_removed_membership_can_be_deleted(admin_client, organization, make_me
 
     assert response.status_code == 302
     assert not Membership.objects.filter(pk=membership.pk).exists()
+
+
+def two_rows_form(organization, first, second, first_changes, second_changes) -> dict:
+    """The organization's change form with two membership rows, each with its fields changed."""
+    form = {
+        "name": organization.name,
+        "slug": organization.slug,
+        "is_active": "on",
+        "memberships-TOTAL_FORMS": "2",
+        "memberships-INITIAL_FORMS": "2",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-id": first.id,
+        "memberships-1-id": second.id,
+    }
+    for index, (membership, changes) in enumerate([(first, first_changes), (second, second_changes)]):
+        form.update({f"memberships-{index}-{k}": v for k, v in membership_form(membership, **changes).items()})
+    return form
+
+
+@pytest.mark.parametrize(
+    ("first_changes", "second_changes"),
+    [
+        ({"DELETE": "on"}, {"DELETE": "on"}),
+        ({"role": MembershipRole.MEMBER}, {"role": MembershipRole.MEMBER}),
+        ({"status": MembershipStatus.REMOVED}, {"DELETE": "on"}),
+    ],
+)
+def test_rows_that_together_leave_no_owner_are_a_form_error(
+    admin_client, organization, make_member, first_changes, second_changes
+):
+    owner = owner_membership(organization)
+    second = Membership.objects.get(user=make_member(role=MembershipRole.OWNER), organization=organization)
+
+    response = admin_client.post(
+        reverse("admin:crmApp_organization_change", args=[organization.id]),
+        two_rows_form(organization, owner, second, first_changes, second_changes),
+    )
+
+    assert response.status_code == 200  # the form again, with the last-owner rule as its error
+    assert Membership.objects.filter(organization=organization, role=MembershipRole.OWNER).count() == 2
+
+
+def test_owners_swap_in_one_save(admin_client, organization, make_member):
+    owner = owner_membership(organization)
+    successor = Membership.objects.get(user=make_member(), organization=organization)
+
+    response = admin_client.post(
+        reverse("admin:crmApp_organization_change", args=[organization.id]),
+        two_rows_form(organization, owner, successor, {"role": MembershipRole.MEMBER}, {"role": MembershipRole.OWNER}),
+    )
+
+    assert response.status_code == 302
+    assert owner_membership(organization).pk == successor.pk
+
+
+@pytest.mark.parametrize("page", ["membership", "organization"])
+def test_a_membership_never_moves_to_another_user(admin_client, organization, make_member, page):
+    member = Membership.objects.get(user=make_member(["leads:view"]), organization=organization)
+    other = UserFactory()
+    if page == "membership":
+        url = reverse("admin:crmApp_membership_change", args=[member.id])
+        form = membership_form(member, user=other.id)
+    else:
+        url = reverse("admin:crmApp_organization_change", args=[organization.id])
+        form = two_rows_form(organization, owner_membership(organization), member, {}, {"user": other.id})
+
+    admin_client.post(url, form)
+
+    assert Membership.objects.get(pk=member.pk).user_id == member.user_id
+    assert not Membership.objects.filter(user=other).exists()
