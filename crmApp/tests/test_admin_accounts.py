@@ -113,20 +113,21 @@ def membership_form(membership, **fields) -> dict:
     }
 
 
-def organization_form(organization, membership, **fields) -> dict:
-    """The organization's change form with its one membership inline, that membership's fields changed."""
-    row = {f"memberships-0-{name}": value for name, value in membership_form(membership, **fields).items()}
-    return {
+def organization_form(organization, *rows: tuple[Membership, dict]) -> dict:
+    """The organization's change form with these membership rows inline, each with its fields changed."""
+    form = {
         "name": organization.name,
         "slug": organization.slug,
         "is_active": "on",
-        "memberships-TOTAL_FORMS": "1",
-        "memberships-INITIAL_FORMS": "1",
+        "memberships-TOTAL_FORMS": str(len(rows)),
+        "memberships-INITIAL_FORMS": str(len(rows)),
         "memberships-MIN_NUM_FORMS": "0",
         "memberships-MAX_NUM_FORMS": "1000",
-        "memberships-0-id": membership.id,
-        **row,
     }
+    for index, (membership, changes) in enumerate(rows):
+        form[f"memberships-{index}-id"] = membership.id
+        form.update({f"memberships-{index}-{k}": v for k, v in membership_form(membership, **changes).items()})
+    return form
 
 
 @pytest.mark.parametrize("page", ["membership", "organization"])
@@ -138,7 +139,7 @@ def test_the_admin_keeps_the_last_owner(admin_client, organization, page, change
     else:
         url, form = (
             reverse("admin:crmApp_organization_change", args=[organization.id]),
-            organization_form(organization, owner, **change),
+            organization_form(organization, (owner, change)),
         )
 
     response = admin_client.post(url, form)
@@ -157,7 +158,7 @@ def test_the_last_owner_cannot_be_deleted(admin_client, organization, page):
     else:
         url, form = (
             reverse("admin:crmApp_organization_change", args=[organization.id]),
-            organization_form(organization, owner, DELETE="on"),
+            organization_form(organization, (owner, {"DELETE": "on"})),
         )
 
     response = admin_client.post(url, form, follow=True)
@@ -179,7 +180,7 @@ def test_a_member_removed_in_the_admin_loses_their_roles(admin_client, organizat
         )
     else:
         owner = owner_membership(organization)
-        form = organization_form(organization, membership, **change)
+        form = organization_form(organization, (membership, change))
         form.update({"memberships-TOTAL_FORMS": "2", "memberships-INITIAL_FORMS": "2", "memberships-1-id": owner.id})
         form.update({f"memberships-1-{name}": value for name, value in membership_form(owner).items()})
         response = admin_client.post(reverse("admin:crmApp_organization_change", args=[organization.id]), form)
@@ -198,24 +199,6 @@ def test_a_removed_membership_can_be_deleted(admin_client, organization, make_me
     assert not Membership.objects.filter(pk=membership.pk).exists()
 
 
-def two_rows_form(organization, first, second, first_changes, second_changes) -> dict:
-    """The organization's change form with two membership rows, each with its fields changed."""
-    form = {
-        "name": organization.name,
-        "slug": organization.slug,
-        "is_active": "on",
-        "memberships-TOTAL_FORMS": "2",
-        "memberships-INITIAL_FORMS": "2",
-        "memberships-MIN_NUM_FORMS": "0",
-        "memberships-MAX_NUM_FORMS": "1000",
-        "memberships-0-id": first.id,
-        "memberships-1-id": second.id,
-    }
-    for index, (membership, changes) in enumerate([(first, first_changes), (second, second_changes)]):
-        form.update({f"memberships-{index}-{k}": v for k, v in membership_form(membership, **changes).items()})
-    return form
-
-
 @pytest.mark.parametrize(
     ("first_changes", "second_changes"),
     [
@@ -232,7 +215,7 @@ def test_rows_that_together_leave_no_owner_are_a_form_error(
 
     response = admin_client.post(
         reverse("admin:crmApp_organization_change", args=[organization.id]),
-        two_rows_form(organization, owner, second, first_changes, second_changes),
+        organization_form(organization, (owner, first_changes), (second, second_changes)),
     )
 
     assert response.status_code == 200  # the form again, with the last-owner rule as its error
@@ -245,7 +228,9 @@ def test_owners_swap_in_one_save(admin_client, organization, make_member):
 
     response = admin_client.post(
         reverse("admin:crmApp_organization_change", args=[organization.id]),
-        two_rows_form(organization, owner, successor, {"role": MembershipRole.MEMBER}, {"role": MembershipRole.OWNER}),
+        organization_form(
+            organization, (owner, {"role": MembershipRole.MEMBER}), (successor, {"role": MembershipRole.OWNER})
+        ),
     )
 
     assert response.status_code == 302
@@ -261,7 +246,7 @@ def test_a_membership_never_moves_to_another_user(admin_client, organization, ma
         form = membership_form(member, user=other.id)
     else:
         url = reverse("admin:crmApp_organization_change", args=[organization.id])
-        form = two_rows_form(organization, owner_membership(organization), member, {}, {"user": other.id})
+        form = organization_form(organization, (owner_membership(organization), {}), (member, {"user": other.id}))
 
     admin_client.post(url, form)
 
