@@ -7,11 +7,12 @@ in a transaction that is always rolled back.
 """
 
 import logging
+import zlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from rest_framework.exceptions import APIException, ValidationError
@@ -211,6 +212,7 @@ class ImportRun:
         tally = Tally()
         try:
             with transaction.atomic():
+                one_batch_at_a_time(self.job)
                 self.run_batch(batch, tally)
                 if self.job.dry_run:
                     raise DryRun
@@ -226,6 +228,20 @@ class ImportRun:
             job.skipped += errors + tally.skipped
             job.error_count += errors
             job.save(update_fields=["processed_rows", "created", "updated", "skipped", "error_count"])
+
+
+def one_batch_at_a_time(job: ImportJob) -> None:
+    """Hold the organization's import lock for the job's resource until this batch's transaction ends.
+
+    A batch reads which of its emails (or codes) are stored before it writes, so two jobs' batches
+    reading at once would both create the same new record: a file uploaded twice doubled its rows.
+    SQLite lets one writer in at a time already.
+    """
+    if connection.vendor != "postgresql":
+        return
+    resource = zlib.crc32(f"import:{job.resource}".encode()) & 0x7FFFFFFF
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [job.organization_id, resource])
 
 
 def importer_tenant(job: ImportJob) -> Tenant | None:

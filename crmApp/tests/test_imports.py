@@ -242,7 +242,6 @@ def test_jobs_are_seen_by_who_may_read_the_resource(owner_client, member_client)
 
 
 def test_each_batch_costs_the_same_statements_however_many_rows_it_holds(owner_client, organization, monkeypatch):
-    from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from crmApp.imports import runner
@@ -271,12 +270,12 @@ def test_each_batch_costs_the_same_statements_however_many_rows_it_holds(owner_c
     assert statements(43, 44) == one  # a batch of 44 rows costs what a batch of 11 does
 
 
-# Of a batch whose rows are all valid: look up the stored emails; insert the leads and their history;
-# read the leads as rows, converted customers included, for the webhook payloads; insert the events and
-# their deliveries (one statement on PostgreSQL, two elsewhere); record the job's progress. Not counted:
-# the batch's block of codes, one statement (on PostgreSQL, on the numbering connection once the counter
-# row is committed; see test_codes.py).
-STATEMENTS_PER_BATCH = 6 if connection.vendor == "postgresql" else 7
+# Of a batch whose rows are all valid: on PostgreSQL take the organization's import lock, then insert the
+# events and their deliveries in one statement (two elsewhere, where no lock is needed); look up the stored
+# emails; insert the leads and their history; read the leads as rows, converted customers included, for
+# the webhook payloads; record the job's progress. Not counted: the batch's block of codes, one statement
+# (on PostgreSQL, on the numbering connection once the counter row is committed; see test_codes.py).
+STATEMENTS_PER_BATCH = 7
 
 
 # --- export ---------------------------------------------------------------------------------------------
