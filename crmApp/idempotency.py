@@ -149,13 +149,18 @@ class IdempotencyMiddleware:
     def run_once(self, request, record: IdempotencyKey):
         """Run the request and remember its answer in the same transaction as its changes."""
         remembered = False
-        with transaction.atomic():
-            response = self.get_response(request)
-            if response.status_code >= 500:
-                transaction.set_rollback(True)
-            elif not transaction.get_rollback():
-                remember(record, response)
-                remembered = True
+        try:
+            with transaction.atomic():
+                response = self.get_response(request)
+                if response.status_code >= 500:
+                    transaction.set_rollback(True)
+                elif not transaction.get_rollback():
+                    remember(record, response)
+                    remembered = True
+        except IntegrityError:
+            # A deferred constraint (a foreign key) checked at this commit, which the view's own block
+            # would have met and answered: a race past validation, as the exception handler answers it.
+            response, remembered = json_error(409, "The request conflicts with existing data.", "conflict"), False
         if response.status_code >= 500:
             IdempotencyKey.objects.filter(pk=record.pk).delete()
         elif not remembered:  # a refused request rolled back its transaction; its answer still stands

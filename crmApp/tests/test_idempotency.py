@@ -3,12 +3,14 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
-from crmApp.models import Customer, Deal, IdempotencyKey, Lead
+from crmApp.models import Customer, Deal, IdempotencyKey, Lead, Role, UserRole
 from crmApp.services.organization_service import create_organization
+from crmApp.services.rbac_service import UserRoleService
 from crmApp.tests.conftest import make_client, run_together
-from crmApp.tests.factories import DealFactory, LeadFactory, default_stage
+from crmApp.tests.factories import DealFactory, LeadFactory, RoleFactory, default_stage
 
 pytestmark = pytest.mark.django_db
 LEADS = "/api/leads/"
@@ -178,3 +180,31 @@ def test_simultaneous_duplicates_execute_once(owner, organization):
 
     assert Lead.objects.filter(organization=organization).count() == 1
     assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("key", [None, "k-deferred"], ids=["no-key", "key"])
+def test_a_foreign_key_broken_by_a_race_is_a_409_with_or_without_a_key(
+    owner, organization, make_member, monkeypatch, key
+):
+    # A role deleted between the check and the commit: PostgreSQL checks the foreign key at commit,
+    # which with a key is the middleware's, after the view has answered.
+    member, role = make_member(), RoleFactory(organization=organization)
+
+    @transaction.atomic
+    def assign_a_role_deleted_meanwhile(service, *, user, role):
+        assignment = UserRole.objects.create(organization=service.organization, user=user, role=role)
+        with connection.cursor() as cursor:  # as a concurrent delete, committed first, leaves it
+            cursor.execute(f'DELETE FROM "{Role._meta.db_table}" WHERE id = %s', [role.pk])
+        return assignment
+
+    monkeypatch.setattr(UserRoleService, "create", assign_a_role_deleted_meanwhile)
+    headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
+    client = make_client(owner, organization)
+    body = {"user": member.id, "role": role.id}
+
+    responses = [client.post("/api/user-roles/", body, format="json", **headers) for _ in range(2)]
+
+    assert [(r.status_code, r.json()["code"]) for r in responses] == [(409, "conflict")] * 2
+    assert not UserRole.objects.filter(user=member).exists()
