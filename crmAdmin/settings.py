@@ -3,6 +3,7 @@
 `.env.example` and the README list every variable read here, with its default.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -46,10 +47,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "crmApp.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # Before anything reads the body; after the headers every answer carries (CORS, security), so that a
+    # browser can read a 411, 413 or 400 it refuses.
+    "crmApp.middleware.RequestLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -227,6 +230,19 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent_emails
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CRM <no-reply@crm.local>")
 
 # --- REST framework -------------------------------------------------------------------------------
+
+
+def throttle_rate(name: str, default: str) -> str:
+    """A rate from the environment, `<count>/<period>` whose period starts with s, m, h or d; else start-up stops.
+
+    It is read on every request, so a typo would otherwise answer every request with a 500.
+    """
+    rate = env.str(name, default=default)
+    if not re.fullmatch(r"\d+/\s*[smhd][a-z]*", rate.strip()):
+        raise ImproperlyConfigured(f"{name} must be a count per second, minute, hour or day, like 100/minute.")
+    return rate
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "crmApp.authentication.CachedJWTAuthentication",
@@ -236,9 +252,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["crmApp.throttles.UserRateThrottle", "crmApp.throttles.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
-        "user": env.str("THROTTLE_USER", default="2000/minute"),
-        "auth": env.str("THROTTLE_AUTH", default="10/minute"),
-        "api_key": env.str("THROTTLE_API_KEY", default="1000/minute"),
+        "user": throttle_rate("THROTTLE_USER", "2000/minute"),
+        "auth": throttle_rate("THROTTLE_AUTH", "10/minute"),
+        "api_key": throttle_rate("THROTTLE_API_KEY", "1000/minute"),
     },
     "DEFAULT_PAGINATION_CLASS": "crmApp.pagination.StandardPagination",
     "PAGE_SIZE": 25,

@@ -222,6 +222,19 @@ def test_413_for_a_body_over_5_mb_stores_nothing(owner_client, organization, url
 
 
 @pytest.mark.parametrize(
+    ("headers", "status"),
+    [({"HTTP_TRANSFER_ENCODING": "chunked"}, 411), ({"CONTENT_LENGTH": str(6 * 1024 * 1024)}, 413)],
+)
+def test_a_refused_body_carries_the_cors_headers_a_browser_needs_to_read_it(owner_client, headers, status):
+    origin = "http://localhost:3000"  # the development default of CORS_ALLOWED_ORIGINS
+    response = owner_client.generic(
+        "POST", "/api/roles/", '{"name": "x"}', content_type="application/json", HTTP_ORIGIN=origin, **headers
+    )
+    assert response.status_code == status
+    assert response["Access-Control-Allow-Origin"] == origin
+
+
+@pytest.mark.parametrize(
     ("method", "transfer_encoding", "status"),
     [("PATCH", "chunked", 411), ("POST", "chunked", 411), ("PATCH", "gzip, chunked", 411), ("PATCH", "identity", 200)],
 )

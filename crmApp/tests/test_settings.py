@@ -37,6 +37,13 @@ def test_missing_secret_key_stops_start_up_only_with_debug_off(env, starts):
         assert "SECRET_KEY is not set" in result.stderr
 
 
+@pytest.mark.parametrize("rate", ["10/fortnight", "10 per minute", "ten/minute", "10"])
+def test_a_throttle_rate_that_cannot_be_read_stops_start_up(rate):
+    result = start_django(DEBUG="True", THROTTLE_USER=rate)
+    assert result.returncode != 0 and "THROTTLE_USER must be a count per" in result.stderr
+    assert start_django(DEBUG="True", THROTTLE_USER="30/hour").returncode == 0
+
+
 @pytest.mark.parametrize(
     ("url", "engine"),
     [
