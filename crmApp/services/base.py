@@ -174,14 +174,17 @@ class OrganizationService:
         return len(changing)
 
     def save_rows(self, changed: list[tuple[models.Model, dict]], fields: list[str]) -> None:
-        """Write records already changed in memory (each with its `before`) in one UPDATE, logging each."""
+        """Write records already changed in memory (each with its `before`) in one UPDATE, logging each.
+
+        Trashed records too, when the caller changed some (a stage's new probability reaches them).
+        """
         if not changed:
             return
         now = timezone.now()
         for record, before in changed:
             record.version, record.updated_at = before["version"] + 1, now
         records = [record for record, _ in changed]
-        type(records[0]).objects.bulk_update(records, [*fields, *BOOKKEEPING])
+        type(records[0])._base_manager.bulk_update(records, [*fields, *BOOKKEEPING])
         self.log_writes(
             [
                 (record, history.field_changes(record, before), self.events_for(record, before))

@@ -167,24 +167,13 @@ class PipelineStageService(OrganizationService):
         )
         last_id = 0
         while batch := list(in_stage.filter(id__gt=last_id)[:RECOMPUTE_BATCH]):
-            changed, trashed_by_value = [], {}
+            changed = []
             for deal in batch:
-                if deal.deleted_at is not None:
-                    trashed_by_value.setdefault(deal.value, []).append(deal.pk)
-                    continue
                 before = snapshot(deal)
                 deal.probability = stage.probability
                 deal.expected_revenue = expected_revenue(deal.value, stage.probability)
                 changed.append((deal, before))
             deals.save_rows(changed, ["probability", "expected_revenue"])
-            # save_rows writes through the live manager, which would skip these rows; update_rows writes
-            # and logs trashed rows too, one UPDATE per value (trashed deals are few).
-            for value, ids in trashed_by_value.items():
-                deals.update_rows(
-                    Deal.with_trashed.filter(pk__in=ids),
-                    probability=stage.probability,
-                    expected_revenue=expected_revenue(value, stage.probability),
-                )
             last_id = batch[-1].id
 
     def check_delete(self, stage: PipelineStage) -> None:
