@@ -103,9 +103,8 @@ class WebhookService(OrganizationService):
     def check_reach(self, events: list[str]) -> None:
         """A webhook sends every record its events carry, so its member must see them all; raises ValidationError."""
         kinds = EVENT_RESOURCES if ALL_EVENTS in events else {event.split(".", 1)[0] for event in events}
-        missing = sorted(
-            f"{EVENT_RESOURCES[kind]}:view" for kind in kinds if not self.tenant.has(f"{EVENT_RESOURCES[kind]}:view")
-        )
+        needed = {f"{EVENT_RESOURCES[kind]}:view" for kind in kinds}
+        missing = sorted(code for code in needed if not self.tenant.has(code))
         if missing:
             raise ValidationError(
                 {"events": f"These events carry records you can't see: you don't hold {', '.join(missing)}."}
