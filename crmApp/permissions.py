@@ -31,7 +31,8 @@ OWNER_OR_ADMIN = "owner-or-admin"
 # members:manage, or the caller removing their own membership (leaving).
 MEMBERS_MANAGE = "members:manage"
 MEMBERS_MANAGE_OR_SELF = "members:manage-or-self"
-PORTAL_ACTIONS = frozenset({"list", "retrieve"})
+# OPTIONS (`metadata`) too: it tells the portal member which of those routes' methods it may use.
+PORTAL_ACTIONS = frozenset({"list", "retrieve", "metadata"})
 ALWAYS_ALLOWED_METHODS = ("OPTIONS",)
 
 
@@ -61,7 +62,7 @@ def holds(tenant: Tenant, code: str) -> bool:
 
 
 def portal_may(view, tenant: Tenant, action: str) -> bool:
-    """A customer-portal member may list and read the records of a view that declares `portal_lookup`."""
+    """A customer-portal member may list and read (and ask OPTIONS of) a view that declares `portal_lookup`."""
     return bool(view.portal_lookup) and action in PORTAL_ACTIONS and tenant.is_portal_customer
 
 

@@ -6,7 +6,7 @@ import pytest
 from crmApp.constants import ProfileType
 from crmApp.models import Customer
 from crmApp.tests.conftest import make_client
-from crmApp.tests.factories import CustomerFactory, EmployeeFactory, MembershipFactory, VendorFactory
+from crmApp.tests.factories import CustomerFactory, DealFactory, EmployeeFactory, MembershipFactory, VendorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +111,15 @@ def test_an_employee_profile_member_without_codes_gets_no_portal_access(member_c
 def test_portal_member_with_the_view_code_reads_every_customer(member_client, organization, own, someone_else):
     client = member_client(["customers:view"], profile_type=ProfileType.CUSTOMER)
     assert client.get("/api/customers/").json()["count"] == 2
+
+
+@pytest.mark.parametrize("path", ["/api/customers/", "/api/customers/{own}/", "/api/deals/", "/api/deals/{deal}/"])
+def test_portal_member_may_ask_what_its_readable_routes_allow(portal_client, organization, own, path):
+    deal = DealFactory(organization=organization, customer=own)
+    response = portal_client.options(path.format(own=own.id, deal=deal.id))
+    assert response.status_code == 200
+    assert {method.strip() for method in response["Allow"].split(",")} == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_portal_member_asking_about_a_route_it_cannot_read_is_refused(portal_client):
+    assert portal_client.options("/api/leads/").status_code == 403
