@@ -27,7 +27,7 @@ def password_field(**kwargs) -> serializers.CharField:
     )
 
 
-class UsernameField(serializers.CharField):
+class UsernameField(StrictCharField):
     """An optional username; blank means none (stored as NULL) and an `@` is refused (it marks an email)."""
 
     def __init__(self, **kwargs):

@@ -131,6 +131,8 @@ def test_register_weak_password_is_400_on_password_and_creates_nothing(api_clien
         ({"username": "u" * 101}, "username"),
         ({"username": "has@sign"}, "username"),
         ({"username": "with space"}, "username"),
+        ({"username": 12345}, "username"),
+        ({"username": True}, "username"),
     ],
 )
 def test_register_hostile_input_is_400_on_the_field(api_client, overrides, field):

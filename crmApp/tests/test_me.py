@@ -227,6 +227,8 @@ def test_patch_keeping_your_own_username_in_another_case_is_fine(owner):
         ({"username": "taken"}, "username"),
         ({"username": "a@b.c"}, "username"),
         ({"username": "u" * 101}, "username"),
+        ({"username": 42}, "username"),
+        ({"username": 1.5}, "username"),
         ({"first_name": "x" * 101}, "first_name"),
         ({"last_name": "y" * 101}, "last_name"),
         ({"first_name": ""}, "first_name"),
