@@ -86,6 +86,13 @@ class InvalidCredentials(exceptions.AuthenticationFailed):
     default_detail = "No active account found with the given credentials."
 
 
+class PasswordChanged(exceptions.AuthenticationFailed):
+    """The credential was issued before the account's current password."""
+
+    default_code = "password_changed"
+    default_detail = "The user's password has been changed."
+
+
 class InvalidRefreshToken(exceptions.AuthenticationFailed):
     """A refresh token that is malformed, expired, revoked, already used or not the caller's."""
 

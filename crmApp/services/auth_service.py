@@ -17,7 +17,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
 from crmApp import emails, jobs, tasks
-from crmApp.exceptions import InvalidCredentials, InvalidRefreshToken, TenantError
+from crmApp.exceptions import InvalidCredentials, InvalidRefreshToken, PasswordChanged, TenantError
 from crmApp.identity import normalize_email
 from crmApp.models import Membership, Organization, User
 from crmApp.services.organization_service import create_organization
@@ -207,6 +207,12 @@ def change_password(user: User, *, old_password: str, new_password: str) -> Toke
 
     Raises ValidationError on `old_password` (wrong) or `new_password` (weak).
     """
+    # Of two changes sent at once, the second waits here and finds the password its access token was
+    # issued under gone, as its next request would; going through as well would kill the first's tokens.
+    stored = User.objects.select_for_update().get(pk=user.pk)
+    if stored.password != user.password:
+        raise PasswordChanged()
+    user = stored
     if not user.check_password(old_password):
         raise ValidationError({"old_password": ["The current password is not correct."]})
     _check_new_password(new_password, user, field="new_password")

@@ -9,6 +9,8 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from crmApp.exceptions import PasswordChanged
+from crmApp.models import User
 from crmApp.services import auth_service
 from crmApp.tests.conftest import make_client
 from crmApp.tests.factories import TEST_PASSWORD, UserFactory
@@ -257,6 +259,22 @@ def test_change_password_revokes_older_tokens_and_returns_a_new_pair(user):
     assert APIClient(HTTP_AUTHORIZATION=f"Bearer {body['access']}").get(ME).status_code == 200
     assert APIClient(HTTP_AUTHORIZATION=f"Bearer {older_access}").get(ME).status_code == 401
     assert can_login(user, "An0ther-good-one") and not can_login(user, TEST_PASSWORD)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("second_password", ["An0ther-good-one", "Yet-an0ther-one"], ids=["double-submit", "different"])
+def test_second_of_two_simultaneous_password_changes_sees_the_first(user, second_password):
+    # Both requests loaded the account before either saved: the second must not go through as well,
+    # or the first answer's tokens are dead on arrival. It answers as if it had come a moment later.
+    first, second = User.objects.get(pk=user.pk), User.objects.get(pk=user.pk)
+    tokens = auth_service.change_password(first, old_password=TEST_PASSWORD, new_password="An0ther-good-one")
+
+    with pytest.raises(PasswordChanged):
+        auth_service.change_password(second, old_password=TEST_PASSWORD, new_password=second_password)
+
+    assert can_login(user, "An0ther-good-one")
+    assert APIClient(HTTP_AUTHORIZATION=f"Bearer {tokens.access}").get(ME).status_code == 200
+    assert refresh_with(tokens.refresh).status_code == 200
 
 
 @pytest.mark.django_db
