@@ -300,7 +300,10 @@ class MemberService:
 
 
 def open_invitation(token: str) -> Membership:
-    """The open, unexpired invitation a token belongs to, locked; raises BusinessRuleViolation `invalid_token`."""
+    """The open, unexpired invitation a token belongs to, of an active account, locked.
+
+    Raises BusinessRuleViolation `invalid_token`.
+    """
     membership = (
         Membership.objects.select_for_update()
         .select_related("user", "organization")
@@ -309,6 +312,8 @@ def open_invitation(token: str) -> Membership:
             status=MembershipStatus.INVITED,
             invited_at__gt=timezone.now() - timedelta(days=INVITATION_DAYS),
             organization__is_active=True,
+            # A deactivated account signs in nowhere, so it neither joins nor sets a password here.
+            user__is_active=True,
         )
         .first()
     )

@@ -91,6 +91,7 @@ def test_an_existing_account_accepts_signed_in_and_only_its_own_invitation(owner
             id="expired",
         ),
         pytest.param(lambda m: Membership.objects.filter(pk=m.pk).update(status="removed"), id="cancelled"),
+        pytest.param(lambda m: User.objects.filter(pk=m.user_id).update(is_active=False), id="account-deactivated"),
     ],
 )
 def test_an_expired_or_cancelled_invitation_is_400_invalid_token(owner_client, organization, mailoutbox, spoil):
@@ -100,6 +101,8 @@ def test_an_expired_or_cancelled_invitation_is_400_invalid_token(owner_client, o
     response = APIClient().post(ACCEPT, {"token": token_of(mailoutbox[0]), "password": NEW_PASSWORD}, format="json")
 
     assert (response.status_code, response.json()["code"]) == (400, "invalid_token")
+    assert Membership.objects.get(user__email="late@example.com").status != "active"
+    assert not User.objects.get(email="late@example.com").has_usable_password()
 
 
 @pytest.mark.parametrize("route", ["members/{user_id}/", "invitations/{invitation_id}/"])
