@@ -129,9 +129,16 @@ class CRMAutoSchema(AutoSchema):
         return extensions
 
     def is_versioned_detail(self) -> bool:
-        """A single record of a model with `version` (ETag, If-Match, If-None-Match)."""
+        """A single record of a model with `version` (ETag, If-Match, If-None-Match).
+
+        A view that reads its records without a queryset of its own (the trash) declares
+        `versioned_records = True`.
+        """
         model = getattr(getattr(self.view, "queryset", None), "model", None)
-        return "{" in self.path and model is not None and any(f.name == "version" for f in model._meta.fields)
+        versioned = getattr(self.view, "versioned_records", False) or (
+            model is not None and any(f.name == "version" for f in model._meta.fields)
+        )
+        return "{" in self.path and versioned
 
     def error_statuses(self, operation) -> list[str]:
         """The error statuses this operation can answer."""
@@ -190,6 +197,6 @@ def postprocess_schema(result, generator, request, public):
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
             for parameter in operation.get("parameters", []):
-                if parameter["in"] == "path":
+                if parameter["in"] == "path" and "enum" not in parameter["schema"]:
                     parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
     return result

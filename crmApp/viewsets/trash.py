@@ -4,7 +4,7 @@ Each needs `<resource>:delete`, and sees only what the caller's record scope sho
 """
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework.response import Response
 
 from crmApp.mixins import OrganizationScopedViewSet
@@ -34,6 +34,11 @@ RESOURCES = {
     "vendors": (VendorService, VendorSerializer),
 }
 RESOURCE_PATH = OpenApiParameter("resource", str, OpenApiParameter.PATH, enum=list(RESOURCES))
+RESTORED_RECORD = PolymorphicProxySerializer(
+    component_name="RestoredRecord",
+    serializers=[serializer for _, serializer in RESOURCES.values()],
+    resource_type_field_name=None,
+)
 ID_PATH = OpenApiParameter("id", int, OpenApiParameter.PATH)
 
 
@@ -48,8 +53,13 @@ class TrashViewSet(OrganizationScopedViewSet):
         "purge": INTERNAL_MEMBER,
         "metadata": INTERNAL_MEMBER,
     }
-    query_serializer = TrashQuerySerializer
     filter_backends = ()
+    versioned_records = True  # restore and purge take `If-Match` (crmApp.schema documents the 412)
+
+    @property
+    def query_serializer(self):
+        """Only the list takes `?resource=`; restore and purge name the resource in their path."""
+        return TrashQuerySerializer if self.action == "list" else None
 
     def get_serializer_class(self):
         """What the list answers; OPTIONS describes it (restore and purge take no body)."""
@@ -78,7 +88,7 @@ class TrashViewSet(OrganizationScopedViewSet):
         context = {"resource": resource}
         return self.get_paginated_response(TrashedRecordSerializer(page, many=True, context=context).data)
 
-    @extend_schema(request=None, parameters=[RESOURCE_PATH, ID_PATH], responses=CustomerSerializer)
+    @extend_schema(request=None, parameters=[RESOURCE_PATH, ID_PATH], responses=RESTORED_RECORD)
     def restore(self, request, resource=None, pk=None):
         """Bring the record back, with its code and relations; the answer is the record."""
         service = self.resource_service(resource)
