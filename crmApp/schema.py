@@ -32,10 +32,12 @@ ERROR_DESCRIPTIONS = {
     "401": "No valid credentials were sent.",
     "403": "The caller may not do this in the active organization.",
     "404": "No such record in the active organization (or a page past the last).",
+    "406": "The `Accept` header names no format this operation answers in.",
     "409": "The request conflicts with the current state (`protected`, `conflict`, `idempotency_key_in_use`).",
     "411": "The body was sent without a `Content-Length` (chunked); send its length.",
     "412": "`If-Match` does not match the record's current ETag; nothing was changed.",
     "413": "The request body is larger than the API takes.",
+    "415": "The body is in a content type this operation does not read.",
     "422": "This `Idempotency-Key` was already used for another request.",
     "429": "Too many requests; `Retry-After` and `retry_after` say when to try again.",
 }
@@ -153,12 +155,15 @@ class CRMAutoSchema(AutoSchema):
             statuses += ["401", "403"]
         if "{" in self.path or paginated:
             statuses.append("404")
+        statuses.append("406")  # content negotiation runs on every request
         if method in WRITE_METHODS and authenticated:
             statuses.append("409")
         if self.is_versioned_detail() and method != "GET":
             statuses.append("412")
         if method in ("POST", "PUT", "PATCH"):
             statuses += ["411", "413"]
+        if "requestBody" in operation:
+            statuses.append("415")
         if method == "POST" and authenticated and not self.path.startswith("/api/auth/"):
             statuses.append("422")
         if getattr(self.view, "throttle_classes", None):

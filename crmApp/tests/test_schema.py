@@ -54,3 +54,31 @@ def test_restore_refuses_a_query_parameter_the_schema_does_not_offer(owner_clien
     response = owner_client.post(f"/api/trash/leads/1/restore/?{query}")
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["resource"]
+
+
+def operations(schema):
+    return [(f"{method.upper()} {path}", op) for path, item in schema["paths"].items() for method, op in item.items()]
+
+
+def test_every_operation_documents_the_406_for_an_accept_header_it_cannot_satisfy(schema):
+    assert [name for name, op in operations(schema) if "406" not in op["responses"]] == []
+
+
+def test_every_operation_that_takes_a_body_documents_the_415_for_another_content_type(schema):
+    with_body = [(name, op) for name, op in operations(schema) if "requestBody" in op]
+    assert with_body
+    assert [name for name, op in with_body if "415" not in op["responses"]] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("get", "/api/leads/", {"HTTP_ACCEPT": "application/xml"}, 406),
+        ("post", "/api/leads/", {"content_type": "text/plain"}, 415),
+        ("post", "/api/imports/", {"content_type": "application/json"}, 415),
+    ],
+)
+def test_those_statuses_are_answered_with_the_error_body(owner_client, method, path, headers, status):
+    response = getattr(owner_client, method)(path, data="{}" if method == "post" else None, **headers)
+    assert response.status_code == status
+    assert set(response.json()) == {"detail", "code"}
