@@ -2,6 +2,8 @@
 
 import pytest
 
+from crmApp.tests.factories import LeadFactory
+
 pytestmark = pytest.mark.django_db
 
 TRASH_RESOURCES = ["customers", "leads", "deals", "activities", "employees", "vendors"]
@@ -82,3 +84,17 @@ def test_those_statuses_are_answered_with_the_error_body(owner_client, method, p
     response = getattr(owner_client, method)(path, data="{}" if method == "post" else None, **headers)
     assert response.status_code == status
     assert set(response.json()) == {"detail", "code"}
+
+
+def test_every_operation_documents_the_400_for_a_query_parameter_it_does_not_take(schema):
+    assert [name for name, op in operations(schema) if "400" not in op["responses"]] == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/customers/stats/", "/api/analytics/dashboard/", "/api/users/me/", "/api/health/", "/api/leads/{id}/"]
+)
+def test_routes_without_query_parameters_refuse_one_with_a_400_naming_it(owner_client, organization, path):
+    lead = LeadFactory(organization=organization)
+    response = owner_client.get(path.format(id=lead.id), {"stauts": "new"})
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["stauts"]
