@@ -98,3 +98,8 @@ def test_routes_without_query_parameters_refuse_one_with_a_400_naming_it(owner_c
     response = owner_client.get(path.format(id=lead.id), {"stauts": "new"})
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["stauts"]
+
+
+def test_health_documents_its_503_body(schema):
+    answer = schema["paths"]["/api/health/"]["get"]["responses"]["503"]["content"]["application/json"]["schema"]
+    assert set(resolve(schema, answer)["required"]) == {"status", "database", "detail", "code"}

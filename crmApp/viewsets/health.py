@@ -17,7 +17,18 @@ class HealthView(StrictAPIView):
     throttle_classes = []
 
     @extend_schema(
-        responses=inline_serializer("Health", {"status": serializers.CharField(), "database": serializers.CharField()})
+        responses={
+            200: inline_serializer("Health", {"status": serializers.CharField(), "database": serializers.CharField()}),
+            503: inline_serializer(
+                "HealthUnavailable",
+                {
+                    "status": serializers.CharField(),
+                    "database": serializers.CharField(),
+                    "detail": serializers.CharField(),
+                    "code": serializers.CharField(),
+                },
+            ),
+        }
     )
     def get(self, request):
         try:
