@@ -22,6 +22,7 @@ from crmApp.models import (
     UserRole,
 )
 from crmApp.serializers.auth import username_characters
+from crmApp.services.auth_service import revoke_all_refresh_tokens
 from crmApp.services.organization_service import MemberService
 from crmApp.services.rbac_service import UserRoleService
 
@@ -67,6 +68,14 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "username", "password1", "password2")}),)
+
+    @transaction.atomic
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # A deactivated user's refresh tokens are refused while it lasts; revoked, they stay dead after a
+        # reactivation too, so a session taken over before it doesn't come back with the account.
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            revoke_all_refresh_tokens(obj)
 
 
 def member_service(membership: Membership) -> MemberService:

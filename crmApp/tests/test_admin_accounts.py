@@ -5,7 +5,9 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from crmApp.constants import MembershipRole, MembershipStatus
+from crmApp.exceptions import InvalidRefreshToken
 from crmApp.models import Membership, User, UserRole
+from crmApp.services import auth_service
 from crmApp.services.organization_service import LAST_OWNER_MESSAGE
 from crmApp.tests.factories import RoleFactory, UserFactory
 
@@ -252,3 +254,21 @@ def test_a_membership_never_moves_to_another_user(admin_client, organization, ma
 
     assert Membership.objects.get(pk=member.pk).user_id == member.user_id
     assert not Membership.objects.filter(user=other).exists()
+
+
+@pytest.mark.parametrize(("deactivated", "still_signed_in"), [(True, False), (False, True)])
+def test_deactivating_a_user_ends_their_sessions_for_good(admin_client, deactivated, still_signed_in):
+    user = UserFactory()
+    refresh = auth_service.issue_tokens(user).refresh
+    url = reverse("admin:crmApp_user_change", args=[user.id])
+
+    if deactivated:
+        assert admin_client.post(url, user_form(user)).status_code == 302
+    # Active again (or still): only a token issued before a deactivation stays dead.
+    assert admin_client.post(url, user_form(user, is_active="on", first_name="Renamed")).status_code == 302
+
+    if still_signed_in:
+        assert auth_service.rotate_refresh_token(refresh).refresh
+    else:
+        with pytest.raises(InvalidRefreshToken):
+            auth_service.rotate_refresh_token(refresh)
