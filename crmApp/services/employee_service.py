@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 
+from crmApp.exceptions import MemberChangeForbidden
 from crmApp.models import Activity, Customer, Deal, Employee, Lead
 from crmApp.services.base import OrganizationService, check_linked_user
 
@@ -30,9 +31,25 @@ class EmployeeService(OrganizationService):
         check_linked_user(self.organization, record.user)
         self._check_user_free(record.user)
 
+    def check_own_reach(self, record: Employee, user) -> None:
+        """Raise MemberChangeForbidden (403) when linking `record` to `user` widens what the actor sees.
+
+        A narrow record scope shows what is assigned to the employee records of the actor (and teammates):
+        linking another employee record to one of them would bring its records in. As with teams and
+        roles, nobody hands themselves more than they have; unlinking, and linking to others, stay open.
+        """
+        reach = self.tenant.visible_users
+        if reach is None or user is None or user.pk == record.user_id or user.pk not in reach:
+            return
+        raise MemberChangeForbidden(
+            "Your record scope shows what your (and your teammates') employee records hold, "
+            "so you can't link another employee record to yourself or a teammate."
+        )
+
     def apply_update(self, record: Employee, fields: dict) -> None:
         """Raises ValidationError when the new user isn't an active member or already has an employee record here."""
         if "user" in fields:
+            self.check_own_reach(record, fields["user"])
             check_linked_user(self.organization, fields["user"])
             self._check_user_free(fields["user"], exclude_pk=record.pk)
         super().apply_update(record, fields)

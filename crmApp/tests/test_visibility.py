@@ -385,6 +385,40 @@ def test_linking_employee_records_to_the_rep_moves_their_scope_on_the_next_reque
     assert lead_count(world.a_client) == 2
 
 
+# (A's scope, whose employee record A relinks, to whom (None: unlinked), whether A may)
+EMPLOYEE_RELINKS = [
+    (RecordScope.OWN, "b", "a", False),  # B's records would come into A's scope
+    (RecordScope.TEAM, "c", "b", False),  # C's would come into the team's
+    (RecordScope.TEAM, "c", "a", False),
+    (RecordScope.OWN, "c", "b", True),  # to someone outside A's reach: nothing A sees changes
+    (RecordScope.OWN, "b", None, True),  # unlinking only narrows
+]
+
+
+@pytest.mark.parametrize(("scope", "employee", "user", "allowed"), EMPLOYEE_RELINKS)
+def test_a_member_with_a_narrow_scope_cannot_widen_it_by_relinking_employee_records(
+    world, owner_client, scope, employee, user, allowed
+):
+    role = RoleFactory(organization=world.organization, codes=["employees:update"], record_scope=scope)
+    UserRoleFactory(user=world.users["a"], role=role)
+    if scope == RecordScope.TEAM:
+        members = [world.users["a"].id, world.users["b"].id]
+        assert owner_client.post("/api/teams/", {"name": "East", "members": members}, format="json").status_code == 201
+    if user is not None:  # free the account, as the owner may
+        freed = owner_client.patch(f"/api/employees/{world.employees[user].id}/", {"user": None}, format="json")
+        assert freed.status_code == 200, freed.content
+    seen = list_codes(world.a_client, "/api/leads/")
+
+    target = None if user is None else world.users[user].id
+    answer = world.a_client.patch(f"/api/employees/{world.employees[employee].id}/", {"user": target}, format="json")
+
+    assert answer.status_code == (200 if allowed else 403), answer.content
+    world.employees[employee].refresh_from_db()
+    assert world.employees[employee].user_id == (target if allowed else world.users[employee].id)
+    if not allowed:
+        assert list_codes(world.a_client, "/api/leads/") == seen
+
+
 def test_a_teammate_leaving_from_the_users_side_narrows_the_scope_on_the_next_request(world, owner_client):
     give_a_role(world, RecordScope.TEAM)
     members = [world.users["a"].id, world.users["b"].id]
