@@ -16,7 +16,7 @@ import uuid
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 
 TIMEOUT_SECONDS = 3600
 
@@ -158,6 +158,20 @@ def _on_user(sender, instance, **kwargs):
     user_changed(instance.pk)
 
 
+def _on_user_deleted(sender, instance, **kwargs):
+    """Deleting an account unlinks its employee records and drops it from its teams in SQL, with no signal
+    of their own: the teammates' reach changes, so every organization it touched moves on."""
+    from crmApp.models import Employee, Membership, Team
+
+    organization_ids = {
+        *Membership.objects.filter(user=instance).values_list("organization_id", flat=True),
+        *Employee.with_trashed.filter(user=instance).values_list("organization_id", flat=True),
+        *Team.objects.filter(members=instance).values_list("organization_id", flat=True),
+    }
+    for organization_id in organization_ids:
+        organization_changed(organization_id)
+
+
 def _on_membership_or_assignment(sender, instance, **kwargs):
     user_changed(instance.user_id)
 
@@ -196,5 +210,6 @@ def connect() -> None:
     ):
         post_save.connect(receiver, sender=model, dispatch_uid=f"access-{model.__name__}-save")
         post_delete.connect(receiver, sender=model, dispatch_uid=f"access-{model.__name__}-delete")
+    pre_delete.connect(_on_user_deleted, sender=User, dispatch_uid="access-User-pre-delete")
     m2m_changed.connect(_on_organization_links, sender=Role.permissions.through, dispatch_uid="access-role-codes")
     m2m_changed.connect(_on_organization_links, sender=Team.members.through, dispatch_uid="access-team-members")

@@ -430,6 +430,18 @@ def test_a_teammate_leaving_from_the_users_side_narrows_the_scope_on_the_next_re
     assert list_codes(world.a_client, "/api/leads/") == codes_of(world, VISIBLE, ["leads"])
 
 
+def test_a_teammate_whose_account_is_deleted_leaves_the_scope_on_the_next_request(world, owner_client):
+    give_a_role(world, RecordScope.TEAM)
+    members = [world.users["a"].id, world.users["b"].id]
+    assert owner_client.post("/api/teams/", {"name": "East", "members": members}, format="json").status_code == 201
+    assert list_codes(world.a_client, "/api/leads/") == codes_of(world, VISIBLE + TEAMMATES, ["leads"])  # cached
+
+    # As staff do in the admin: the database unlinks B's employee record and drops B from the team.
+    world.users["b"].delete()
+
+    assert list_codes(world.a_client, "/api/leads/") == codes_of(world, VISIBLE, ["leads"])
+
+
 def test_a_team_role_without_a_shared_team_sees_no_teammate_records(world, owner_client):
     give_a_role(world, RecordScope.TEAM)
     members = [world.users["b"].id, world.users["c"].id]
