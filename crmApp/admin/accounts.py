@@ -23,6 +23,7 @@ from crmApp.models import (
 )
 from crmApp.serializers.auth import username_characters
 from crmApp.services.auth_service import revoke_all_refresh_tokens
+from crmApp.services.integration_service import disable_webhooks_beyond_reach
 from crmApp.services.organization_service import MemberService
 from crmApp.services.rbac_service import UserRoleService
 
@@ -234,6 +235,22 @@ class RoleAdmin(admin.ModelAdmin):
     list_select_related = ("organization",)
     autocomplete_fields = ("organization",)
     filter_horizontal = ("permissions",)
+
+    # A role's codes and scope are its holders' reach: as in the API, their webhooks beyond it stop.
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)  # the codes are saved after the role
+        role = form.instance
+        holders = list(role.user_roles.values_list("user_id", flat=True))
+        disable_webhooks_beyond_reach(organization=role.organization, user_ids=holders)
+
+    def delete_model(self, request, obj):
+        holders = list(obj.user_roles.values_list("user_id", flat=True))
+        super().delete_model(request, obj)
+        disable_webhooks_beyond_reach(organization=obj.organization, user_ids=holders)
+
+    def delete_queryset(self, request, queryset):
+        for role in queryset.select_related("organization"):
+            self.delete_model(request, role)
 
 
 @admin.register(UserRole)

@@ -1,9 +1,10 @@
 """A webhook carries every record of its events, so managing one never shows a member more than they see."""
 
 import pytest
+from django.urls import reverse
 
 from crmApp.constants import MembershipRole, RecordScope
-from crmApp.models import Membership, UserRole, Webhook
+from crmApp.models import Membership, Permission, UserRole, Webhook
 from crmApp.services.integration_service import CREATOR_NARROWED, CREATOR_REMOVED
 from crmApp.tests.conftest import error_fields, make_client
 from crmApp.tests.factories import RoleFactory, UserRoleFactory
@@ -125,4 +126,40 @@ def test_a_member_demoted_from_admin_keeps_only_the_webhooks_their_roles_reach(
     assert owner_client.patch(path, {"role": "member"}, format="json").status_code == 200
     assert Membership.objects.get(user=admin, organization=organization).role == MembershipRole.MEMBER
 
+    assert Webhook.objects.filter(pk=created["id"], is_active=False, disabled_reason=CREATOR_NARROWED).exists()
+
+
+# Staff edit roles in the Django admin: (what the role's form changes, or None to delete the role).
+ADMIN_NARROWINGS = {
+    "the role's scope narrowed": {"record_scope": RecordScope.OWN},
+    "a code taken from the role": {"permissions": ["webhooks:manage", *EVERY_VIEW[1:]]},
+    "the role deleted": None,
+    "the role deleted with the changelist action": "delete_selected",
+}
+
+
+@pytest.mark.parametrize("narrowing", ADMIN_NARROWINGS)
+def test_a_webhook_stops_when_staff_narrow_its_creators_role_in_the_admin(
+    admin_client, make_member, organization, public_dns, narrowing
+):
+    member = make_member()
+    role = RoleFactory(organization=organization, codes=["webhooks:manage", *EVERY_VIEW])
+    UserRoleFactory(user=member, role=role)
+    body = {"url": "https://hooks.example.com/crm", "events": ["*"]}
+    created = make_client(member, organization).post("/api/webhooks/", body, format="json").json()
+
+    change = ADMIN_NARROWINGS[narrowing]
+    if change is None:
+        response = admin_client.post(reverse("admin:crmApp_role_delete", args=[role.id]), {"post": "yes"})
+    elif change == "delete_selected":
+        form = {"action": "delete_selected", "_selected_action": [role.id], "post": "yes"}
+        response = admin_client.post(reverse("admin:crmApp_role_changelist"), form)
+    else:
+        codes = change.get("permissions", ["webhooks:manage", *EVERY_VIEW])
+        form = {"name": role.name, "description": "", "record_scope": role.record_scope, **change}
+        permissions = Permission.objects.filter(code__in=codes).values_list("id", flat=True)
+        form |= {"organization": organization.id, "permissions": list(permissions)}
+        response = admin_client.post(reverse("admin:crmApp_role_change", args=[role.id]), form)
+
+    assert response.status_code == 302, response.content[:2000]
     assert Webhook.objects.filter(pk=created["id"], is_active=False, disabled_reason=CREATOR_NARROWED).exists()
