@@ -23,7 +23,10 @@ from crmApp.models import (
 )
 from crmApp.serializers.auth import username_characters
 from crmApp.services.auth_service import revoke_all_refresh_tokens
-from crmApp.services.integration_service import disable_webhooks_beyond_reach
+from crmApp.services.integration_service import (
+    disable_webhooks_beyond_reach,
+    disable_webhooks_of_deleted_accounts,
+)
 from crmApp.services.organization_service import MemberService
 from crmApp.services.rbac_service import UserRoleService
 
@@ -77,6 +80,16 @@ class UserAdmin(BaseUserAdmin):
         # reactivation too, so a session taken over before it doesn't come back with the account.
         if change and "is_active" in form.changed_data and not obj.is_active:
             revoke_all_refresh_tokens(obj)
+
+    @transaction.atomic
+    def delete_model(self, request, obj):
+        disable_webhooks_of_deleted_accounts([obj.pk])
+        super().delete_model(request, obj)
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        disable_webhooks_of_deleted_accounts(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
 
 
 def member_service(membership: Membership) -> MemberService:

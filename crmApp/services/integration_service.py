@@ -234,6 +234,18 @@ def disable_webhooks_beyond_reach(*, organization, user_ids: Iterable[int]) -> i
     )
 
 
+def disable_webhooks_of_deleted_accounts(user_ids: Iterable[int]) -> int:
+    """Disable the active webhooks these accounts created, in every organization, as they are deleted; how many.
+
+    An account that goes leaves every organization, and its webhooks (the row keeps no creator once it is
+    gone) would go on sending their records to the URL it chose.
+    """
+    webhooks = Webhook.objects.filter(created_by_id__in=list(user_ids), is_active=True)
+    return webhooks.update(
+        is_active=False, disabled_reason=CREATOR_REMOVED, version=F("version") + 1, updated_at=timezone.now()
+    )
+
+
 def authenticate_api_key(key: str) -> ApiKey:
     """The live key `key` is, with its organization and creator; raises LookupError with the reason."""
     record = (

@@ -163,3 +163,24 @@ def test_a_webhook_stops_when_staff_narrow_its_creators_role_in_the_admin(
 
     assert response.status_code == 302, response.content[:2000]
     assert Webhook.objects.filter(pk=created["id"], is_active=False, disabled_reason=CREATOR_NARROWED).exists()
+
+
+@pytest.mark.parametrize("how", ["delete page", "changelist action"])
+def test_a_webhook_stops_when_staff_delete_its_creators_account(
+    admin_client, make_member, organization, public_dns, how
+):
+    member = make_member()
+    UserRoleFactory(user=member, role=RoleFactory(organization=organization, codes=["webhooks:manage", *EVERY_VIEW]))
+    body = {"url": "https://hooks.example.com/crm", "events": ["*"]}
+    created = make_client(member, organization).post("/api/webhooks/", body, format="json").json()
+    others = make_webhook(organization)
+
+    if how == "delete page":
+        response = admin_client.post(reverse("admin:crmApp_user_delete", args=[member.id]), {"post": "yes"})
+    else:
+        form = {"action": "delete_selected", "_selected_action": [member.id], "post": "yes"}
+        response = admin_client.post(reverse("admin:crmApp_user_changelist"), form)
+
+    assert response.status_code == 302, response.content[:2000]
+    states = {w.id: (w.is_active, w.disabled_reason) for w in Webhook.objects.all()}
+    assert states == {created["id"]: (False, CREATOR_REMOVED), others.id: (True, "")}
