@@ -24,8 +24,9 @@ from crmApp.models import (
 from crmApp.serializers.auth import username_characters
 from crmApp.services.auth_service import revoke_all_refresh_tokens
 from crmApp.services.integration_service import (
+    CREATOR_DEACTIVATED,
     disable_webhooks_beyond_reach,
-    disable_webhooks_of_deleted_accounts,
+    disable_webhooks_of_accounts,
 )
 from crmApp.services.organization_service import MemberService
 from crmApp.services.rbac_service import UserRoleService
@@ -77,18 +78,20 @@ class UserAdmin(BaseUserAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         # A deactivated user's refresh tokens are refused while it lasts; revoked, they stay dead after a
-        # reactivation too, so a session taken over before it doesn't come back with the account.
+        # reactivation too, so a session taken over before it doesn't come back with the account. Its
+        # webhooks stop, as its API keys do.
         if change and "is_active" in form.changed_data and not obj.is_active:
             revoke_all_refresh_tokens(obj)
+            disable_webhooks_of_accounts([obj.pk], reason=CREATOR_DEACTIVATED)
 
     @transaction.atomic
     def delete_model(self, request, obj):
-        disable_webhooks_of_deleted_accounts([obj.pk])
+        disable_webhooks_of_accounts([obj.pk])
         super().delete_model(request, obj)
 
     @transaction.atomic
     def delete_queryset(self, request, queryset):
-        disable_webhooks_of_deleted_accounts(queryset.values_list("pk", flat=True))
+        disable_webhooks_of_accounts(queryset.values_list("pk", flat=True))
         super().delete_queryset(request, queryset)
 
 

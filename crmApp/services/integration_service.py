@@ -32,6 +32,7 @@ SHOWN_PREFIX = 12
 LAST_USED_PRECISION = timedelta(seconds=60)
 CREATOR_REMOVED = "Its creator is no longer a member of the organization."
 CREATOR_NARROWED = "Its creator no longer sees every record its events carry."
+CREATOR_DEACTIVATED = "Its creator's account was deactivated."
 
 
 def new_webhook_secret() -> str:
@@ -234,16 +235,15 @@ def disable_webhooks_beyond_reach(*, organization, user_ids: Iterable[int]) -> i
     )
 
 
-def disable_webhooks_of_deleted_accounts(user_ids: Iterable[int]) -> int:
-    """Disable the active webhooks these accounts created, in every organization, as they are deleted; how many.
+def disable_webhooks_of_accounts(user_ids: Iterable[int], *, reason: str = CREATOR_REMOVED) -> int:
+    """Disable the active webhooks these accounts created, in every organization; returns how many.
 
-    An account that goes leaves every organization, and its webhooks (the row keeps no creator once it is
-    gone) would go on sending their records to the URL it chose.
+    For accounts deleted (which leave every organization, and the row keeps no creator once they are
+    gone) or deactivated (which act nowhere, as their API keys don't): their webhooks would otherwise go
+    on sending records to the URLs they chose.
     """
     webhooks = Webhook.objects.filter(created_by_id__in=list(user_ids), is_active=True)
-    return webhooks.update(
-        is_active=False, disabled_reason=CREATOR_REMOVED, version=F("version") + 1, updated_at=timezone.now()
-    )
+    return webhooks.update(is_active=False, disabled_reason=reason, version=F("version") + 1, updated_at=timezone.now())
 
 
 def authenticate_api_key(key: str) -> ApiKey:

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from crmApp.constants import MembershipRole, RecordScope
 from crmApp.models import Membership, Permission, UserRole, Webhook
-from crmApp.services.integration_service import CREATOR_NARROWED, CREATOR_REMOVED
+from crmApp.services.integration_service import CREATOR_DEACTIVATED, CREATOR_NARROWED, CREATOR_REMOVED
 from crmApp.tests.conftest import error_fields, make_client
 from crmApp.tests.factories import RoleFactory, UserRoleFactory
 from crmApp.tests.test_webhooks import make_webhook, public_dns
@@ -165,9 +165,16 @@ def test_a_webhook_stops_when_staff_narrow_its_creators_role_in_the_admin(
     assert Webhook.objects.filter(pk=created["id"], is_active=False, disabled_reason=CREATOR_NARROWED).exists()
 
 
-@pytest.mark.parametrize("how", ["delete page", "changelist action"])
-def test_a_webhook_stops_when_staff_delete_its_creators_account(
-    admin_client, make_member, organization, public_dns, how
+@pytest.mark.parametrize(
+    ("how", "reason"),
+    [
+        ("delete page", CREATOR_REMOVED),
+        ("changelist action", CREATOR_REMOVED),
+        ("deactivation", CREATOR_DEACTIVATED),
+    ],
+)
+def test_a_webhook_stops_when_staff_delete_or_deactivate_its_creators_account(
+    admin_client, make_member, organization, public_dns, how, reason
 ):
     member = make_member()
     UserRoleFactory(user=member, role=RoleFactory(organization=organization, codes=["webhooks:manage", *EVERY_VIEW]))
@@ -177,10 +184,13 @@ def test_a_webhook_stops_when_staff_delete_its_creators_account(
 
     if how == "delete page":
         response = admin_client.post(reverse("admin:crmApp_user_delete", args=[member.id]), {"post": "yes"})
-    else:
+    elif how == "changelist action":
         form = {"action": "delete_selected", "_selected_action": [member.id], "post": "yes"}
         response = admin_client.post(reverse("admin:crmApp_user_changelist"), form)
+    else:  # the change form without `is_active` ticked
+        form = {"email": member.email, "username": member.username or "", "first_name": "", "last_name": ""}
+        response = admin_client.post(reverse("admin:crmApp_user_change", args=[member.id]), form)
 
     assert response.status_code == 302, response.content[:2000]
     states = {w.id: (w.is_active, w.disabled_reason) for w in Webhook.objects.all()}
-    assert states == {created["id"]: (False, CREATOR_REMOVED), others.id: (True, "")}
+    assert states == {created["id"]: (False, reason), others.id: (True, "")}
