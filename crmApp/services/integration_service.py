@@ -90,6 +90,10 @@ class WebhookService(OrganizationService):
             # Enabling one, or choosing where it sends, is choosing who gets its records from now on (it may
             # have been disabled because its creator left), so it needs the same reach as choosing its events.
             self.check_reach(record.events)
+            # From now on it sends for this member: it stops when their reach narrows, as its creator's did.
+            # (Staff in the admin are no member: it keeps acting for the member it did.)
+            if self.tenant.membership is not None:
+                record.created_by = self.actor
         if enabled:
             record.disabled_reason, record.failure_count, record.failing_since = "", 0, None
             WebhookDelivery.objects.filter(webhook=record, status=DeliveryStatus.PENDING).update(

@@ -116,6 +116,33 @@ def test_a_webhook_stops_when_its_creator_no_longer_sees_what_it_carries(
     assert states[kept["id"]][0] == (narrowing == "a code taken from the role")
 
 
+@pytest.mark.parametrize(
+    ("change", "acts_for_the_changer"),
+    [
+        ({"url": "https://mine.example.com/crm"}, True),
+        ({"events": ["*"]}, True),
+        ({"is_active": True}, True),
+        ({"description": "Billing"}, False),
+    ],
+)
+def test_a_webhook_acts_for_whoever_last_chose_what_it_sends_where(
+    owner_client, make_member, organization, public_dns, change, acts_for_the_changer
+):
+    webhook = make_webhook(organization, is_active="is_active" not in change, events=["lead.created"])
+    member = make_member()
+    role = RoleFactory(organization=organization, codes=["webhooks:manage", *EVERY_VIEW])
+    UserRoleFactory(user=member, role=role)
+    response = make_client(member, organization).patch(f"/api/webhooks/{webhook.id}/", change, format="json")
+    assert response.status_code == 200, response.json()
+
+    # The member who pointed it at their server, or widened it, is narrowed: it stops with their reach.
+    assert owner_client.patch(f"/api/roles/{role.id}/", {"record_scope": "own"}, format="json").status_code == 200
+
+    webhook.refresh_from_db()
+    expected = (False, CREATOR_NARROWED) if acts_for_the_changer else (True, "")
+    assert (webhook.is_active, webhook.disabled_reason) == expected
+
+
 def test_a_member_demoted_from_admin_keeps_only_the_webhooks_their_roles_reach(
     owner_client, make_member, organization, public_dns
 ):
