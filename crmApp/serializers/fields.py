@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from datetime import UTC, timedelta
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
@@ -120,9 +121,25 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         return super().run_validation(data)
 
     def to_internal_value(self, data):
-        if parse_id(data) is None:
+        pk = parse_id(data)
+        if pk is None:
             self.fail("incorrect_type", data_type=type(data).__name__)
-        return super().to_internal_value(data)
+        return self.kept_link(pk) or super().to_internal_value(data)
+
+    def kept_link(self, pk: int):
+        """The record the instance already links to, when `pk` names it, else None.
+
+        Keeping a link is not making one: a form sends back a deal whose customer is outside the caller's
+        record scope as it read it, and that must not be refused as a link to a record they can't see.
+        """
+        instance = getattr(self.parent, "instance", None)
+        if not isinstance(instance, models.Model) or len(self.source_attrs) != 1:
+            return None
+        try:
+            attname = instance._meta.get_field(self.source).attname
+        except FieldDoesNotExist:
+            return None
+        return getattr(instance, self.source) if getattr(instance, attname) == pk else None
 
 
 class ActiveMemberField(ScopedPrimaryKeyRelatedField):

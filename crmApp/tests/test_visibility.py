@@ -540,6 +540,36 @@ def test_moving_an_activity_to_a_lead_outside_the_scope_is_a_400(world):
     assert activity.lead_id == world.records["leads"]["a_created"].id
 
 
+@pytest.mark.parametrize(
+    ("resource", "field", "linked", "method"),
+    [
+        ("deals", "customer", "customers", "patch"),
+        ("deals", "customer", "customers", "put"),
+        ("activities", "lead", "leads", "patch"),
+        ("activities", "lead", "leads", "put"),
+    ],
+)
+def test_a_link_outside_the_scope_that_a_record_already_has_may_be_sent_back_unchanged(
+    world, resource, field, linked, method
+):
+    record = world.records[resource]["a_assigned"]
+    theirs = world.records[linked]["c"]
+    MODELS[resource].objects.filter(pk=record.pk).update(**{field: theirs})
+    path = f"/api/{resource}/{record.id}/"
+    label = "title" if resource == "deals" else "subject"
+    shown = world.a_client.get(path).json()  # a form sends back what it read
+
+    body = {**shown, label: "Renamed"} if method == "put" else {field: theirs.id, label: "Renamed"}
+    response = send(world.a_client, method, path, body)
+
+    assert response.status_code == 200, response.content
+    record.refresh_from_db()
+    assert (getattr(record, f"{field}_id"), getattr(record, label)) == (theirs.id, "Renamed")
+    # Another record outside the scope is still no link to make.
+    other = world.records[linked]["b_created"]
+    assert error_fields(send(world.a_client, "patch", path, {field: other.id})) == {field}
+
+
 # --- export, duplicates and merge -----------------------------------------------------------------------------
 def test_the_lead_export_holds_only_the_rows_in_the_scope(world):
     text = content(world.a_client.get("/api/leads/export/")).lstrip("\ufeff")
