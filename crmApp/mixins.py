@@ -119,10 +119,11 @@ class OrganizationScopedViewSet(KnownQueryParametersMixin, viewsets.GenericViewS
         return response
 
     def finalize_response(self, request, response, *args, **kwargs):
-        """A single versioned record in the answer gets its ETag."""
+        """A single versioned record in the answer gets its ETag, unless the answer is a preview of a write."""
         response = super().finalize_response(request, response, *args, **kwargs)
         data = getattr(response, "data", None)
-        if 200 <= response.status_code < 300 and isinstance(data, dict) and "version" in data and "id" in data:
+        is_record = isinstance(data, dict) and "version" in data and "id" in data
+        if 200 <= response.status_code < 300 and is_record and not getattr(response, "is_preview", False):
             response["ETag"] = etag(data["version"])
         return response
 

@@ -151,6 +151,22 @@ def test_a_dry_run_answers_the_merge_and_stores_nothing(owner_client, organizati
     assert not HistoryEntry.objects.filter(event="merged").exists()
 
 
+@pytest.mark.parametrize("resource, factory", [("customers", CustomerFactory), ("leads", LeadFactory)])
+def test_a_dry_run_answer_has_no_etag_so_a_client_keeps_the_stored_version(
+    owner_client, organization, resource, factory
+):
+    target, source = factory(organization=organization), factory(organization=organization)
+
+    preview = merge(owner_client, resource, target, [source], dry_run=True)
+    assert preview.status_code == 200 and "ETag" not in preview.headers
+
+    stored = owner_client.get(f"/api/{resource}/{target.id}/")["ETag"]
+    merged = owner_client.post(
+        f"/api/{resource}/{target.id}/merge/", {"source_ids": [source.id]}, format="json", HTTP_IF_MATCH=stored
+    )
+    assert merged.status_code == 200 and merged["ETag"] == f'"{merged.json()["version"]}"'
+
+
 @pytest.mark.parametrize(
     "sources",
     ["self", "foreign", "missing", "empty", "converted lead"],

@@ -37,4 +37,7 @@ class DuplicatesMergeMixin:
         self.require_codes(f"{self.permission_resource}:delete")
         body = self.validated(MergeSerializer, request.data)
         merged = self.get_service().merge(self.get_object(), body["source_ids"], dry_run=body["dry_run"])
-        return Response(self.get_serializer(merged).data)
+        response = Response(self.get_serializer(merged).data)
+        # A dry run shows a version that was never stored: as an ETag it would fail the real merge's If-Match.
+        response.is_preview = body["dry_run"]
+        return response
