@@ -20,6 +20,8 @@ REQUIRED_NAMES = {
     CustomerType.INDIVIDUAL: ("first_name", "last_name"),
     CustomerType.BUSINESS: ("company_name",),
 }
+# "a business customer", "an individual customer": how a missing-name error names the type.
+TYPE_NAMES = {CustomerType.INDIVIDUAL: "an individual", CustomerType.BUSINESS: "a business"}
 NAME_FIELDS = ("customer_type", "first_name", "last_name", "company_name")
 # The only fields a bulk update may set.
 BULK_UPDATE_FIELDS = frozenset({"status", "assigned_to"})
@@ -71,7 +73,7 @@ class CustomerService(MergeMixin, OrganizationService):
         missing = [name for name in required if not (getattr(customer, name) or "").strip()]
         if missing:
             raise DjangoValidationError(
-                dict.fromkeys(missing, f"This field is required for a {customer.customer_type} customer.")
+                dict.fromkeys(missing, f"This field is required for {TYPE_NAMES[customer.customer_type]} customer.")
             )
 
     def prepare_create(self, record: Customer) -> None:

@@ -93,6 +93,19 @@ def test_missing_names_for_the_customer_type_are_400(owner_client, payload, fiel
 
 
 @pytest.mark.parametrize(
+    ("customer_type", "message"),
+    [
+        ("individual", "This field is required for an individual customer."),
+        ("business", "This field is required for a business customer."),
+    ],
+)
+def test_a_missing_name_says_which_customer_type_needs_it(owner_client, customer_type, message):
+    response = owner_client.post("/api/customers/", {"customer_type": customer_type}, format="json")
+    assert response.status_code == 400
+    assert {tuple(messages) for messages in response.json()["errors"].values()} == {(message,)}
+
+
+@pytest.mark.parametrize(
     ("start", "changes", "field"),
     [
         (INDIVIDUAL, {"customer_type": "business"}, "company_name"),
