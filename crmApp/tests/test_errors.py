@@ -7,14 +7,17 @@ from django.db.models import ProtectedError
 from django.urls import URLResolver, get_resolver, path
 from rest_framework.test import APIClient
 
-from crmApp.models import Role
+from crmApp.models import Activity, Deal, Role, Webhook
 from crmApp.serializers.rbac import RoleSerializer
 from crmApp.services.rbac_service import RoleService
 from crmApp.tests.conftest import make_client
+from crmApp.tests.factories import ActivityFactory, DealFactory
 from crmApp.tests.test_tenancy import api_views
+from crmApp.tests.test_webhooks import make_webhook, public_dns
 from crmApp.viewsets.rbac import RoleViewSet
 
 pytestmark = pytest.mark.django_db
+__all__ = ["public_dns"]  # the fixture
 
 HUGE_ID = "99999999999999999999999"
 
@@ -313,3 +316,37 @@ def test_a_staff_admin_session_browses_the_api_and_needs_csrf_to_write(admin_use
     assert browser.get("/api/leads/").status_code == 200
     refused = browser.post("/api/leads/", {"first_name": "Ada"}, content_type="application/json")
     assert (refused.status_code, refused.json()["code"]) == (403, "permission_denied")
+
+
+# Actions that take no body: (path, with the record ids filled in), the record they change and how to read it.
+BODYLESS_ACTIONS = {
+    "win a deal": "/api/deals/{deal}/win/",
+    "complete an activity": "/api/activities/{activity}/complete/",
+    "reopen an activity": "/api/activities/{activity}/reopen/",
+    "rotate a webhook's secret": "/api/webhooks/{webhook}/rotate-secret/",
+    "ping a webhook": "/api/webhooks/{webhook}/ping/",
+}
+
+
+@pytest.mark.parametrize("action", BODYLESS_ACTIONS)
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [({"value": "5000.00"}, {"value"}), (["value"], {"non_field_errors"}), ({}, None)],
+    ids=["a field", "a list", "empty"],
+)
+def test_an_action_that_takes_no_body_refuses_one(owner_client, organization, public_dns, action, body, fields):
+    ids = {
+        "deal": DealFactory(organization=organization, value="100.00").id,
+        "activity": ActivityFactory(organization=organization).id,
+        "webhook": make_webhook(organization).id,
+    }
+    before = (Deal.objects.get().value, Activity.objects.get().is_done, Webhook.objects.get().secret)
+
+    response = owner_client.post(BODYLESS_ACTIONS[action].format(**ids), body, format="json")
+
+    if fields is None:
+        assert response.status_code in (200, 202), response.content
+        return
+    assert_error(response, 400, "invalid", errors=True)
+    assert set(response.json()["errors"]) == fields
+    assert (Deal.objects.get().value, Activity.objects.get().is_done, Webhook.objects.get().secret) == before

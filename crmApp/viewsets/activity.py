@@ -11,6 +11,7 @@ from crmApp.filters.activity import ActivityFilter
 from crmApp.filters.history import AuditLogFilter
 from crmApp.mixins import OrganizationScopedModelViewSet, OrganizationScopedViewSet, RecordHistoryMixin
 from crmApp.models import Activity, HistoryEntry
+from crmApp.query import takes_no_body
 from crmApp.serializers.activity import ActivitySerializer
 from crmApp.serializers.history import AuditEntrySerializer
 from crmApp.services.activity_service import ActivityService
@@ -37,13 +38,15 @@ class ActivityViewSet(ExportMixin, RecordHistoryMixin, OrganizationScopedModelVi
     ordering_fields = ["due_at", "created_at", "updated_at"]
     ordering = ["-created_at", "-id"]
 
-    @extend_schema(request=None, responses=ActivitySerializer)
+    @takes_no_body
+    @extend_schema(responses=ActivitySerializer)
     @action(detail=True, methods=["post"], permission_code="activities:update")
     def complete(self, request, pk=None):
         """Mark the activity done (by the caller, now); completing it again keeps the first `done_at`."""
         return Response(self.get_serializer(self.get_service().complete(self.get_object())).data)
 
-    @extend_schema(request=None, responses=ActivitySerializer)
+    @takes_no_body
+    @extend_schema(responses=ActivitySerializer)
     @action(detail=True, methods=["post"], permission_code="activities:update")
     def reopen(self, request, pk=None):
         """Mark the activity not done again."""

@@ -9,6 +9,7 @@ from crmApp.filters.deal import DealFilterSet
 from crmApp.listing import RowListMixin
 from crmApp.mixins import OrganizationScopedModelViewSet, RecordHistoryMixin, TimelineMixin
 from crmApp.models import Deal
+from crmApp.query import takes_no_body
 from crmApp.serializers.deal import (
     BoardColumnSerializer,
     BoardQuerySerializer,
@@ -58,7 +59,8 @@ class DealViewSet(RowListMixin, ExportMixin, RecordHistoryMixin, TimelineMixin, 
         deal = self.get_service().move_stage(deal, **self.validated(MoveStageSerializer, request.data))
         return Response(self.get_serializer(deal).data)
 
-    @extend_schema(request=None, responses=DealSerializer)
+    @takes_no_body
+    @extend_schema(responses=DealSerializer)
     @action(detail=True, methods=["post"], permission_code="deals:update")
     def win(self, request, pk=None):
         """Move the deal to its pipeline's won stage."""

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from crmApp.mixins import OrganizationScopedModelViewSet, OrganizationScopedViewSet
 from crmApp.models import ApiKey, Webhook
+from crmApp.query import takes_no_body
 from crmApp.serializers.integration import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
@@ -47,13 +48,15 @@ class WebhookViewSet(OrganizationScopedModelViewSet):
     def get_serializer_class(self):
         return WebhookCreatedSerializer if self.action == "create" else WebhookSerializer
 
-    @extend_schema(request=None, responses=WebhookSecretSerializer)
+    @takes_no_body
+    @extend_schema(responses=WebhookSecretSerializer)
     @action(detail=True, methods=["post"], url_path="rotate-secret", permission_code=WEBHOOKS_MANAGE)
     def rotate_secret(self, request, pk=None):
         """A new secret; the old one keeps signing, as a second `v1=`, for 24 hours."""
         return Response({"secret": self.get_service().rotate_secret(self.get_object())})
 
-    @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
+    @takes_no_body
+    @extend_schema(responses={202: WebhookDeliverySerializer})
     @action(detail=True, methods=["post"], permission_code=WEBHOOKS_MANAGE)
     def ping(self, request, pk=None):
         """Send a `ping` event now (409 when the webhook is disabled)."""
@@ -67,8 +70,8 @@ class WebhookViewSet(OrganizationScopedModelViewSet):
         attempts = self.get_service().deliveries(self.get_object())
         return self.get_paginated_response(WebhookDeliverySerializer(self.paginate_queryset(attempts), many=True).data)
 
+    @takes_no_body
     @extend_schema(
-        request=None,
         responses={202: WebhookDeliverySerializer},
         parameters=[OpenApiParameter("attempt_id", int, OpenApiParameter.PATH, description="Any attempt's `id`.")],
     )

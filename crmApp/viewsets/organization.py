@@ -22,7 +22,7 @@ from crmApp.permissions import (
     OrganizationAccess,
     organization_rule_allows,
 )
-from crmApp.query import KnownQueryParametersMixin
+from crmApp.query import KnownQueryParametersMixin, takes_no_body
 from crmApp.serializers.organization import (
     InvitationSerializer,
     InviteSerializer,
@@ -203,10 +203,10 @@ class OrganizationViewSet(
         membership = service.change_member(self._member(service, user_id), **serializer.validated_data)
         return Response(MemberEntrySerializer(membership).data)
 
+    @takes_no_body
     @extend_schema(
         summary="Remove a member or cancel their invitation (members:manage, or the member themselves)",
         parameters=[USER_ID_PARAMETER],
-        request=None,
         responses={204: OpenApiResponse(description="Removed; their roles here are dropped.")},
     )
     @member.mapping.delete
@@ -215,10 +215,10 @@ class OrganizationViewSet(
         service.remove_member(self._member(service, user_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @takes_no_body
     @extend_schema(
         summary="Cancel an open invitation by its invitation_id (members:manage)",
         parameters=[INVITATION_ID_PARAMETER],
-        request=None,
         responses={204: OpenApiResponse(description="Cancelled; the mailed link no longer works.")},
     )
     @action(detail=True, methods=["delete"], url_path=r"invitations/(?P<invitation_id>[0-9]+)")

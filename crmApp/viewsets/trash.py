@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from crmApp.mixins import OrganizationScopedViewSet
 from crmApp.permissions import INTERNAL_MEMBER
+from crmApp.query import takes_no_body
 from crmApp.serializers.activity import ActivitySerializer
 from crmApp.serializers.customer import CustomerSerializer
 from crmApp.serializers.deal import DealSerializer
@@ -88,14 +89,16 @@ class TrashViewSet(OrganizationScopedViewSet):
         context = {"resource": resource}
         return self.get_paginated_response(TrashedRecordSerializer(page, many=True, context=context).data)
 
-    @extend_schema(request=None, parameters=[RESOURCE_PATH, ID_PATH], responses=RESTORED_RECORD)
+    @takes_no_body
+    @extend_schema(parameters=[RESOURCE_PATH, ID_PATH], responses=RESTORED_RECORD)
     def restore(self, request, resource=None, pk=None):
         """Bring the record back, with its code and relations; the answer is the record."""
         service = self.resource_service(resource)
         record = service.restore(self.trashed_record(service, pk))
         return Response(RESOURCES[resource][1](record, context=self.get_serializer_context()).data)
 
-    @extend_schema(request=None, parameters=[RESOURCE_PATH, ID_PATH], responses={204: None})
+    @takes_no_body
+    @extend_schema(parameters=[RESOURCE_PATH, ID_PATH], responses={204: None})
     def purge(self, request, resource=None, pk=None):
         """Delete the record for good; its history stays."""
         service = self.resource_service(resource)
