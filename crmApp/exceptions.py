@@ -3,6 +3,7 @@
 import logging
 import math
 
+import redis
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,6 +18,8 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
+# How long a 503 (the cache unreachable) tells clients to wait before they try again.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
 
 class DomainError(exceptions.APIException):
@@ -128,6 +131,11 @@ def _translate(exc):
         return Conflict("The request conflicts with existing data.")
     if isinstance(exc, OperationalError) and lost_a_race(exc):
         return Conflict("A concurrent request changed the same records; nothing was changed. Try again.")
+    if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
+        # An outage to retry, not a bug: the versions and the access cache live in Redis (logged below).
+        error = exceptions.APIException("The cache is unreachable; try again shortly.", code="cache_unavailable")
+        error.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return error
     if isinstance(exc, RequestDataTooBig):
         error = exceptions.APIException("Request body is too large (5 MB at most).", code="request_too_large")
         error.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
@@ -154,6 +162,8 @@ def flatten_errors(detail, path: str = "") -> dict[str, list[str]]:
 
 def exception_handler(exc, context):
     """Render every error as JSON; unexpected ones become a logged 500 without a traceback."""
+    if isinstance(exc, redis.exceptions.RedisError):
+        logger.error("Redis failed in %s: %s", context.get("view").__class__.__name__, exc)
     exc = _translate(exc)
     if not isinstance(exc, exceptions.APIException):
         logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
@@ -164,6 +174,8 @@ def exception_handler(exc, context):
     extra = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
+    if exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
     if isinstance(exc, exceptions.Throttled):
         retry_after = max(1, math.ceil(exc.wait or 0))
         headers["Retry-After"] = str(retry_after)

@@ -40,6 +40,7 @@ ERROR_DESCRIPTIONS = {
     "415": "The body is in a content type this operation does not read.",
     "422": "This `Idempotency-Key` was already used for another request.",
     "429": "Too many requests; `Retry-After` and `retry_after` say when to try again.",
+    "503": "The cache is unreachable (`cache_unavailable`); try again after `Retry-After` seconds.",
 }
 RELATED_RECORD_RULE = "an id of a related record names no record of the active organization (missing or foreign)"
 
@@ -163,8 +164,11 @@ class CRMAutoSchema(AutoSchema):
             statuses.append("415")
         if method == "POST" and authenticated and not self.path.startswith("/api/auth/"):
             statuses.append("422")
-        if getattr(self.view, "throttle_classes", None):
+        throttled = bool(getattr(self.view, "throttle_classes", None))
+        if throttled:
             statuses.append("429")
+        if authenticated or throttled:  # the access cache and the throttle counters live in Redis
+            statuses.append("503")
         return statuses
 
 

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+import redis
 from django.db.models import ProtectedError
 from django.urls import URLResolver, get_resolver, path
 from rest_framework.test import APIClient
@@ -284,6 +285,20 @@ def test_500_from_a_view_is_json_without_a_traceback(owner_client, monkeypatch, 
     assert "secret internals" not in response.content.decode()
     assert "Traceback" not in response.content.decode()
     assert body["detail"] == "Internal server error."
+
+
+@pytest.mark.parametrize("failure", [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError])
+def test_an_unreachable_redis_is_a_503_to_retry_not_a_500(owner_client, monkeypatch, failure):
+    def unreachable(self, request, *args, **kwargs):
+        raise failure("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(RoleViewSet, "list", unreachable)
+
+    response = owner_client.get("/api/roles/")
+
+    body = assert_error(response, 503, "cache_unavailable")
+    assert response["Retry-After"] == "5"
+    assert "6379" not in body["detail"]
 
 
 @pytest.mark.urls("crmApp.tests.test_errors")

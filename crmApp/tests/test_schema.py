@@ -103,3 +103,10 @@ def test_routes_without_query_parameters_refuse_one_with_a_400_naming_it(owner_c
 def test_health_documents_its_503_body(schema):
     answer = schema["paths"]["/api/health/"]["get"]["responses"]["503"]["content"]["application/json"]["schema"]
     assert set(resolve(schema, answer)["required"]) == {"status", "database", "detail", "code"}
+
+
+def test_every_operation_that_reads_the_cache_documents_its_503(schema):
+    for name, operation in operations(schema):
+        if "503" not in operation["responses"]:
+            # Open and unthrottled, these touch no cache; the health check's 503 is the database's.
+            assert name in {"GET /api/", "GET /api/schema/", "GET /api/docs/", "GET /api/redoc/"}, name
