@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
+from crmApp import history
 from crmApp.caching import cached_for_organization, query_fingerprint
 from crmApp.constants import DealStatus
 from crmApp.exceptions import BusinessRuleViolation, Conflict
@@ -121,7 +122,8 @@ class DealService(OrganizationService):
             )
         if record.status != before["status"]:
             if record.status == DealStatus.WON:
-                events.append(("won", {"value": str(record.value)}))
+                # At the column's two places, as the history shows it: a form holds what was typed (`70000`).
+                events.append(("won", {"value": history.column_json(Deal._meta.get_field("value"), record.value)}))
             elif record.status == DealStatus.LOST:
                 events.append(("lost", {"lost_reason": record.lost_reason}))
             else:

@@ -145,6 +145,17 @@ def test_moving_a_deal_to_the_won_stage_in_the_admin_closes_it_like_the_api(admi
 
 
 @pytest.mark.django_db
+def test_a_deal_won_in_the_admin_with_a_new_value_records_the_value_at_two_places(admin_client, organization):
+    deal = DealFactory(organization=organization, value=Decimal("1000.00"))
+    won = default_stage(organization, "Closed Won")
+    change = reverse("admin:crmApp_deal_change", args=[deal.id])
+    admin_client.post(change, deal_form(deal, stage=won.id, value="70000"))
+
+    event = HistoryEntry.objects.get(record_type="deal", record_id=deal.id, event="won")
+    assert event.data == {"value": "70000.00"}
+
+
+@pytest.mark.django_db
 def test_a_deal_with_a_stage_of_another_pipeline_or_a_foreign_customer_is_refused(
     admin_client, organization, other_organization
 ):
