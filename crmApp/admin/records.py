@@ -66,6 +66,18 @@ def bound_form(form: type[forms.ModelForm], admin, request) -> type[forms.ModelF
 class ServiceForm(forms.ModelForm):
     """Validates a record by trying the service's save in a savepoint that is always rolled back."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A record's link to a record in the trash is offered as it stands: left out of the choices, it
+        # rendered empty and a save of any other field cleared it (or was refused as an invalid choice).
+        if self.instance.pk is None:
+            return  # a new record links only to live ones
+        for name, field in self.fields.items():
+            model = getattr(getattr(field, "queryset", None), "model", None)
+            current = self.initial.get(name)
+            if current is not None and hasattr(model, "with_trashed"):
+                field.queryset = field.queryset | model.with_trashed.filter(pk=current)
+
     def _post_clean(self):
         super()._post_clean()  # the instance now holds the form's values, and the model's own checks ran
         if self.errors or self.instance.organization_id is None:

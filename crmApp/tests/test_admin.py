@@ -1,5 +1,6 @@
 """The Django admin: every page renders, and saves keep the same rules as the API."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -7,10 +8,12 @@ from django.apps import apps
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import timezone
 
-from crmApp.models import Deal, HistoryEntry, Lead, Membership, Pipeline, PipelineStage
+from crmApp.models import Customer, Deal, HistoryEntry, Lead, Membership, Pipeline, PipelineStage
 from crmApp.models.tally import Tally
 from crmApp.tests.factories import (
+    ActivityFactory,
     CustomerFactory,
     DealFactory,
     EmployeeFactory,
@@ -356,3 +359,39 @@ def test_a_record_linked_to_a_user_who_is_not_a_member_is_refused(
     assert response.status_code == 200
     assert f"User {user.id} is not an active member of this organization." in response.content.decode()
     assert not apps.get_model("crmApp", model).objects.filter(organization=organization).exists()
+
+
+def activity_form(activity, **fields) -> dict:
+    return {
+        "organization": activity.organization_id,
+        "type": activity.type,
+        "subject": activity.subject,
+        "body": "",
+        "due_at_0": "",
+        "due_at_1": "",
+        "assigned_to": "",
+        "customer": activity.customer_id or "",
+        "lead": activity.lead_id or "",
+        "deal": activity.deal_id or "",
+        **fields,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("trashed", ["customer", "lead"])
+def test_a_link_to_a_record_in_the_trash_survives_an_admin_edit_of_another_field(admin_client, organization, trashed):
+    customer, lead = CustomerFactory(organization=organization), LeadFactory(organization=organization)
+    activity = ActivityFactory(organization=organization, customer=customer, lead=lead)
+    model = {"customer": Customer, "lead": Lead}[trashed]
+    model.objects.filter(pk=getattr(activity, f"{trashed}_id")).update(deleted_at=timezone.now())
+    change = reverse("admin:crmApp_activity_change", args=[activity.id])
+
+    select = re.search(rf'<select name="{trashed}".*?</select>', admin_client.get(change).content.decode(), re.S)
+    assert f'<option value="{getattr(activity, f"{trashed}_id")}" selected>' in select.group()  # shown as it is
+    response = admin_client.post(change, activity_form(activity, subject="Renamed"))
+
+    assert response.status_code == 302
+    activity.refresh_from_db()
+    assert (activity.customer_id, activity.lead_id) == (customer.id, lead.id)
+    entry = HistoryEntry.objects.filter(record_type="activity", record_id=activity.id).latest("id")
+    assert [change["field"] for change in entry.changes] == ["subject"]
