@@ -10,7 +10,7 @@ from django.forms.models import BaseInlineFormSet
 
 from crmApp.admin.records import ServiceBackedAdmin, trial_errors
 from crmApp.admin_site import OrganizationLabeledFilter
-from crmApp.constants import MembershipRole, MembershipStatus
+from crmApp.constants import ChangeSource, MembershipRole, MembershipStatus
 from crmApp.models import (
     CodeSequence,
     IdempotencyKey,
@@ -29,6 +29,7 @@ from crmApp.services.integration_service import (
     disable_webhooks_of_accounts,
 )
 from crmApp.services.organization_service import MemberService
+from crmApp.services.purging import unlink_accounts
 from crmApp.services.rbac_service import UserRoleService
 
 
@@ -87,11 +88,14 @@ class UserAdmin(BaseUserAdmin):
     @transaction.atomic
     def delete_model(self, request, obj):
         disable_webhooks_of_accounts([obj.pk])
+        unlink_accounts([obj.pk], actor=request.user, source=ChangeSource.ADMIN)
         super().delete_model(request, obj)
 
     @transaction.atomic
     def delete_queryset(self, request, queryset):
-        disable_webhooks_of_accounts(queryset.values_list("pk", flat=True))
+        user_ids = list(queryset.values_list("pk", flat=True))
+        disable_webhooks_of_accounts(user_ids)
+        unlink_accounts(user_ids, actor=request.user, source=ChangeSource.ADMIN)
         super().delete_queryset(request, queryset)
 
 

@@ -6,7 +6,16 @@ def service_for(model):
     from crmApp.services.activity_service import ActivityService
     from crmApp.services.customer_service import CustomerService
     from crmApp.services.deal_service import DealService
+    from crmApp.services.employee_service import EmployeeService
     from crmApp.services.lead_service import LeadService
+    from crmApp.services.vendor_service import VendorService
 
-    services = {"activity": ActivityService, "customer": CustomerService, "deal": DealService, "lead": LeadService}
+    services = {
+        "activity": ActivityService,
+        "customer": CustomerService,
+        "deal": DealService,
+        "lead": LeadService,
+        "employee": EmployeeService,
+        "vendor": VendorService,
+    }
     return services[model._meta.model_name]

@@ -3,7 +3,8 @@
 The database would set those links to NULL by itself (SET NULL) with no version, history or webhook
 event, and it would leave an activity whose only subject went about nothing, which no write may do.
 So each link is cleared through `update_rows`, and an activity about nothing but the purged records
-goes with them: a `purged` event, after a `deleted` one if it was still live.
+goes with them: a `purged` event, after a `deleted` one if it was still live. A user account deleted
+for good (by staff) is unlinked from the records that name it the same way.
 
 Locks: the purger holds its records `FOR NO KEY UPDATE` while it unlinks, and the referencing rows are
 taken in the order every multi-table write takes them. A write that links to a purged record meanwhile
@@ -16,7 +17,8 @@ from collections.abc import Callable, Collection
 
 from django.db import models
 
-from crmApp.models import Activity, Customer, Deal, Lead
+from crmApp.history import history_fields
+from crmApp.models import Activity, Customer, Deal, Employee, Lead, Organization, User, Vendor
 from crmApp.services import service_for
 from crmApp.services.activity_service import SUBJECTS
 from crmApp.tenancy import Tenant
@@ -75,3 +77,26 @@ def purge_with_subject(service, rows: models.QuerySet) -> int:
         )
         Activity.with_trashed.filter(pk__in=[activity.pk for activity in activities]).delete()
     return len(activities)
+
+
+def account_links() -> list[tuple[type[models.Model], str]]:
+    """(record model, its field) of every link to a user account that history records and the database would clear."""
+    return [
+        (model, field.name)
+        for model in (Customer, Activity, Employee, Vendor)
+        for field in history_fields(model)
+        if field.is_relation and field.related_model is User and field.remote_field.on_delete is models.SET_NULL
+    ]
+
+
+def unlink_accounts(user_ids: Collection[int], *, actor, source: str) -> None:
+    """Clear every record's link to the accounts `user_ids`, about to be deleted, each a change logged as `actor`'s.
+
+    Left to the database, a customer's `user` (or an activity's `done_by`) would change with no version,
+    history or webhook event.
+    """
+    for model, name in account_links():
+        linked = model.with_trashed.filter(**{f"{name}__in": user_ids})
+        for organization in Organization.objects.filter(pk__in=linked.values("organization_id")):
+            service = service_for(model)(Tenant.system(organization, user=actor, source=source))
+            service.update_rows(linked.filter(organization=organization), **{name: None})

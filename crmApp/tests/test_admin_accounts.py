@@ -4,12 +4,20 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from crmApp.constants import MembershipRole, MembershipStatus
+from crmApp.constants import ChangeSource, MembershipRole, MembershipStatus
 from crmApp.exceptions import InvalidRefreshToken
-from crmApp.models import Membership, User, UserRole
+from crmApp.history import record_type
+from crmApp.models import HistoryEntry, Membership, OutboxEvent, User, UserRole, Webhook
 from crmApp.services import auth_service
 from crmApp.services.organization_service import LAST_OWNER_MESSAGE
-from crmApp.tests.factories import RoleFactory, UserFactory
+from crmApp.tests.factories import (
+    ActivityFactory,
+    CustomerFactory,
+    EmployeeFactory,
+    RoleFactory,
+    UserFactory,
+    VendorFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -272,3 +280,38 @@ def test_deactivating_a_user_ends_their_sessions_for_good(admin_client, deactiva
     else:
         with pytest.raises(InvalidRefreshToken):
             auth_service.rotate_refresh_token(refresh)
+
+
+@pytest.mark.parametrize(
+    ("factory", "field", "event"),
+    [
+        (CustomerFactory, "user", "customer.updated"),
+        (EmployeeFactory, "user", None),
+        (VendorFactory, "user", None),
+        (ActivityFactory, "done_by", "activity.updated"),
+    ],
+)
+@pytest.mark.parametrize("how", ["delete page", "changelist action"])
+def test_deleting_an_account_unlinks_its_records_as_logged_changes(
+    admin_client, admin_user, organization, make_member, factory, field, event, how
+):
+    member = make_member()
+    record = factory(organization=organization, **{field: member})
+    Webhook.objects.create(organization=organization, events=["*"], url="https://hooks.example.com/crm", secret="x")
+
+    if how == "delete page":
+        response = admin_client.post(reverse("admin:crmApp_user_delete", args=[member.id]), {"post": "yes"})
+    else:
+        form = {"action": "delete_selected", "_selected_action": [member.id], "post": "yes"}
+        response = admin_client.post(reverse("admin:crmApp_user_changelist"), form)
+
+    assert response.status_code == 302, response.content[:2000]
+    record = type(record).with_trashed.get(pk=record.pk)
+    assert (getattr(record, f"{field}_id"), record.version) == (None, 2)
+    entry = HistoryEntry.objects.get(record_type=record_type(type(record)), record_id=record.pk)
+    assert (entry.source, entry.actor, entry.changes) == (
+        ChangeSource.ADMIN,
+        admin_user,
+        [{"field": field, "old": member.id, "new": None}],
+    )
+    assert list(OutboxEvent.objects.values_list("type", flat=True)) == ([event] if event else [])
