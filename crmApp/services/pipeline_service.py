@@ -89,6 +89,12 @@ class PipelineService(OrganizationService):
             setattr(pipeline, name, value)
         return self.save_record(pipeline, before)
 
+    def remove_record(self, record: Pipeline) -> None:
+        """Delete the pipeline; its stages go with it, each logged with a `deleted` event of its own."""
+        stages = list(record.stages.select_for_update().order_by("pk"))
+        self.log_writes([(stage, [], [("deleted", {})]) for stage in stages])
+        super().remove_record(record)
+
     def check_delete(self, pipeline: Pipeline) -> None:
         """Refused while it holds deals (409, whatever else stands in the way) and for the default pipeline (400)."""
         if Deal.with_trashed.filter(organization=self.organization, pipeline=pipeline).exists():

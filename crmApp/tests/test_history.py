@@ -52,6 +52,17 @@ def test_creating_a_pipeline_with_stages_records_each_of_them(owner_client, owne
         assert (event.event, changed(change)["name"]) == ("created", (None, stage["name"]))
 
 
+def test_deleting_a_pipeline_records_the_deletion_of_each_of_its_stages(owner_client, owner):
+    body = {"name": "Renewals", "stages": [{"name": "Ask", "probability": 20}, {"name": "Signed", "is_won": True}]}
+    pipeline = owner_client.post("/api/pipelines/", body, format="json").json()
+
+    assert owner_client.delete(f"/api/pipelines/{pipeline['id']}/").status_code == 204
+
+    for stage in pipeline["stages"]:
+        *_, deleted = entries("stage", stage["id"])
+        assert (deleted.event, deleted.actor, deleted.source, deleted.record_code) == ("deleted", owner, "api", "")
+
+
 def test_update_records_only_what_changed_and_the_computed_fields(owner_client, organization):
     lead = LeadFactory(organization=organization)
     owner_client.patch(f"/api/leads/{lead.id}/", {"company": "Initech", "status": "contacted"}, format="json")
