@@ -73,8 +73,9 @@ class ServiceForm(forms.ModelForm):
         if self.instance.pk is None:
             return  # a new record links only to live ones
         for name, field in self.fields.items():
-            model = getattr(getattr(field, "queryset", None), "model", None)
-            current = self.initial.get(name)
+            if not isinstance(field, forms.ModelChoiceField) or isinstance(field, forms.ModelMultipleChoiceField):
+                continue
+            model, current = field.queryset.model, self.initial.get(name)
             if current is not None and hasattr(model, "with_trashed"):
                 field.queryset = field.queryset | model.with_trashed.filter(pk=current)
 
