@@ -152,7 +152,9 @@ def test_each_activity_action_needs_its_code(member_client, organization, method
     lead = LeadFactory(organization=organization)
     activity = Activity.objects.create(organization=organization, subject="Call", lead=lead)
     url = f"{ACTIVITIES}{path.format(id=activity.id)}"
-    body = {"subject": "Call again", "lead": lead.id} if method in ("post", "patch") else None
+    body = (
+        {"subject": "Call again", "lead": lead.id} if method in ("post", "patch") and "complete" not in path else None
+    )
 
     without = getattr(member_client(["leads:view"]), method)(url, body, format="json")
     holding = getattr(member_client([code, "activities:view"]), method)(url, body, format="json")
