@@ -86,7 +86,7 @@ class KnownQueryParametersMixin:
         unknown = sorted(set(request.query_params) - self.known_query_parameters())
         if unknown:
             raise ValidationError({name: ["This endpoint takes no such query parameter."] for name in unknown})
-        if request.method not in ("GET", "HEAD") and self.refuses_a_body() and request.data:
+        if request.method not in ("GET", "HEAD") and self.refuses_a_body() and holds_something(request.data):
             if isinstance(request.data, Mapping):
                 raise ValidationError({name: ["This field is not part of this request."] for name in request.data})
             raise ValidationError({"non_field_errors": ["This request takes no body."]})
@@ -94,6 +94,11 @@ class KnownQueryParametersMixin:
     def refuses_a_body(self) -> bool:
         handler = getattr(self, getattr(self, "action", None) or self.request.method.lower(), None)
         return getattr(handler, "takes_no_body", False)
+
+
+def holds_something(body) -> bool:
+    """Whether a parsed request body is more than nothing (no body, or `{}`); `0`, `false` and `[]` are values."""
+    return body is not None and body != {}
 
 
 def takes_no_body(handler):

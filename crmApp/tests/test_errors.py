@@ -346,8 +346,17 @@ BODYLESS_ACTIONS = {
 @pytest.mark.parametrize("action", BODYLESS_ACTIONS)
 @pytest.mark.parametrize(
     ("body", "fields"),
-    [({"value": "5000.00"}, {"value"}), (["value"], {"non_field_errors"}), ({}, None)],
-    ids=["a field", "a list", "empty"],
+    [
+        ({"value": "5000.00"}, {"value"}),
+        (["value"], {"non_field_errors"}),
+        # A body that parses to something falsy is still a body, refused as any other value is.
+        ([], {"non_field_errors"}),
+        (False, {"non_field_errors"}),
+        (0, {"non_field_errors"}),
+        ("", {"non_field_errors"}),
+        ({}, None),
+    ],
+    ids=["a field", "a list", "an empty list", "false", "zero", "an empty string", "empty"],
 )
 def test_an_action_that_takes_no_body_refuses_one(owner_client, organization, public_dns, action, body, fields):
     ids = {
