@@ -209,7 +209,9 @@ def change_password(user: User, *, old_password: str, new_password: str) -> Toke
     """
     # Of two changes sent at once, the second waits here and finds the password its access token was
     # issued under gone, as its next request would; going through as well would kill the first's tokens.
-    stored = User.objects.select_for_update().get(pk=user.pk)
+    # The weaker lock: the account's other requests insert rows that point at it (a refreshed token, a
+    # new record), and their foreign-key checks must not wait for the hashing below.
+    stored = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     if stored.password != user.password:
         raise PasswordChanged()
     user = stored

@@ -277,6 +277,46 @@ def test_second_of_two_simultaneous_password_changes_sees_the_first(user, second
     assert refresh_with(tokens.refresh).status_code == 200
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_a_password_change_being_checked_does_not_hold_up_the_accounts_other_sessions(user, monkeypatch):
+    # While one request hashes and checks a new password, another session of the account refreshes its
+    # tokens: the new token's row points at the account, and that insert must not wait for the hashing.
+    session = login(user)
+    checking, refreshed = threading.Event(), threading.Event()
+    check = auth_service._check_new_password
+
+    def check_slowly(password, account, *, field):
+        checking.set()
+        refreshed.wait(timeout=10)
+        check(password, account, field=field)
+
+    monkeypatch.setattr(auth_service, "_check_new_password", check_slowly)
+
+    def change():
+        try:
+            account = User.objects.get(pk=user.pk)
+            auth_service.change_password(account, old_password=TEST_PASSWORD, new_password="An0ther-good-one")
+        finally:
+            connection.close()
+
+    changing = threading.Thread(target=change)
+    changing.start()
+    assert checking.wait(timeout=10)
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '2s'")  # a wait for the change's lock fails instead of hanging
+    try:
+        response = refresh_with(session["refresh"])
+    finally:
+        refreshed.set()
+        changing.join(timeout=30)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+
+    assert response.status_code == 200, response.content
+    assert can_login(user, "An0ther-good-one")
+
+
 @pytest.mark.django_db
 def test_revoking_all_tokens_is_a_fixed_number_of_queries(user, django_assert_num_queries):
     other = UserFactory()
