@@ -12,7 +12,12 @@ class PermittedMetadata(SimpleMetadata):
     """
 
     def determine_actions(self, request, view):
+        # Imported here: DRF reads this module while its own views are still being imported.
+        from crmApp.query import handler_takes_no_body
+
         actions = super().determine_actions(request, view)
+        # DRF describes the view's serializer as every write method's body, even one that takes none.
+        actions = {method: info for method, info in actions.items() if not handler_takes_no_body(view, method)}
         if not hasattr(view, "permitted_methods"):
             return actions
         permitted = view.permitted_methods()

@@ -92,8 +92,14 @@ class KnownQueryParametersMixin:
             raise ValidationError({"non_field_errors": ["This request takes no body."]})
 
     def refuses_a_body(self) -> bool:
-        handler = getattr(self, getattr(self, "action", None) or self.request.method.lower(), None)
-        return getattr(handler, "takes_no_body", False)
+        return handler_takes_no_body(self, self.request.method)
+
+
+def handler_takes_no_body(view, method: str) -> bool:
+    """Whether the handler `view` runs for the HTTP `method` is marked `@takes_no_body`."""
+    action = (getattr(view, "action_map", None) or {}).get(method.lower())
+    handler = getattr(view, action or method.lower(), None)
+    return getattr(handler, "takes_no_body", False)
 
 
 def holds_something(body) -> bool:

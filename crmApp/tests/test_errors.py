@@ -12,7 +12,7 @@ from crmApp.models import Activity, Deal, Role, Webhook
 from crmApp.serializers.rbac import RoleSerializer
 from crmApp.services.rbac_service import RoleService
 from crmApp.tests.conftest import make_client
-from crmApp.tests.factories import ActivityFactory, DealFactory
+from crmApp.tests.factories import ActivityFactory, DealFactory, LeadFactory
 from crmApp.tests.test_tenancy import api_views
 from crmApp.tests.test_webhooks import make_webhook, public_dns
 from crmApp.viewsets.rbac import RoleViewSet
@@ -374,3 +374,22 @@ def test_an_action_that_takes_no_body_refuses_one(owner_client, organization, pu
     assert_error(response, 400, "invalid", errors=True)
     assert set(response.json()["errors"]) == fields
     assert (Deal.objects.get().value, Activity.objects.get().is_done, Webhook.objects.get().secret) == before
+
+
+@pytest.mark.parametrize(
+    "path", [*BODYLESS_ACTIONS.values(), "/api/trash/leads/{lead}/restore/"], ids=[*BODYLESS_ACTIONS, "restore"]
+)
+def test_options_describes_no_body_for_an_action_that_takes_none(owner_client, organization, public_dns, path):
+    ids = {
+        "deal": DealFactory(organization=organization).id,
+        "activity": ActivityFactory(organization=organization).id,
+        "webhook": make_webhook(organization).id,
+        "lead": LeadFactory(organization=organization).id,
+    }
+
+    response = owner_client.options(path.format(**ids))
+
+    assert response.status_code == 200
+    assert "POST" in response["Allow"]
+    # The record's fields described as a POST body would be refused, one by one, if a client sent them.
+    assert "actions" not in response.json()
