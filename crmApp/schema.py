@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 from crmApp.constants import MONEY_PATTERN
+from crmApp.query import handler_takes_no_body
 from crmApp.serializers.errors import ErrorSerializer
 from crmApp.serializers.fields import ScopedPrimaryKeyRelatedField
 from crmApp.tenancy import MAX_ID
@@ -160,8 +161,8 @@ class CRMAutoSchema(AutoSchema):
             statuses.append("412")
         if method in ("POST", "PUT", "PATCH"):
             statuses += ["411", "413"]
-        if "requestBody" in operation:
-            statuses.append("415")
+        if "requestBody" in operation or handler_takes_no_body(self.view, method):
+            statuses.append("415")  # one that takes none reads a body to refuse it (crmApp.query)
         if method == "POST" and authenticated and not self.path.startswith("/api/auth/"):
             statuses.append("422")
         throttled = bool(getattr(self.view, "throttle_classes", None))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from crmApp.tests.factories import LeadFactory
+from crmApp.tests.factories import DealFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -73,14 +73,24 @@ def test_every_operation_that_takes_a_body_documents_the_415_for_another_content
 
 
 @pytest.mark.parametrize(
+    ("path", "method"), [("/api/deals/{id}/win/", "post"), RESTORE, ("/api/webhooks/{id}/ping/", "post")]
+)
+def test_an_action_that_takes_no_body_documents_the_415_of_a_body_it_cannot_read(schema, path, method):
+    # It reads a body only to refuse it, and one in another content type is refused before that, as a 415.
+    assert "415" in schema["paths"][path][method]["responses"]
+
+
+@pytest.mark.parametrize(
     ("method", "path", "headers", "status"),
     [
         ("get", "/api/leads/", {"HTTP_ACCEPT": "application/xml"}, 406),
         ("post", "/api/leads/", {"content_type": "text/plain"}, 415),
         ("post", "/api/imports/", {"content_type": "application/json"}, 415),
+        ("post", "/api/deals/{id}/win/", {"content_type": "text/plain"}, 415),
     ],
 )
-def test_those_statuses_are_answered_with_the_error_body(owner_client, method, path, headers, status):
+def test_those_statuses_are_answered_with_the_error_body(owner_client, organization, method, path, headers, status):
+    path = path.format(id=DealFactory(organization=organization).id)
     response = getattr(owner_client, method)(path, data="{}" if method == "post" else None, **headers)
     assert response.status_code == status
     assert set(response.json()) == {"detail", "code"}
