@@ -61,6 +61,12 @@ def check_linked_user(organization, user) -> None:
     raise DjangoValidationError({"user": DjangoValidationError(message, code="does_not_exist")})
 
 
+def links_another_user(record: models.Model, fields: dict) -> bool:
+    """Whether `fields` point the record's `user` at another account: sending back the one it links to is
+    keeping a link, not making one, even when that account has left the organization since."""
+    return "user" in fields and column_value(fields["user"]) != record.user_id
+
+
 def column_value(value):
     """What a field assignment stores in its column (a related record's id)."""
     return value.pk if isinstance(value, models.Model) else value

@@ -12,7 +12,7 @@ from crmApp import tallies
 from crmApp.constants import ChangeSource, CustomerStatus, CustomerType, DealStatus
 from crmApp.exceptions import BusinessRuleViolation, Protected
 from crmApp.models import Customer, Deal, Employee
-from crmApp.services.base import OrganizationService, check_linked_user, snapshot
+from crmApp.services.base import OrganizationService, check_linked_user, links_another_user, snapshot
 from crmApp.services.merging import MergeMixin
 
 # The names a customer of each type cannot do without (blank strings count as missing).
@@ -83,7 +83,7 @@ class CustomerService(MergeMixin, OrganizationService):
 
     def apply_update(self, record: Customer, fields: dict) -> None:
         """The names are checked against the record as it is after the change; raises ValidationError."""
-        if "user" in fields:
+        if links_another_user(record, fields):
             check_linked_user(self.organization, fields["user"])
         super().apply_update(record, fields)
         self._check_names(record)

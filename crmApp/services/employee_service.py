@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 
 from crmApp.exceptions import MemberChangeForbidden
 from crmApp.models import Activity, Customer, Deal, Employee, Lead
-from crmApp.services.base import OrganizationService, check_linked_user
+from crmApp.services.base import OrganizationService, check_linked_user, links_another_user
 
 
 class EmployeeService(OrganizationService):
@@ -48,7 +48,7 @@ class EmployeeService(OrganizationService):
 
     def apply_update(self, record: Employee, fields: dict) -> None:
         """Raises ValidationError when the new user isn't an active member or already has an employee record here."""
-        if "user" in fields:
+        if links_another_user(record, fields):
             self.check_own_reach(record, fields["user"])
             check_linked_user(self.organization, fields["user"])
             self._check_user_free(fields["user"], exclude_pk=record.pk)

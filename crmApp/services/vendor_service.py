@@ -1,7 +1,7 @@
 """Vendors: plain records of the organization."""
 
 from crmApp.models import Vendor
-from crmApp.services.base import OrganizationService, check_linked_user
+from crmApp.services.base import OrganizationService, check_linked_user, links_another_user
 
 
 class VendorService(OrganizationService):
@@ -15,6 +15,6 @@ class VendorService(OrganizationService):
 
     def apply_update(self, record: Vendor, fields: dict) -> None:
         """Raises ValidationError when the new user isn't an active member here."""
-        if "user" in fields:
+        if links_another_user(record, fields):
             check_linked_user(self.organization, fields["user"])
         super().apply_update(record, fields)

@@ -205,6 +205,28 @@ def test_employee_keeps_its_own_user_on_update(owner_client, organization, make_
     assert response.status_code == 200
 
 
+@EVERY_RESOURCE
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_a_record_sent_back_with_its_link_to_a_member_who_left_is_saved(
+    owner_client, organization, make_member, resource, method
+):
+    url, _, factory, _, _ = RESOURCES[resource]
+    left = make_member()
+    record = factory(organization=organization, user=left)
+    Membership.objects.filter(user=left, organization=organization).update(status="removed")
+    shown = owner_client.get(f"{url}{record.id}/").json()  # a form sends back what it read
+
+    body = {**shown, "phone": "555"} if method == "put" else {"user": left.id, "phone": "555"}
+    response = getattr(owner_client, method)(f"{url}{record.id}/", body, format="json")
+
+    assert response.status_code == 200, response.content
+    record.refresh_from_db()
+    assert (record.user_id, record.phone) == (left.id, "555")
+    # Linking another record to them is still a link to someone who is no member.
+    other = factory(organization=organization)
+    assert_invalid(owner_client.patch(f"{url}{other.id}/", {"user": left.id}, format="json"), "user")
+
+
 def test_deleting_an_employee_unassigns_their_customers_leads_and_deals(owner_client, organization):
     leaving, staying = EmployeeFactory(organization=organization), EmployeeFactory(organization=organization)
     customers = CustomerFactory.create_batch(2, organization=organization, assigned_to=leaving)
