@@ -34,7 +34,8 @@ def _bump(key: str) -> None:
         return
     cache.set(key, uuid.uuid4().hex, timeout=None)
     # Again at commit: a value cached from the old rows by another request meanwhile is never reused.
-    transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex, timeout=None))
+    # Robust: the write has committed, so Redis failing now is logged, not answered as a failed write.
+    transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex, timeout=None), robust=True)
 
 
 def user_changed(user_id) -> None:

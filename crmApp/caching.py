@@ -42,13 +42,14 @@ def mark_organization_changed(organization_id) -> None:
     """Make every cached read of one organization stale.
 
     The version moves now (so this transaction's own reads recompute) and again at commit (so a value
-    computed by another request before the commit is never reused).
+    computed by another request before the commit is never reused). The write has committed by then, so
+    Redis failing at that point is logged, not answered as a failed write.
     """
     if not settings.CACHE_FIGURES:
         return
     key = version_key(organization_id)
     cache.set(key, uuid.uuid4().hex, timeout=None)
-    transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex, timeout=None))
+    transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex, timeout=None), robust=True)
 
 
 def query_fingerprint(queryset) -> str:

@@ -4,11 +4,13 @@ import re
 
 import pytest
 import redis
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import ProtectedError
 from django.urls import URLResolver, get_resolver, path
 from rest_framework.test import APIClient
 
-from crmApp.models import Activity, Deal, Role, Webhook
+from crmApp.models import Activity, Deal, Lead, Role, Webhook
 from crmApp.serializers.rbac import RoleSerializer
 from crmApp.services.rbac_service import RoleService
 from crmApp.tests.conftest import make_client
@@ -393,3 +395,21 @@ def test_options_describes_no_body_for_an_action_that_takes_none(owner_client, o
     assert "POST" in response["Allow"]
     # The record's fields described as a POST body would be refused, one by one, if a client sent them.
     assert "actions" not in response.json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_whose_cache_fails_at_commit_is_answered_as_done(owner_client, monkeypatch):
+    """The versions move again at commit; Redis failing then doesn't undo the write, so it isn't a 503."""
+    real_set = cache.set
+
+    def failing_after_commit(*args, **kwargs):
+        if not connection.in_atomic_block and Lead.objects.exists():  # the write has committed
+            raise redis.exceptions.ConnectionError("Connection refused.")
+        return real_set(*args, **kwargs)
+
+    monkeypatch.setattr(cache, "set", failing_after_commit)
+
+    response = owner_client.post("/api/leads/", {"first_name": "Ada", "last_name": "Byron"}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert Lead.objects.filter(first_name="Ada").count() == 1
