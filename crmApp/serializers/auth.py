@@ -121,20 +121,6 @@ class InvitationAcceptSerializer(InputSerializer):
     last_name = StrictCharField(max_length=NAME_MAX, required=False, allow_blank=True)
 
 
-class MeUpdateSerializer(InputSerializer):
-    """The fields a user may change on their own account."""
-
-    first_name = StrictCharField(max_length=NAME_MAX, required=False)
-    last_name = StrictCharField(max_length=NAME_MAX, required=False)
-    username = UsernameField()
-
-    def validate_username(self, value: str | None) -> str | None:
-        user = self.context["request"].user
-        if value is not None and User.objects.username_taken(value, exclude_pk=user.pk):
-            raise serializers.ValidationError(TAKEN_USERNAME, code="unique")
-        return value
-
-
 # --- responses ------------------------------------------------------------------------------------
 class UserOrganizationSerializer(serializers.Serializer):
     """One organization the user is an active member of, with their place in it."""
@@ -157,6 +143,23 @@ class CurrentUserSerializer(serializers.Serializer):
     active_organization = serializers.IntegerField(source="active_organization_id", allow_null=True)
     organizations = UserOrganizationSerializer(source="memberships", many=True)
     permissions = serializers.ListField(child=serializers.CharField())
+
+
+# --- the profile form: a request shaped by the answer it edits -----------------------------------
+class MeUpdateSerializer(InputSerializer):
+    """The fields a user may change on their own account; the rest of the profile may be sent back as read."""
+
+    answered_by = (CurrentUserSerializer,)
+
+    first_name = StrictCharField(max_length=NAME_MAX, required=False)
+    last_name = StrictCharField(max_length=NAME_MAX, required=False)
+    username = UsernameField()
+
+    def validate_username(self, value: str | None) -> str | None:
+        user = self.context["request"].user
+        if value is not None and User.objects.username_taken(value, exclude_pk=user.pk):
+            raise serializers.ValidationError(TAKEN_USERNAME, code="unique")
+        return value
 
 
 class OrganizationSummarySerializer(serializers.Serializer):

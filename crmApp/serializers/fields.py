@@ -60,12 +60,16 @@ class AccountEmailField(StrictEmailField):
 class KnownFieldsMixin:
     """A body field the serializer doesn't have is a 400 naming it, never silently dropped (a typo, say).
 
-    Read-only fields are known: a client may send a record back as it read it.
+    Read-only fields are known: a client may send a record back as it read it. A body whose answer has a
+    serializer of its own names it in `answered_by`: that answer's fields may be sent back too, and are ignored.
     """
+
+    answered_by: tuple[type[serializers.Serializer], ...] = ()
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
+            shown = {name for answer in self.answered_by for name in answer().fields}
+            unknown = sorted(set(data) - set(self.fields) - shown)
             if unknown:
                 raise serializers.ValidationError({key: ["This field is not part of this request."] for key in unknown})
         return super().to_internal_value(data)

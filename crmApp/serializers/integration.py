@@ -115,6 +115,8 @@ class ApiKeySerializer(serializers.ModelSerializer):
 class ApiKeyCreateSerializer(InputSerializer):
     """Body of creating a key: its name, the codes it may use, and when it stops working (optional)."""
 
+    answered_by = (ApiKeySerializer,)
+
     name = StrictCharField(max_length=LONG_NAME_MAX)
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(ALL_PERMISSION_CODES)),

@@ -86,6 +86,8 @@ def member_entry_schema(*, many: bool = False) -> PolymorphicProxySerializer:
 class InviteSerializer(InputSerializer):
     """Invites an address; the invitee chooses their names and password when accepting."""
 
+    answered_by = (InvitationSerializer,)
+
     email = AccountEmailField(max_length=EMAIL_MAX)
     role = serializers.ChoiceField(choices=MembershipRole.choices, default=MembershipRole.MEMBER)
     profile_type = serializers.ChoiceField(choices=ProfileType.choices, default=ProfileType.EMPLOYEE)
@@ -93,6 +95,8 @@ class InviteSerializer(InputSerializer):
 
 class MemberUpdateSerializer(InputSerializer):
     """Changes a member's role and/or profile type."""
+
+    answered_by = (MemberSerializer, InvitationSerializer)
 
     role = serializers.ChoiceField(choices=MembershipRole.choices, required=False)
     profile_type = serializers.ChoiceField(choices=ProfileType.choices, required=False)

@@ -91,3 +91,13 @@ def api_key_form(client, owner, member, members):
     shown = client.get(f"/api/api-keys/{created['id']}/").json()
     answer = client.post("/api/api-keys/", {**shown, "name": "Zap again"}, format="json")
     return answer, lambda body: body["name"] == "Zap again" and body["id"] != shown["id"]
+
+
+@pytest.mark.parametrize("form", [profile_form, member_form, invitation_form, api_key_form])
+def test_an_account_level_form_may_send_back_what_it_read(owner, owner_client, organization, make_member, form):
+    members = f"/api/organizations/{organization.id}/members/"
+
+    answer, stored = form(owner_client, owner, make_member(), members)
+
+    assert answer.status_code in (200, 201), answer.content
+    assert stored(answer.json())
