@@ -75,7 +75,7 @@ class WebhookService(OrganizationService):
     def update(self, instance: Webhook, **fields) -> Webhook:
         """Change the webhook; enabling it again clears its failures and sends what is still queued, now.
 
-        Setting its events or URL, or enabling it, raises ValidationError when its events carry records the
+        Changing its events or URL, or enabling it, raises ValidationError when its events carry records the
         member can't see.
         """
         record = self.lock(instance)
@@ -83,10 +83,12 @@ class WebhookService(OrganizationService):
         moved = "url" in fields and fields["url"] != record.url
         if moved:
             check_destination(fields["url"])
+        # Sent back as read (a form's PUT), the events choose nothing.
+        rechosen = "events" in fields and set(fields["events"]) != set(record.events)
         for name, value in fields.items():
             setattr(record, name, value)
         enabled = record.is_active and not before["is_active"]
-        if "events" in fields or enabled or moved:
+        if rechosen or enabled or moved:
             # Enabling one, or choosing where it sends, is choosing who gets its records from now on (it may
             # have been disabled because its creator left), so it needs the same reach as choosing its events.
             self.check_reach(record.events)

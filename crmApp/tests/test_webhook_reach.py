@@ -59,6 +59,11 @@ def test_widening_a_webhooks_events_is_checked_too(manager, organization, public
     assert client.patch(path, {"description": "Billing"}, format="json").status_code == 200
     webhook.refresh_from_db()
     assert (webhook.events, webhook.description) == (["lead.created"], "Billing")
+    # A form sends the events back as it read them: that chooses nothing, even beyond the member's reach.
+    shown = client.get(f"/api/webhooks/{everything.id}/").json()
+    resent = client.put(f"/api/webhooks/{everything.id}/", {**shown, "description": "Ops"}, format="json")
+    assert resent.status_code == 200, resent.json()
+    assert Webhook.objects.get(pk=everything.pk).created_by_id == everything.created_by_id
 
 
 @pytest.mark.parametrize(
