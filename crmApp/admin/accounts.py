@@ -27,6 +27,7 @@ from crmApp.services.integration_service import (
     CREATOR_DEACTIVATED,
     disable_webhooks_beyond_reach,
     disable_webhooks_of_accounts,
+    revoke_api_keys_of,
 )
 from crmApp.services.organization_service import MemberService
 from crmApp.services.purging import unlink_accounts
@@ -78,11 +79,12 @@ class UserAdmin(BaseUserAdmin):
     @transaction.atomic
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        # A deactivated user's refresh tokens are refused while it lasts; revoked, they stay dead after a
-        # reactivation too, so a session taken over before it doesn't come back with the account. Its
-        # webhooks stop, as its API keys do.
+        # A deactivated user's refresh tokens and API keys are refused while it lasts; revoked, they stay
+        # dead after a reactivation too, so a session or key taken over before it doesn't come back with
+        # the account. Its webhooks stop too.
         if change and "is_active" in form.changed_data and not obj.is_active:
             revoke_all_refresh_tokens(obj)
+            revoke_api_keys_of([obj.pk])
             disable_webhooks_of_accounts([obj.pk], reason=CREATOR_DEACTIVATED)
 
     @transaction.atomic

@@ -252,6 +252,16 @@ def disable_webhooks_of_accounts(user_ids: Iterable[int], *, reason: str = CREAT
     return webhooks.update(is_active=False, disabled_reason=reason, version=F("version") + 1, updated_at=timezone.now())
 
 
+def revoke_api_keys_of(user_ids: Iterable[int]) -> int:
+    """Revoke the live API keys these accounts created, in every organization; returns how many.
+
+    For accounts staff deactivate: their keys are refused while that lasts, and revoked they stay dead if
+    the account is made active again, as its refresh tokens do.
+    """
+    keys = ApiKey.objects.filter(created_by_id__in=list(user_ids), revoked_at__isnull=True)
+    return keys.update(revoked_at=timezone.now())
+
+
 def authenticate_api_key(key: str) -> ApiKey:
     """The live key `key` is, with its organization and creator; raises LookupError with the reason."""
     record = (

@@ -7,7 +7,7 @@ from django.utils.html import escape
 from crmApp.constants import ChangeSource, MembershipRole, MembershipStatus
 from crmApp.exceptions import InvalidRefreshToken
 from crmApp.history import record_type
-from crmApp.models import HistoryEntry, Membership, OutboxEvent, User, UserRole, Webhook
+from crmApp.models import ApiKey, HistoryEntry, Membership, OutboxEvent, User, UserRole, Webhook
 from crmApp.services import auth_service
 from crmApp.services.organization_service import LAST_OWNER_MESSAGE
 from crmApp.tests.factories import (
@@ -265,9 +265,12 @@ def test_a_membership_never_moves_to_another_user(admin_client, organization, ma
 
 
 @pytest.mark.parametrize(("deactivated", "still_signed_in"), [(True, False), (False, True)])
-def test_deactivating_a_user_ends_their_sessions_for_good(admin_client, deactivated, still_signed_in):
+def test_deactivating_a_user_ends_their_sessions_and_keys_for_good(
+    admin_client, organization, deactivated, still_signed_in
+):
     user = UserFactory()
     refresh = auth_service.issue_tokens(user).refresh
+    key = ApiKey.objects.create(organization=organization, name="Sync", key_hash="h" * 64, created_by=user)
     url = reverse("admin:crmApp_user_change", args=[user.id])
 
     if deactivated:
@@ -280,6 +283,7 @@ def test_deactivating_a_user_ends_their_sessions_for_good(admin_client, deactiva
     else:
         with pytest.raises(InvalidRefreshToken):
             auth_service.rotate_refresh_token(refresh)
+    assert (ApiKey.objects.get(pk=key.pk).revoked_at is None) == still_signed_in
 
 
 @pytest.mark.parametrize(
