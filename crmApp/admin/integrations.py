@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 
 from crmApp.constants import ChangeSource
 from crmApp.models import ApiKey, OutboxEvent, Webhook, WebhookDelivery
-from crmApp.services.integration_service import ApiKeyService, WebhookService
+from crmApp.services.integration_service import ApiKeyService, WebhookService, unbacked_reason
 from crmApp.tenancy import Tenant
 
 
@@ -48,9 +48,21 @@ class WebhookAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Enable the selected webhooks (and send what is queued)")
     def enable(self, request, queryset):
+        left = 0
         for webhook in queryset.select_related("organization"):
+            # It sends for its member: staff may not switch on one that nobody may send any more.
+            if unbacked_reason(webhook) is not None:
+                left += 1
+                continue
             WebhookService(staff_tenant(request, webhook)).update(webhook, is_active=True)
-        messages.success(request, "Enabled.")
+        if left:
+            messages.warning(
+                request,
+                f"{left} left disabled: the member they send for has left, was deactivated or no longer sees "
+                "every record their events carry. A member who does can enable them through the API.",
+            )
+        else:
+            messages.success(request, "Enabled.")
 
 
 @admin.register(WebhookDelivery)

@@ -206,32 +206,52 @@ class ApiKeyService(OrganizationService):
         return record
 
 
+def unbacked_reason(webhook: Webhook, membership: Membership | None = None) -> str | None:
+    """Why nobody may send this webhook any more (a `disabled_reason`), or None while its member still may.
+
+    It sends for the member who chose what it sends where (`created_by`): gone, deactivated, or no longer
+    seeing every record its events carry (see `WebhookService.check_reach`), they may not. `membership` is
+    theirs here when the caller has read it already.
+    """
+    if membership is None and webhook.created_by_id is not None:
+        membership = (
+            Membership.objects.select_related("organization", "user")
+            .filter(organization_id=webhook.organization_id, user_id=webhook.created_by_id)
+            .filter(status=MembershipStatus.ACTIVE)
+            .first()
+        )
+    if membership is None:
+        return CREATOR_REMOVED
+    if not membership.user.is_active:
+        return CREATOR_DEACTIVATED
+    try:
+        WebhookService(Tenant.for_membership(membership)).check_reach(webhook.events)
+    except ValidationError:
+        return CREATOR_NARROWED
+    return None
+
+
 def disable_webhooks_beyond_reach(*, organization, user_ids: Iterable[int]) -> int:
     """Disable the active webhooks these users created in `organization` that they may no longer send; how many.
 
-    Called after their access changed: a member who left may send none; a member whose roles no longer
-    show every record a webhook's events carry (see `WebhookService.check_reach`) may not send that one.
-    They chose its URL, and a webhook goes on sending every record of its events whoever created it.
+    Called after their access changed (see `unbacked_reason`). They chose its URL, and a webhook goes on
+    sending every record of its events whoever created it.
     """
     webhooks = list(Webhook.objects.filter(organization=organization, created_by_id__in=user_ids, is_active=True))
     if not webhooks:
         return 0
     members = {
         membership.user_id: membership
-        for membership in Membership.objects.select_related("organization").filter(
+        for membership in Membership.objects.select_related("organization", "user").filter(
             organization=organization, user_id__in=user_ids, status=MembershipStatus.ACTIVE
         )
     }
     reasons: dict[str, list[int]] = {}
     for webhook in webhooks:
         membership = members.get(webhook.created_by_id)
-        if membership is None:
-            reasons.setdefault(CREATOR_REMOVED, []).append(webhook.pk)
-            continue
-        try:
-            WebhookService(Tenant.for_membership(membership)).check_reach(webhook.events)
-        except ValidationError:
-            reasons.setdefault(CREATOR_NARROWED, []).append(webhook.pk)
+        reason = CREATOR_REMOVED if membership is None else unbacked_reason(webhook, membership)
+        if reason is not None:
+            reasons.setdefault(reason, []).append(webhook.pk)
     now = timezone.now()
     return sum(
         Webhook.objects.filter(pk__in=ids).update(

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from crmApp.constants import MembershipRole, RecordScope
-from crmApp.models import Membership, Permission, UserRole, Webhook
+from crmApp.models import Membership, Permission, User, UserRole, Webhook
 from crmApp.services.integration_service import CREATOR_DEACTIVATED, CREATOR_NARROWED, CREATOR_REMOVED
 from crmApp.tests.conftest import error_fields, make_client
 from crmApp.tests.factories import RoleFactory, UserRoleFactory
@@ -226,3 +226,25 @@ def test_a_webhook_stops_when_staff_delete_or_deactivate_its_creators_account(
     assert response.status_code == 302, response.content[:2000]
     states = {w.id: (w.is_active, w.disabled_reason) for w in Webhook.objects.all()}
     assert states == {created["id"]: (False, reason), others.id: (True, "")}
+
+
+@pytest.mark.parametrize(
+    ("behind", "enabled"),
+    [("a member who sees every record", True), ("a deactivated account", False), ("a deleted account", False)],
+)
+def test_staff_enable_only_a_webhook_that_its_member_may_still_send(
+    admin_client, make_member, organization, public_dns, behind, enabled
+):
+    member = make_member()
+    UserRoleFactory(user=member, role=RoleFactory(organization=organization, codes=["webhooks:manage", *EVERY_VIEW]))
+    webhook = make_webhook(organization, is_active=False, disabled_reason=CREATOR_REMOVED, created_by=member)
+    if behind == "a deactivated account":
+        User.objects.filter(pk=member.pk).update(is_active=False)
+    elif behind == "a deleted account":
+        Webhook.objects.filter(pk=webhook.pk).update(created_by=None)
+
+    form = {"action": "enable", "_selected_action": [webhook.id]}
+    response = admin_client.post(reverse("admin:crmApp_webhook_changelist"), form)
+
+    assert response.status_code == 302, response.content[:2000]
+    assert Webhook.objects.get(pk=webhook.pk).is_active is enabled
