@@ -307,7 +307,9 @@ def open_invitation(token: str) -> Membership:
     Raises BusinessRuleViolation `invalid_token`.
     """
     membership = (
-        Membership.objects.select_for_update()
+        # The membership alone: locking its organization too would hold every insert there behind the
+        # password hashing of an acceptance.
+        Membership.objects.select_for_update(of=("self",))
         .select_related("user", "organization")
         .filter(
             invitation_token_hash=invitation_token_hash(token),
