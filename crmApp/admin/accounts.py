@@ -265,11 +265,13 @@ class RoleAdmin(admin.ModelAdmin):
         holders = list(role.user_roles.values_list("user_id", flat=True))
         disable_webhooks_beyond_reach(organization=role.organization, user_ids=holders)
 
+    @transaction.atomic
     def delete_model(self, request, obj):
         holders = list(obj.user_roles.values_list("user_id", flat=True))
         super().delete_model(request, obj)
         disable_webhooks_beyond_reach(organization=obj.organization, user_ids=holders)
 
+    @transaction.atomic
     def delete_queryset(self, request, queryset):
         for role in queryset.select_related("organization"):
             self.delete_model(request, role)
