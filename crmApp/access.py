@@ -162,6 +162,8 @@ def _on_user(sender, instance, **kwargs):
 def _on_user_deleted(sender, instance, **kwargs):
     """Deleting an account unlinks its employee records and drops it from its teams in SQL, with no signal
     of their own: the teammates' reach changes, so every organization it touched moves on."""
+    if not settings.CACHE_FIGURES:
+        return
     from crmApp.models import Employee, Membership, Team
 
     organization_ids = {
