@@ -114,7 +114,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # process's memory (limits hold per process), and the app process runs background jobs itself.
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "crmApp.redis_cache.ReusedClientRedisCache", "LOCATION": REDIS_URL}}
+    # A call takes well under a millisecond: one that hangs (Redis stalled, a network partition) is cut
+    # after two seconds and answered as the 503 of an unreachable cache, instead of holding the worker.
+    REDIS_TIMEOUTS = {"socket_timeout": 2, "socket_connect_timeout": 2}
+    CACHES = {
+        "default": {
+            "BACKEND": "crmApp.redis_cache.ReusedClientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": REDIS_TIMEOUTS,
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "crm"}}
 # Cached figures are only exact when every process sees the same cache (crmApp.caching).

@@ -18,6 +18,13 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
+# Redis failing for a while (down, stalled, a read-only replica after a failover, out of memory): a 503.
+REDIS_UNAVAILABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.OutOfMemoryError,
+)
 # How long a 503 (the cache unreachable) tells clients to wait before they try again.
 UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
@@ -131,7 +138,7 @@ def _translate(exc):
         return Conflict("The request conflicts with existing data.")
     if isinstance(exc, OperationalError) and lost_a_race(exc):
         return Conflict("A concurrent request changed the same records; nothing was changed. Try again.")
-    if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
+    if isinstance(exc, REDIS_UNAVAILABLE):
         # An outage to retry, not a bug: the versions and the access cache live in Redis (logged below).
         error = exceptions.APIException("The cache is unreachable; try again shortly.", code="cache_unavailable")
         error.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

@@ -289,7 +289,15 @@ def test_500_from_a_view_is_json_without_a_traceback(owner_client, monkeypatch, 
     assert body["detail"] == "Internal server error."
 
 
-@pytest.mark.parametrize("failure", [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        redis.exceptions.ReadOnlyError,
+        redis.exceptions.OutOfMemoryError,
+    ],
+)
 def test_an_unreachable_redis_is_a_503_to_retry_not_a_500(owner_client, monkeypatch, failure):
     def unreachable(self, request, *args, **kwargs):
         raise failure("Error 111 connecting to 127.0.0.1:6379. Connection refused.")

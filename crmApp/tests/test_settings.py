@@ -124,6 +124,12 @@ def test_each_log_line_appears_once(debug):
         ("SECURE_HSTS_SECONDS", "60", "SECURE_HSTS_SECONDS", "60"),
         ("SESSION_COOKIE_SECURE", "true", "SESSION_COOKIE_SECURE", "True"),
         ("NUM_PROXIES", "2", "REST_FRAMEWORK['NUM_PROXIES']", "2"),
+        (
+            "REDIS_URL",
+            "redis://127.0.0.1:1/0",
+            "CACHES['default']['OPTIONS']",
+            "{'socket_timeout': 2, 'socket_connect_timeout': 2}",
+        ),
     ],
 )
 def test_deployment_settings_come_from_the_environment(variable, value, setting, expected):
