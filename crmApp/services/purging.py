@@ -50,18 +50,25 @@ def unlink(model: type[models.Model], ids: Collection[int], tenant_of: Callable[
 
 
 def unlink_once(model: type[models.Model], ids: Collection[int], tenant_of: Callable[[int], Tenant]) -> int:
-    """One pass of `unlink`. A statement per link finds the organizations that have any, so a chunk of many
-    organizations costs more only where links exist."""
+    """One pass of `unlink`; returns how many activities were purged with their only subject."""
+    return sum(clear_links(referencing, name, ids, tenant_of) for referencing, name in links_to(model))
+
+
+def clear_links(referencing, name: str, ids: Collection[int], tenant_of: Callable[[int], Tenant]) -> int:
+    """Clear `referencing.<name>` wherever it points at `ids`, organization by organization, each a logged change.
+
+    A statement finds the organizations that have such links, so many organizations cost more only where
+    links exist. An activity whose only subject this was goes with it; returns how many did.
+    """
     purged = 0
-    for referencing, name in links_to(model):
-        linked = referencing.with_trashed.filter(**{f"{name}__in": ids})
-        for organization_id in linked.order_by().values_list("organization_id", flat=True).distinct():
-            service = service_for(referencing)(tenant_of(organization_id))
-            rows = linked.filter(organization_id=organization_id)
-            if referencing is Activity and name in SUBJECTS:
-                others = {f"{other}__isnull": True for other in SUBJECTS if other != name}
-                purged += purge_with_subject(service, rows.filter(**others))
-            service.update_rows(rows, **{name: None})
+    linked = referencing.with_trashed.filter(**{f"{name}__in": ids})
+    for organization_id in linked.order_by().values_list("organization_id", flat=True).distinct():
+        service = service_for(referencing)(tenant_of(organization_id))
+        rows = linked.filter(organization_id=organization_id)
+        if referencing is Activity and name in SUBJECTS:
+            others = {f"{other}__isnull": True for other in SUBJECTS if other != name}
+            purged += purge_with_subject(service, rows.filter(**others))
+        service.update_rows(rows, **{name: None})
     return purged
 
 
@@ -95,8 +102,9 @@ def unlink_accounts(user_ids: Collection[int], *, actor, source: str) -> None:
     Left to the database, a customer's `user` (or an activity's `done_by`) would change with no version,
     history or webhook event.
     """
+
+    def tenant_of(organization_id: int) -> Tenant:
+        return Tenant.system(Organization.objects.get(pk=organization_id), user=actor, source=source)
+
     for model, name in account_links():
-        linked = model.with_trashed.filter(**{f"{name}__in": user_ids})
-        for organization in Organization.objects.filter(pk__in=linked.values("organization_id")):
-            service = service_for(model)(Tenant.system(organization, user=actor, source=source))
-            service.update_rows(linked.filter(organization=organization), **{name: None})
+        clear_links(model, name, user_ids, tenant_of)
