@@ -112,7 +112,7 @@ def test_routes_without_query_parameters_refuse_one_with_a_400_naming_it(owner_c
 
 def test_health_documents_its_503_body(schema):
     answer = schema["paths"]["/api/health/"]["get"]["responses"]["503"]["content"]["application/json"]["schema"]
-    assert set(resolve(schema, answer)["required"]) == {"status", "database", "detail", "code"}
+    assert set(resolve(schema, answer)["required"]) == {"status", "database", "cache", "detail", "code"}
 
 
 def test_every_operation_that_reads_the_cache_documents_its_503(schema):

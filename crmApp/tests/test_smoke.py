@@ -1,4 +1,5 @@
 import pytest
+import redis
 
 from crmApp.constants import DEFAULT_PIPELINE_STAGES
 from crmApp.models import Membership, PipelineStage, Role
@@ -36,8 +37,33 @@ def test_health_is_503_when_the_database_does_not_answer(api_client, monkeypatch
     assert response.json() == {
         "status": "unavailable",
         "database": "unreachable",
+        "cache": "ok",
         "detail": "The database is unreachable.",
         "code": "database_unavailable",
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "failure", [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ReadOnlyError]
+)
+def test_health_is_503_when_the_cache_does_not_answer(api_client, monkeypatch, failure):
+    """Every API request needs the shared cache (versions, access, throttles): a probe must see it fail."""
+    from django.core.cache import cache
+
+    def unreachable(key, *args, **kwargs):
+        raise failure("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(cache, "get", unreachable)
+    response = api_client.get("/api/health/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json() == {
+        "status": "unavailable",
+        "database": "ok",
+        "cache": "unreachable",
+        "detail": "The cache is unreachable.",
+        "code": "cache_unavailable",
     }
 
 
