@@ -17,6 +17,8 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import set_rollback
 
+from crmApp.redis_cache import STALL_PAUSE_SECONDS
+
 logger = logging.getLogger(__name__)
 # Redis failing for a while (down, stalled, a read-only replica after a failover, out of memory): a 503.
 REDIS_UNAVAILABLE = (
@@ -25,8 +27,9 @@ REDIS_UNAVAILABLE = (
     redis.exceptions.ReadOnlyError,
     redis.exceptions.OutOfMemoryError,
 )
-# How long a 503 (the cache unreachable) tells clients to wait before they try again.
-UNAVAILABLE_RETRY_AFTER_SECONDS = 5
+# How long a 503 (the cache unreachable) tells clients to wait: as long as a process refuses to wait on
+# a Redis that has just timed out.
+UNAVAILABLE_RETRY_AFTER_SECONDS = STALL_PAUSE_SECONDS
 
 
 class DomainError(exceptions.APIException):

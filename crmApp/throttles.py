@@ -47,10 +47,8 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 @cache
 def redis_client():
-    """One client (and connection pool) per process, reused by every request."""
-    import redis
-
-    return redis.Redis.from_url(settings.REDIS_URL)
+    """The shared cache's own client: one connection pool per process, with the cache's timeouts."""
+    return django_cache._cache.get_client(write=True)
 
 
 class Hit:

@@ -1,6 +1,9 @@
 """Every error is JSON `{detail, code, errors?}`: 400, 401, 403, 404, 405, 409, 411, 413 and 500."""
 
+import contextlib
 import re
+import socket
+import threading
 
 import pytest
 import redis
@@ -10,6 +13,7 @@ from django.db.models import ProtectedError
 from django.urls import URLResolver, get_resolver, path
 from rest_framework.test import APIClient
 
+from crmApp import redis_cache
 from crmApp.models import Activity, Deal, Lead, Role, Webhook
 from crmApp.serializers.rbac import RoleSerializer
 from crmApp.services.rbac_service import RoleService
@@ -309,6 +313,44 @@ def test_an_unreachable_redis_is_a_503_to_retry_not_a_500(owner_client, monkeypa
     body = assert_error(response, 503, "cache_unavailable")
     assert response["Retry-After"] == "5"
     assert "6379" not in body["detail"]
+
+
+@pytest.fixture
+def stalled_redis(monkeypatch):
+    """A Redis address that accepts connections and never answers; the bytes each connection sent."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    received: list[bytes] = []
+
+    def accept():
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                conn.settimeout(0.5)
+                with contextlib.suppress(OSError):
+                    received.append(conn.recv(65536))
+
+    threading.Thread(target=accept, daemon=True).start()
+    monkeypatch.setattr(redis_cache, "_stalled_until", 0.0)
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0", received
+    listener.close()
+    redis_cache._stalled_until = 0.0  # before other fixtures' teardown reaches a real Redis
+
+
+def test_after_redis_times_out_calls_fail_at_once_until_the_pause_ends(stalled_redis, monkeypatch):
+    url, received = stalled_redis
+    stalled = redis_cache.ReusedClientRedisCache(url, {"OPTIONS": {"socket_timeout": 0.2}})
+
+    with pytest.raises(redis.exceptions.TimeoutError):
+        stalled.get("crm:a")
+    assert len(received) == 1  # the first call waited out its timeout
+    for call in (lambda: stalled.get("crm:b"), lambda: stalled.get_many_along(["crm:c"], lambda pipe: pipe.ping())):
+        with pytest.raises(redis.exceptions.ConnectionError, match="timed out moments ago"):
+            call()
+    assert len(received) == 1  # the next ones were refused without sending
+
+    monkeypatch.setattr(redis_cache, "_stalled_until", 0.0)  # the pause is over
+    with pytest.raises(redis.exceptions.TimeoutError):
+        stalled.get("crm:d")
 
 
 @pytest.mark.urls("crmApp.tests.test_errors")
