@@ -9,6 +9,7 @@ of the same record is still pending for the same webhook, so each record's event
 import hashlib
 import hmac
 import json
+import math
 import random
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -82,11 +83,15 @@ def send(attempt: WebhookDelivery) -> transport.Answer:
 
 
 def next_backoff(attempt: WebhookDelivery) -> timedelta:
-    """The wait before the retry of a failed attempt: the base first, then up to twice the last wait, jittered."""
+    """The wait before the retry of a failed attempt: the base first, then up to twice the last wait, jittered.
+
+    Whole seconds, rounded up, as `backoff_seconds` stores them: rounded down, a 1-second base would
+    stay at 1 (1.5-2 s) forever instead of growing.
+    """
     base = timedelta(seconds=settings.WEBHOOK_RETRY_BASE_SECONDS)
     if not attempt.backoff_seconds:
         return base
-    doubled = timedelta(seconds=attempt.backoff_seconds * 2 * random.uniform(0.75, 1.0))
+    doubled = timedelta(seconds=math.ceil(attempt.backoff_seconds * 2 * random.uniform(0.75, 1.0)))
     return min(max(doubled, base), max(MAX_BACKOFF, base))
 
 

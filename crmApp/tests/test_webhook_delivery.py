@@ -147,6 +147,20 @@ def test_the_backoff_starts_at_the_base_at_most_doubles_and_lasts_3_days(base):
     assert max(waits) <= max(6 * 3600, base)
 
 
+@pytest.mark.parametrize("base", [1, 2, 3, 60])
+def test_the_waits_keep_growing_to_the_cap_as_the_deliverer_stores_them(base, settings):
+    settings.WEBHOOK_RETRY_BASE_SECONDS = base
+    now = timezone.now()
+    attempt, waits = WebhookDelivery(attempt=1, first_attempt_at=now), []
+    while len(waits) < 40 and (retry := delivery.retry_of(attempt, now)) is not None:
+        waits.append((retry.next_attempt_at - now).total_seconds())
+        now, attempt = retry.next_attempt_at, retry
+    cap = 6 * 3600
+    assert waits[0] == base
+    assert all(earlier < later <= 2 * earlier or later == cap for earlier, later in itertools.pairwise(waits))
+    assert cap in waits
+
+
 def test_the_waits_are_jittered(settings):
     assert len({tuple(chain_of_waits(60)[:6]) for _ in range(5)}) > 1
 
