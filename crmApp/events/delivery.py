@@ -95,6 +95,14 @@ def next_backoff(attempt: WebhookDelivery) -> timedelta:
     return min(max(doubled, base), max(MAX_BACKOFF, base))
 
 
+def lease_for(count: int) -> timedelta:
+    """How long a batch of `count` attempts is held: they go SENDERS at a time, each within the timeout, so
+    the last one may start only after the rounds before it. Shorter, a live deliverer's attempts would be
+    claimed and sent again by another one (a dead deliverer's batch is taken over once it runs out)."""
+    rounds = math.ceil(count / SENDERS)
+    return LEASE + timedelta(seconds=transport.TIMEOUT_SECONDS) * (rounds - 1)
+
+
 def claim(size: int = BATCH_SIZE) -> list[WebhookDelivery]:
     """Up to `size` due attempts, leased to this deliverer (none that another one holds)."""
     now = timezone.now()
@@ -117,7 +125,7 @@ def claim(size: int = BATCH_SIZE) -> list[WebhookDelivery]:
         return []
     lease = uuid.uuid4()
     WebhookDelivery.objects.filter(unleased, pk__in=candidates, status=DeliveryStatus.PENDING).update(
-        lease=lease, locked_until=now + LEASE
+        lease=lease, locked_until=now + lease_for(len(candidates))
     )
     # By id: the log keeps a month of attempts, and no index leads with the lease.
     leased = WebhookDelivery.objects.filter(pk__in=candidates, lease=lease)

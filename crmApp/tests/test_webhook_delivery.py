@@ -276,6 +276,17 @@ def test_an_attempt_leased_by_a_live_deliverer_is_left_alone_until_the_lease_end
     assert len(receiver.received) == 1
 
 
+def test_a_batch_stays_leased_while_its_last_attempt_may_still_be_sent(organization, webhook, receiver, monkeypatch):
+    for number in range(2 * delivery.SENDERS + 1):
+        create_lead(organization, first_name=f"Ada {number}")
+    assert len(delivery.claim()) == 2 * delivery.SENDERS + 1
+
+    # SENDERS at a time, each within the timeout: the last one starts after two rounds, and may take a third.
+    still_sending = timezone.now() + timedelta(seconds=3 * transport.TIMEOUT_SECONDS)
+    monkeypatch.setattr(timezone, "now", lambda: still_sending)
+    assert delivery.claim() == []  # a second deliverer sends none of them again
+
+
 def test_a_disabled_webhook_gets_nothing(organization, webhook, receiver):
     create_lead(organization)
     Webhook.objects.filter(pk=webhook.pk).update(is_active=False)
