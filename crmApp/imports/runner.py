@@ -213,6 +213,7 @@ class ImportRun:
         try:
             with transaction.atomic():
                 one_batch_at_a_time(self.job)
+                self.tenant.forget_webhooks()  # each batch sends to the webhooks active as it runs
                 self.run_batch(batch, tally)
                 if self.job.dry_run:
                     raise DryRun

@@ -1,4 +1,5 @@
-"""Imports running at the same time, on PostgreSQL: a file uploaded twice is stored once."""
+"""Imports running at the same time as other writes, on PostgreSQL: a file uploaded twice is stored once; a
+webhook changed meanwhile is followed."""
 
 import contextlib
 import threading
@@ -6,10 +7,14 @@ import threading
 import pytest
 
 from crmApp import jobs
+from crmApp.imports import runner
 from crmApp.imports.runner import ImportRun, run_import
-from crmApp.models import Lead
+from crmApp.models import ImportJob, Lead, WebhookDelivery
+from crmApp.services.integration_service import WebhookService
+from crmApp.tenancy import Tenant
 from crmApp.tests.conftest import close_thread_connections
 from crmApp.tests.test_imports import csv_bytes, started
+from crmApp.tests.test_webhooks import make_webhook
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -45,3 +50,31 @@ def test_one_file_imported_twice_at_once_stores_each_row_once(owner_client, orga
         thread.join()
 
     assert Lead.objects.filter(organization=organization).count() == 20
+
+
+@pytest.mark.parametrize(("change", "queued"), [("delete", 0), ("disable", 2), ("create", 2)])
+def test_a_webhook_changed_while_an_import_runs_is_followed_from_its_next_batch(
+    owner_client, organization, monkeypatch, change, queued
+):
+    monkeypatch.setattr(jobs, "enqueue", lambda task, *args: None)  # run below
+    monkeypatch.setattr(runner, "BATCH_ROWS", 2)
+    webhook = make_webhook(organization, url="http://127.0.0.1:9/crm", is_active=change != "create")
+    flush = ImportRun.flush
+
+    def change_after_the_first_batch(run, batch):
+        flush(run, batch)
+        if run.job.processed_rows == 2:
+            service = WebhookService(Tenant.system(organization))
+            if change == "delete":
+                service.delete(webhook)
+            else:
+                service.update(webhook, is_active=change == "create")
+
+    monkeypatch.setattr(ImportRun, "flush", change_after_the_first_batch)
+    job_id = started(owner_client, csv_bytes([["first_name"], ["Ada"], ["Bo"], ["Cy"], ["Di"]]))["id"]
+    run_import(job_id)
+
+    job = ImportJob.objects.get(pk=job_id)
+    assert (job.status, job.failure, job.created) == ("succeeded", "", 4)
+    events = WebhookDelivery.objects.filter(webhook_id=webhook.id).values_list("event_id", flat=True)
+    assert len(set(events)) == queued
