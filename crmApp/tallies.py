@@ -9,6 +9,7 @@ same rows whichever way it reads them:
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import BooleanField, Count, DecimalField, ExpressionWrapper, Q, QuerySet, Sum
@@ -17,8 +18,42 @@ from crmApp.constants import MONEY_PLACES
 from crmApp.models import Customer, Deal, Lead
 from crmApp.models.tally import SUM_DIGITS, CustomerTally, DealTally, LeadTally, Tally
 
+
+class MoneySumField(DecimalField):
+    """What MoneySum answers: a Decimal, read on SQLite from the whole cents it sums there."""
+
+    def get_internal_type(self):
+        # Not "DecimalField": SQLite's converter of those reads the value as a float of 15 significant digits.
+        return "MoneySumField"
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or connection.vendor != "sqlite":
+            return value
+        return Decimal(value).scaleb(-MONEY_PLACES)
+
+
 # Sums may pass a single value's digits; a wider output keeps them exact instead of failing.
-SUM_FIELD = DecimalField(max_digits=SUM_DIGITS, decimal_places=MONEY_PLACES)
+SUM_FIELD = MoneySumField(max_digits=SUM_DIGITS, decimal_places=MONEY_PLACES)
+
+
+class MoneySum(Sum):
+    """The sum of a money column, exact to the cent on every database.
+
+    SQLite keeps decimals as floating point, and a sum read back as one has 15 significant digits at best:
+    from 10^13 on, the cents were lost. There the whole units and the cents of each amount are summed as
+    integers and answered in cents (past 2^63 cents SQLite turns the product into a float, not an error).
+    """
+
+    def __init__(self, expression):
+        super().__init__(expression, output_field=SUM_FIELD)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.get_source_expressions()[0])
+        units = f"CAST({sql} AS INTEGER)"
+        cents = f"CAST(ROUND(({sql} - {units}) * 100) AS INTEGER)"
+        return f"(SUM({units}) * 100 + SUM({cents}))", (*params, *params, *params)
+
+
 # A read that finds more changes than this not yet summed sums them first (one statement).
 COMPACT_AFTER = 500
 
@@ -52,8 +87,8 @@ DEALS = Tallied(
     groups={"status": None, "assigned_to_id": None},
     amounts={
         "records": Count("id"),
-        "value_sum": Sum("value", output_field=SUM_FIELD),
-        "expected_sum": Sum("expected_revenue", output_field=SUM_FIELD),
+        "value_sum": MoneySum("value"),
+        "expected_sum": MoneySum("expected_revenue"),
     },
 )
 CUSTOMERS = Tallied(

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek, TruncYear
 from django.utils import timezone
 
@@ -51,10 +51,6 @@ def mean(total, count) -> Decimal:
 def money(value) -> Decimal:
     """A summed amount as Decimal cents; None (nothing summed) is 0.00."""
     return ZERO_MONEY if value is None else Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _money_sum(field: str) -> Sum:
-    return Sum(field, output_field=tallies.SUM_FIELD)
 
 
 def add_months(day: date, months: int) -> date:
@@ -223,7 +219,7 @@ class AnalyticsService:
         rows = (
             deals.annotate(bucket=PERIODS[period]("closed_at", tzinfo=UTC))
             .values("bucket")
-            .annotate(revenue=_money_sum("value"), deals=Count("id"))
+            .annotate(revenue=tallies.MoneySum("value"), deals=Count("id"))
             .order_by("bucket")
         )
         return {
@@ -295,7 +291,9 @@ class AnalyticsService:
             .filter(status=DealStatus.OPEN, expected_close_date__gte=first, expected_close_date__lt=after)
             .annotate(month=TruncMonth("expected_close_date"))
             .values("month")
-            .annotate(deals=Count("id"), pipeline=_money_sum("value"), expected=_money_sum("expected_revenue"))
+            .annotate(
+                deals=Count("id"), pipeline=tallies.MoneySum("value"), expected=tallies.MoneySum("expected_revenue")
+            )
         )
         by_month = {row["month"].strftime("%Y-%m"): row for row in rows}
         results = []

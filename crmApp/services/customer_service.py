@@ -5,7 +5,7 @@ from datetime import UTC
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.utils import timezone
 
 from crmApp import tallies
@@ -122,7 +122,7 @@ class CustomerService(MergeMixin, OrganizationService):
         won = self.tenant.visible(Deal.objects.filter(organization=self.organization, status=DealStatus.WON))
         return list(
             self.records.filter(deals__in=won)
-            .annotate(revenue=Sum("deals__value"), deals_won=Count("deals"))
+            .annotate(revenue=tallies.MoneySum("deals__value"), deals_won=Count("deals"))
             .only(*NAME_FIELDS, "code")
             .order_by("-revenue", "id")[:limit]
         )

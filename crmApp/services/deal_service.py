@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from crmApp import history
@@ -15,6 +15,7 @@ from crmApp.exceptions import BusinessRuleViolation, Conflict
 from crmApp.models import Deal, Pipeline, PipelineStage
 from crmApp.models.deal import CENT, expected_revenue
 from crmApp.services.base import OrganizationService, snapshot
+from crmApp.tallies import MoneySum
 
 ZERO = Decimal("0.00")
 
@@ -208,7 +209,7 @@ class DealService(OrganizationService):
             deals.filter(organization=self.organization, pipeline=pipeline)
             .order_by()
             .values("stage_id")
-            .annotate(count=Count("id"), value=Sum("value"), expected=Sum("expected_revenue"))
+            .annotate(count=Count("id"), value=MoneySum("value"), expected=MoneySum("expected_revenue"))
         )
         # Kept until the organization's data changes; the key carries the pipeline and every filter.
         rows = cached_for_organization(
@@ -222,7 +223,6 @@ class DealService(OrganizationService):
                 BoardColumn(
                     stage=stage,
                     count=row.get("count", 0),
-                    # SQLite sums decimals in floating point; the cent is the unit of every amount.
                     value=Decimal(row.get("value") or ZERO).quantize(CENT),
                     expected_revenue=Decimal(row.get("expected") or ZERO).quantize(CENT),
                 )

@@ -22,6 +22,7 @@ from crmApp.tests.analytics_data import (
     won,
 )
 from crmApp.tests.conftest import make_client
+from crmApp.tests.factories import EmployeeFactory
 
 pytestmark = pytest.mark.django_db
 RECENT_FROM = NOW - timedelta(days=30)
@@ -132,15 +133,49 @@ def test_win_rate_rounds_half_up(frozen, noise, organization, owner_client):
     assert owner_client.get(url("dashboard")).json()["deals"]["win_rate"] == 6.3  # 1 / 16 = 6.25 %
 
 
-def test_dashboard_sums_huge_values_exactly(frozen, organization, owner_client):
+# Past 15 significant digits a sum read as a float (SQLite) loses its cents.
+HUGE_SUMS = [
+    (3, {"total": "2999999999999.97", "pipeline": "2999999999999.97", "expected": "2249999999999.97"}),
+    (11, {"total": "10999999999999.89", "pipeline": "10999999999999.89", "expected": "8249999999999.89"}),
+]
+
+
+@pytest.mark.parametrize("deals, expected", HUGE_SUMS)
+def test_dashboard_sums_huge_values_exactly(frozen, organization, owner_client, deals, expected):
     buyer = customer(organization)
-    for _ in range(3):
+    for _ in range(deals):
         won(organization, "999999999999.99", customer=buyer)
         deal(organization, "Negotiation", "999999999999.99", customer=buyer)
 
     revenue = owner_client.get(url("dashboard")).json()["revenue"]
 
-    assert revenue == {"total": "2999999999999.97", "pipeline": "2999999999999.97", "expected": "2249999999999.97"}
+    assert revenue == expected
+
+
+@pytest.mark.parametrize(
+    "path, stage, read",
+    [
+        ("/api/analytics/revenue/?period=year", "Closed Won", lambda body: body["results"][0]["revenue"]),
+        ("/api/analytics/employee-performance/", "Closed Won", lambda body: body["results"][0]["revenue"]),
+        ("/api/analytics/forecast/?months=1", "Negotiation", lambda body: body["results"][0]["pipeline"]),
+        ("/api/customers/top/", "Closed Won", lambda body: body[0]["revenue"]),
+        ("/api/deals/board/", "Negotiation", lambda body: body[3]["value"]),
+    ],
+)
+def test_every_money_report_sums_huge_values_exactly(frozen, organization, owner_client, path, stage, read):
+    seller, buyer = EmployeeFactory(organization=organization), customer(organization)
+    for _ in range(11):
+        deal(
+            organization,
+            stage,
+            "999999999999.99",
+            closed_at=NOW - timedelta(days=1) if stage == "Closed Won" else None,
+            customer=buyer,
+            assigned_to=seller,
+            expected_close_date=NOW.date(),
+        )
+
+    assert read(owner_client.get(path).json()) == "10999999999999.89"
 
 
 def test_sales_funnel_counts_and_percentages_of_leads(frozen, noise, organization, owner_client):
