@@ -2,11 +2,12 @@
 
 from rest_framework import serializers
 
-from crmApp.constants import MONEY_DIGITS, MONEY_PLACES, NOTES_MAX
+from crmApp.constants import MONEY_PLACES, NOTES_MAX
 from crmApp.listing import related_property
 from crmApp.models import Customer, Deal, Employee, Lead, Pipeline, PipelineStage
 from crmApp.serializers.fields import (
     InputSerializer,
+    MoneyField,
     ScopedPrimaryKeyRelatedField,
     StrictCharField,
     StrictModelSerializer,
@@ -21,7 +22,7 @@ class DealSerializer(StrictModelSerializer):
     stage = ScopedPrimaryKeyRelatedField(queryset=PipelineStage.objects.all(), required=False)
     assigned_to = ScopedPrimaryKeyRelatedField(queryset=Employee.objects.all(), required=False, allow_null=True)
     lead = ScopedPrimaryKeyRelatedField(queryset=Lead.objects.all(), required=False, allow_null=True)
-    value = serializers.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, min_value=0, required=False)
+    value = MoneyField(required=False)
     lost_reason = StrictCharField(max_length=NOTES_MAX, required=False, allow_blank=True)
     customer_name = serializers.CharField(source="customer.display_name", read_only=True)
     pipeline_name = serializers.CharField(source="pipeline.name", read_only=True)

@@ -2,13 +2,14 @@
 
 from collections.abc import Mapping
 from datetime import UTC, timedelta
+from decimal import Decimal
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from crmApp.constants import MembershipStatus
+from crmApp.constants import MONEY_DIGITS, MONEY_PLACES, MembershipStatus
 from crmApp.identity import TOO_LONG_SKELETON, normalize_email, skeleton_fits
 from crmApp.models import User
 from crmApp.tenancy import Tenant, get_tenant, parse_id
@@ -36,6 +37,21 @@ class StrictEmailField(StrictStringMixin, serializers.EmailField):
 
 class StrictURLField(StrictStringMixin, serializers.URLField):
     """A URLField that accepts only JSON strings."""
+
+
+class MoneyField(serializers.DecimalField):
+    """An amount as the API takes it: at most 12 digits before the point and 2 after, never negative.
+
+    A negative zero (`"-0"`, `-0.0`) is zero: kept as sent it showed as `"-0.00"` in the answer and the history.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs = {"max_digits": MONEY_DIGITS, "decimal_places": MONEY_PLACES, "min_value": Decimal(0), **kwargs}
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        return abs(value) if value is not None and value.is_zero() else value
 
 
 def identity_fits(value: str | None) -> None:

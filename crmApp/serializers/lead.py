@@ -1,24 +1,21 @@
 """Lead shapes: the record itself, and the bodies of stats, assign and convert."""
 
-from decimal import Decimal
-
 from django.db import connection
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from crmApp.constants import LONG_NAME_MAX, MONEY_DIGITS, MONEY_PLACES, LeadSource, LeadStatus
+from crmApp.constants import LONG_NAME_MAX, LeadSource, LeadStatus
 from crmApp.listing import PageLookup
 from crmApp.models import Customer, Employee, Lead, Pipeline
 from crmApp.serializers.customer import CustomerSerializer
 from crmApp.serializers.deal import DealSerializer
 from crmApp.serializers.fields import (
     InputSerializer,
+    MoneyField,
     ScopedPrimaryKeyRelatedField,
     StrictCharField,
     StrictModelSerializer,
 )
-
-ZERO = Decimal("0")
 
 
 def _converted_customer_columns() -> tuple[str, str, str, str]:
@@ -56,6 +53,7 @@ class LeadSerializer(StrictModelSerializer):
     """A lead; score, workflow dates, conversion and authorship are read-only."""
 
     assigned_to = ScopedPrimaryKeyRelatedField(queryset=Employee.objects.all(), required=False, allow_null=True)
+    estimated_value = MoneyField(required=False, allow_null=True)
     converted_customer = serializers.SerializerMethodField()
     row_fields = {"converted_customer": PageLookup(converted_customers, inline=converted_customer_of)}
 
@@ -96,7 +94,6 @@ class LeadSerializer(StrictModelSerializer):
             "updated_at",
             "created_by",
         ]
-        extra_kwargs = {"estimated_value": {"min_value": ZERO}}
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_converted_customer(self, lead: Lead) -> int | None:
@@ -116,9 +113,7 @@ class LeadConvertSerializer(InputSerializer):
 
     create_deal = serializers.BooleanField(default=False)
     deal_title = StrictCharField(required=False, allow_blank=True, max_length=LONG_NAME_MAX)
-    deal_value = serializers.DecimalField(
-        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, min_value=ZERO, required=False, allow_null=True
-    )
+    deal_value = MoneyField(required=False, allow_null=True)
     pipeline = ScopedPrimaryKeyRelatedField(queryset=Pipeline.objects.all(), required=False, allow_null=True)
 
 

@@ -128,6 +128,17 @@ def test_patching_value_recomputes_expected_revenue(owner_client, organization):
     assert (response.json()["value"], response.json()["expected_revenue"]) == ("0.05", "0.03")
 
 
+@pytest.mark.parametrize("zero", ["-0", "-0.00", "-0e5", -0.0])
+def test_a_negative_zero_value_is_zero(owner_client, customer, zero):
+    created = owner_client.post(DEALS, {"title": "T", "customer": customer.id, "value": "5"}, format="json").json()
+
+    patched = owner_client.patch(f"{DEALS}{created['id']}/", {"value": zero}, format="json").json()
+    history = owner_client.get(f"{DEALS}{created['id']}/history/").json()["results"][0]["changes"]
+
+    assert (patched["value"], patched["expected_revenue"]) == ("0.00", "0.00")
+    assert {change["field"]: change["new"] for change in history} == {"value": "0.00", "expected_revenue": "0.00"}
+
+
 @pytest.mark.parametrize(
     "value",
     ["-0.01", "-5", "1000000000000.00", "1e20", "0.001", "abc", "NaN", "Infinity", True, [], {"a": 1}],

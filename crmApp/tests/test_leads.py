@@ -24,6 +24,17 @@ def ids(response) -> list[int]:
 
 # --- CRUD -----------------------------------------------------------------------------------------
 @pytest.mark.django_db
+@pytest.mark.parametrize("zero", ["-0", "-0.00", -0.0])
+def test_a_negative_zero_estimated_value_is_zero(owner_client, zero):
+    body = {"first_name": "Ada", "last_name": "Lovelace", "estimated_value": zero}
+
+    response = owner_client.post(LIST, body, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["estimated_value"] == "0.00"
+
+
+@pytest.mark.django_db
 def test_create_returns_the_full_lead_in_the_active_organization(owner_client, organization, owner):
     employee = EmployeeFactory(organization=organization)
     body = {
