@@ -7,6 +7,7 @@ comes back as a form error instead of a failed save.
 """
 
 from collections.abc import Callable
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
@@ -78,6 +79,13 @@ class ServiceForm(forms.ModelForm):
             model, current = field.queryset.model, self.initial.get(name)
             if current is not None and hasattr(model, "with_trashed"):
                 field.queryset = field.queryset | model.with_trashed.filter(pk=current)
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, value in cleaned.items():
+            if isinstance(value, Decimal) and value.is_zero():
+                cleaned[name] = abs(value)  # a typed "-0" is 0, as the API reads it
+        return cleaned
 
     def _post_clean(self):
         super()._post_clean()  # the instance now holds the form's values, and the model's own checks ran

@@ -159,6 +159,16 @@ def test_a_deal_won_in_the_admin_with_a_new_value_records_the_value_at_two_place
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("zero", ["-0", "-0.00"])
+def test_a_negative_zero_typed_in_the_admin_is_zero(admin_client, organization, zero):
+    deal = DealFactory(organization=organization, value=Decimal("1000.00"))
+    admin_client.post(reverse("admin:crmApp_deal_change", args=[deal.id]), deal_form(deal, value=zero))
+
+    entry = HistoryEntry.objects.filter(record_type="deal", record_id=deal.id).latest("id")
+    assert {c["field"]: c["new"] for c in entry.changes} == {"value": "0.00", "expected_revenue": "0.00"}
+
+
+@pytest.mark.django_db
 def test_a_deal_with_a_stage_of_another_pipeline_or_a_foreign_customer_is_refused(
     admin_client, organization, other_organization
 ):
