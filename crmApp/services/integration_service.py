@@ -270,13 +270,16 @@ def disable_webhooks(webhooks, reason: str) -> int:
     return webhooks.update(is_active=False, disabled_reason=reason, version=F("version") + 1, updated_at=timezone.now())
 
 
-def revoke_api_keys_of(user_ids: Iterable[int]) -> int:
-    """Revoke the live API keys these accounts created, in every organization; returns how many.
+def revoke_api_keys_of(user_ids: Iterable[int], *, organization=None) -> int:
+    """Revoke the live API keys these accounts created, in `organization` or every one; returns how many.
 
-    For accounts staff deactivate: their keys are refused while that lasts, and revoked they stay dead if
-    the account is made active again, as its refresh tokens do.
+    For accounts staff deactivate, and members who leave: their keys are refused while that lasts, and
+    revoked they stay dead if the account is made active again or the member comes back, as its refresh
+    tokens do.
     """
     keys = ApiKey.objects.filter(created_by_id__in=list(user_ids), revoked_at__isnull=True)
+    if organization is not None:
+        keys = keys.filter(organization=organization)
     return keys.update(revoked_at=timezone.now())
 
 

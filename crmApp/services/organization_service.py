@@ -24,7 +24,7 @@ from crmApp.constants import (
 from crmApp.exceptions import BusinessRuleViolation, MemberChangeForbidden, MemberNotFound
 from crmApp.identity import normalize_email
 from crmApp.models import Membership, Organization, Permission, Pipeline, Role, Team, User, UserRole
-from crmApp.services.integration_service import disable_webhooks_beyond_reach
+from crmApp.services.integration_service import disable_webhooks_beyond_reach, revoke_api_keys_of
 from crmApp.services.pipeline_service import PipelineService
 from crmApp.tenancy import Tenant
 
@@ -282,7 +282,7 @@ class MemberService:
 
     @transaction.atomic
     def remove_member(self, membership: Membership) -> None:
-        """Remove a member (their roles and teams here are dropped, their webhooks disabled) or cancel an invitation.
+        """Remove a member (roles and teams here dropped, webhooks disabled, API keys revoked), or cancel an invitation.
 
         The last owner can't be removed. Members may always remove themselves (leave), under the same rule.
         """
@@ -298,6 +298,7 @@ class MemberService:
         # Teams hold active members only: a form sends a team back as it reads it.
         membership.user.teams.remove(*Team.objects.filter(organization=self.organization, members=membership.user_id))
         disable_webhooks_beyond_reach(organization=self.organization, user_ids=[membership.user_id])
+        revoke_api_keys_of([membership.user_id], organization=self.organization)
         _repoint_default_organization([membership.user], self.organization.id)
 
 

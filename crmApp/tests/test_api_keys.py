@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from crmApp.models import ApiKey, HistoryEntry, Lead, UserRole
+from crmApp.models import ApiKey, HistoryEntry, Lead, Membership, UserRole
 from crmApp.tests.conftest import error_fields, make_client
-from crmApp.tests.factories import LeadFactory, MembershipFactory
+from crmApp.tests.factories import LeadFactory, MembershipFactory, RoleFactory, UserRoleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -126,6 +126,25 @@ def test_a_key_loses_what_its_creator_loses(member_client, organization, make_me
 
     UserRole.objects.filter(user=creator).delete()  # the creator no longer holds any code
     assert client.get("/api/leads/").status_code == 403
+
+
+def test_a_member_who_leaves_loses_their_keys_there_for_good(
+    owner_client, organization, other_organization, make_member
+):
+    creator = make_member(["api_keys:manage", "leads:view"])
+    make_member(["api_keys:manage", "leads:view"], org=other_organization, user=creator)
+    here = issue(make_client(creator, organization), ["leads:view"])
+    there = issue(make_client(creator, other_organization), ["leads:view"])
+
+    assert owner_client.delete(f"/api/organizations/{organization.id}/members/{creator.id}/").status_code == 204
+    # Back in the organization with their codes, the keys they made before stay revoked.
+    Membership.objects.filter(organization=organization, user=creator).update(status="active")
+    UserRoleFactory(user=creator, role=RoleFactory(organization=organization, codes=["leads:view"]))
+
+    assert make_client(creator, organization).get("/api/leads/").status_code == 200
+    assert key_client(here["key"]).get("/api/leads/").status_code == 401
+    assert owner_client.get(f"/api/api-keys/{here['id']}/").json()["revoked_at"] is not None
+    assert key_client(there["key"]).get("/api/leads/").status_code == 200
 
 
 @pytest.mark.parametrize("problem", ["revoked", "expired", "unknown", "malformed"])
