@@ -6,13 +6,15 @@ with another path or body is a 422; while the first request still runs, a second
 
 Exactly once: the key is claimed by a committed insert that a unique constraint allows only once,
 then the request runs in one transaction together with the write of its answer, so the change and
-the remembered answer commit (or roll back) together. Answers of 500 and above are forgotten.
+the remembered answer commit (or roll back) together. Answers of 500 and above are forgotten. A new
+API key is remembered without the key itself, which the CRM otherwise keeps only as a hash.
 """
 
 import hashlib
 import re
 from datetime import timedelta
 
+import orjson
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
@@ -85,11 +87,20 @@ def replay(record: IdempotencyKey) -> HttpResponse:
     return response
 
 
+def kept_body(response) -> bytes:
+    """The answer's body as remembered: a secret shown once and stored nowhere else (`secret_fields`) as null."""
+    hidden = getattr(response, "secret_fields", ())
+    if not hidden or response.status_code >= 300:
+        return response.content
+    body = orjson.loads(response.content)
+    return orjson.dumps({name: None if name in hidden else value for name, value in body.items()})
+
+
 def remember(record: IdempotencyKey, response) -> None:
     record.status_code = response.status_code
     record.content_type = response.get("Content-Type", "")
     record.etag = response.get("ETag", "")
-    record.body = response.content
+    record.body = kept_body(response)
     record.save(update_fields=["status_code", "content_type", "etag", "body"])
 
 

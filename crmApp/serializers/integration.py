@@ -129,7 +129,11 @@ class ApiKeyCreateSerializer(InputSerializer):
 class ApiKeyCreatedSerializer(ApiKeySerializer):
     """The answer to creating a key: the key, shown this once, and its record."""
 
-    key = serializers.CharField(read_only=True, help_text="The key itself: shown only in this answer.")
+    key = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The key itself: shown only in this answer; null in its replay (Idempotency-Key).",
+    )
 
     class Meta(ApiKeySerializer.Meta):
         fields = [*ApiKeySerializer.Meta.fields, "key"]

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from crmApp.models import ApiKey, HistoryEntry, Lead, Membership, UserRole
+from crmApp.models import ApiKey, HistoryEntry, IdempotencyKey, Lead, Membership, UserRole
 from crmApp.tests.conftest import error_fields, make_client
 from crmApp.tests.factories import LeadFactory, MembershipFactory, RoleFactory, UserRoleFactory
 
@@ -212,6 +212,19 @@ def test_an_idempotent_retry_with_a_key_replays(owner_client):
     again = client.post("/api/leads/", {"first_name": "Ada"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
     assert Lead.objects.count() == 1
+
+
+def test_a_retried_key_creation_replays_without_the_key_which_is_stored_nowhere(owner_client):
+    body = {"name": "Billing sync", "scopes": ["leads:view"]}
+    first = owner_client.post("/api/api-keys/", body, format="json", HTTP_IDEMPOTENCY_KEY="new-key-1")
+    again = owner_client.post("/api/api-keys/", body, format="json", HTTP_IDEMPOTENCY_KEY="new-key-1")
+
+    key = first.json()["key"]
+    assert first.status_code == again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == {**first.json(), "key": None}
+    assert ApiKey.objects.count() == 1
+    stored = b"".join(bytes(body) for body in IdempotencyKey.objects.values_list("body", flat=True))
+    assert key.encode() not in stored and b"crm_" in stored  # the prefix stays; the key is in no table
 
 
 def test_the_schema_documents_the_api_key_scheme(api_client):

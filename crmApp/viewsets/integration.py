@@ -120,7 +120,9 @@ class ApiKeyViewSet(
         """Issue a key; the answer alone carries it (`key`), it is stored hashed."""
         record, key = self.get_service().create(**self.validated(ApiKeyCreateSerializer, request.data))
         record.key = key
-        return Response(ApiKeyCreatedSerializer(record).data, status=status.HTTP_201_CREATED)
+        response = Response(ApiKeyCreatedSerializer(record).data, status=status.HTTP_201_CREATED)
+        response.secret_fields = ("key",)  # never stored, a replay included (crmApp.idempotency)
+        return response
 
     def perform_destroy(self, instance):
         self.get_service().revoke(instance)
