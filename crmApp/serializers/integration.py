@@ -33,8 +33,14 @@ class WebhookEventsField(serializers.ListField):
         return events
 
 
+class WebhookSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(read_only=True, help_text="The new secret; the old one signs too for 24 hours.")
+
+
 class WebhookSerializer(StrictModelSerializer):
     """A webhook; its secret is shown once, when it is created or rotated."""
+
+    answered_by = (WebhookSecretSerializer,)  # the create answer's `secret`, sent back by a form, is ignored
 
     url = StrictURLField(max_length=URL_MAX)
     events = WebhookEventsField(required=False, default=[ALL_EVENTS])
@@ -63,10 +69,6 @@ class WebhookCreatedSerializer(WebhookSerializer):
 
     class Meta(WebhookSerializer.Meta):
         fields = [*WebhookSerializer.Meta.fields, "secret"]
-
-
-class WebhookSecretSerializer(serializers.Serializer):
-    secret = serializers.CharField(read_only=True, help_text="The new secret; the old one signs too for 24 hours.")
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):

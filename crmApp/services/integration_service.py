@@ -130,14 +130,14 @@ class WebhookService(OrganizationService):
         record.delete()
 
     @transaction.atomic
-    def rotate_secret(self, instance: Webhook) -> str:
+    def rotate_secret(self, instance: Webhook) -> Webhook:
         """A new secret; the old one keeps signing (as a second `v1`) for 24 hours."""
         record = self.lock(instance)
         before = snapshot(record)
         record.previous_secret, record.secret = record.secret, new_webhook_secret()
         record.previous_secret_expires_at = timezone.now() + SECRET_OVERLAP
         write_changes(record, before)
-        return record.secret
+        return record
 
     def _require_active(self, webhook: Webhook) -> None:
         if not webhook.is_active:

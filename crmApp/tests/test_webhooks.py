@@ -68,6 +68,31 @@ def test_create_shows_the_secret_once_and_never_again(owner_client, public_dns):
     assert "secret" not in shown and "secret" not in listed
 
 
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_the_create_answer_may_be_sent_back_with_its_secret_which_is_ignored(owner_client, public_dns, method):
+    created = owner_client.post("/api/webhooks/", {"url": "https://hooks.example.com/crm"}, format="json").json()
+
+    response = getattr(owner_client, method)(
+        f"/api/webhooks/{created['id']}/", {**created, "description": "Billing", "secret": "whsec_mine"}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["description"] == "Billing" and "secret" not in response.json()
+    assert Webhook.objects.get(pk=created["id"]).secret == created["secret"]
+
+
+def test_rotating_answers_the_new_version_s_etag_for_the_next_if_match(owner_client, organization):
+    webhook = make_webhook(organization)
+    path = f"/api/webhooks/{webhook.id}/"
+
+    rotated = owner_client.post(f"{path}rotate-secret/")
+
+    assert rotated["ETag"] == owner_client.get(path)["ETag"] == '"2"'
+    assert (
+        owner_client.patch(path, {"description": "x"}, format="json", HTTP_IF_MATCH=rotated["ETag"]).status_code == 200
+    )
+
+
 def test_events_default_to_every_event(owner_client, public_dns):
     webhook = owner_client.post("/api/webhooks/", {"url": "https://hooks.example.com/"}, format="json").json()
     assert webhook["events"] == ["*"]

@@ -6,6 +6,7 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crmApp.conditional import etag
 from crmApp.mixins import OrganizationScopedModelViewSet, OrganizationScopedViewSet
 from crmApp.models import ApiKey, Webhook
 from crmApp.query import takes_no_body
@@ -52,8 +53,9 @@ class WebhookViewSet(OrganizationScopedModelViewSet):
     @extend_schema(responses=WebhookSecretSerializer)
     @action(detail=True, methods=["post"], url_path="rotate-secret", permission_code=WEBHOOKS_MANAGE)
     def rotate_secret(self, request, pk=None):
-        """A new secret; the old one keeps signing, as a second `v1=`, for 24 hours."""
-        return Response({"secret": self.get_service().rotate_secret(self.get_object())})
+        """A new secret; the old one keeps signing, as a second `v1=`, for 24 hours. The ETag is the new version's."""
+        webhook = self.get_service().rotate_secret(self.get_object())
+        return Response({"secret": webhook.secret}, headers={"ETag": etag(webhook.version)})
 
     @takes_no_body
     @extend_schema(responses={202: WebhookDeliverySerializer})
