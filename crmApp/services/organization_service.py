@@ -89,10 +89,10 @@ def _repoint_default_organization(users, organization_id: int) -> None:
 
 @transaction.atomic
 def update_organization(organization: Organization, *, name: str | None = None) -> Organization:
-    """Rename an organization; the slug stays stable so links keep working."""
-    if name is not None:
+    """Rename an organization; the slug stays stable so links keep working. The same name writes nothing."""
+    if name is not None and name != organization.name:
         organization.name = name
-    organization.save()
+        organization.save(update_fields=["name", "updated_at"])
     return organization
 
 

@@ -197,6 +197,18 @@ def test_rename_ignores_read_only_fields_and_returns_the_role(owner_client, orga
     assert (organization.id, organization.slug) == (response.json()["id"], slug)
 
 
+@pytest.mark.parametrize("body", [{}, {"name": "Acme"}], ids=["nothing", "the same name"])
+def test_a_rename_that_changes_nothing_leaves_updated_at(owner_client, organization, body):
+    organization.name = "Acme"
+    organization.save()
+    before = Organization.objects.get(pk=organization.pk).updated_at
+
+    response = owner_client.patch(detail(organization.id), body, format="json")
+
+    assert response.status_code == 200
+    assert Organization.objects.get(pk=organization.pk).updated_at == before
+
+
 def test_rename_with_an_overlong_name_is_400(owner_client, organization):
     response = owner_client.patch(detail(organization.id), {"name": "x" * 201}, format="json")
 
