@@ -11,10 +11,14 @@ API key is remembered without the key itself, which the CRM otherwise keeps only
 """
 
 import hashlib
+import io
+import os
 import re
+import tempfile
 from datetime import timedelta
 
 import orjson
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
@@ -32,6 +36,7 @@ KEPT_FOR = timedelta(hours=24)
 # A claim whose request never finished (the process died) may be taken over after this long.
 CLAIM_TIMEOUT = timedelta(minutes=5)
 EXEMPT_PREFIX = "/api/auth/"
+CHUNK_BYTES = 64 * 1024
 
 
 def caller_of(request) -> tuple[str, str] | None:
@@ -74,9 +79,34 @@ def purge_expired() -> int:
 
 def fingerprint_of(request) -> str:
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.get_full_path().encode(), request.body):
+    for part in (request.method.encode(), request.get_full_path().encode()):
         digest.update(len(part).to_bytes(8, "big") + part)
+    body = spooled_body(request)
+    body.seek(0, os.SEEK_END)
+    digest.update(body.tell().to_bytes(8, "big"))
+    body.seek(0)
+    while chunk := body.read(CHUNK_BYTES):
+        digest.update(chunk)
+    body.seek(0)
     return digest.hexdigest()
+
+
+def spooled_body(request):
+    """The request body as a file, which the view then reads in place of the stream it came from.
+
+    `request.body` refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE, but an import's upload may be ten
+    times larger (MAX_UPLOAD_BODY_BYTES): that one is read in chunks and spooled to disk instead.
+    """
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        return io.BytesIO(request.body)
+    # Not closed here: the view reads it once this returns (it goes with the request).
+    body = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
+    while chunk := request._stream.read(CHUNK_BYTES):
+        body.write(chunk)
+    body.seek(0)
+    request._stream = body
+    return body
 
 
 def replay(record: IdempotencyKey) -> HttpResponse:

@@ -208,3 +208,20 @@ def test_a_foreign_key_broken_by_a_race_is_a_409_with_or_without_a_key(
 
     assert [(r.status_code, r.json()["code"]) for r in responses] == [(409, "conflict")] * 2
     assert not UserRole.objects.filter(user=member).exists()
+
+
+def import_form(content: bytes) -> dict:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return {"resource": "leads", "dry_run": "true", "file": SimpleUploadedFile("data.csv", content, "text/csv")}
+
+
+def test_an_upload_over_the_json_body_limit_runs_and_replays_with_a_key(owner_client, organization, settings):
+    # An import may be far larger than any other body (51 MB against 5 MB); the key must not refuse it.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    content = b"first_name,last_name\n" + b"Ann,Lee\n" * 500
+    first = owner_client.post("/api/imports/", import_form(content), HTTP_IDEMPOTENCY_KEY="big-upload")
+    again = owner_client.post("/api/imports/", import_form(content), HTTP_IDEMPOTENCY_KEY="big-upload")
+
+    assert first.status_code == 202, first.content
+    assert (again.status_code, again.content, again["Idempotent-Replayed"]) == (202, first.content, "true")
