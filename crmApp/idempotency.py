@@ -37,6 +37,7 @@ KEPT_FOR = timedelta(hours=24)
 CLAIM_TIMEOUT = timedelta(minutes=5)
 EXEMPT_PREFIX = "/api/auth/"
 CHUNK_BYTES = 64 * 1024
+BOUNDARY_STANDIN = b"--\x00boundary\x00"
 
 
 def caller_of(request) -> tuple[str, str] | None:
@@ -82,13 +83,37 @@ def fingerprint_of(request) -> str:
     for part in (request.method.encode(), request.get_full_path().encode()):
         digest.update(len(part).to_bytes(8, "big") + part)
     body = spooled_body(request)
-    body.seek(0, os.SEEK_END)
-    digest.update(body.tell().to_bytes(8, "big"))
-    body.seek(0)
-    while chunk := body.read(CHUNK_BYTES):
-        digest.update(chunk)
+    boundary = request.content_params.get("boundary", "") if request.content_type == "multipart/form-data" else ""
+    if boundary:
+        # The boundary is drawn at random each time a client encodes the form: a retry of the same
+        # form differs by it alone, so the parts are compared without it.
+        parts = hashlib.sha256()
+        for segment in without_delimiters(body, f"--{boundary}".encode()):
+            parts.update(segment)
+        digest.update(b"multipart" + parts.digest())
+    else:
+        body.seek(0, os.SEEK_END)
+        digest.update(body.tell().to_bytes(8, "big"))
+        body.seek(0)
+        while chunk := body.read(CHUNK_BYTES):
+            digest.update(chunk)
     body.seek(0)
     return digest.hexdigest()
+
+
+def without_delimiters(body, delimiter: bytes):
+    """The bytes of `body`, read in chunks, with every `delimiter` in it replaced by one fixed separator."""
+    pending = b""
+    while chunk := body.read(CHUNK_BYTES):
+        *segments, pending = (pending + chunk).split(delimiter)
+        for segment in segments:
+            yield segment
+            yield BOUNDARY_STANDIN
+        # Keep only the tail that may start a delimiter cut by the chunk's end.
+        done = max(0, len(pending) - len(delimiter) + 1)
+        yield pending[:done]
+        pending = pending[done:]
+    yield pending
 
 
 def spooled_body(request):

@@ -225,3 +225,25 @@ def test_an_upload_over_the_json_body_limit_runs_and_replays_with_a_key(owner_cl
 
     assert first.status_code == 202, first.content
     assert (again.status_code, again.content, again["Idempotent-Replayed"]) == (202, first.content, "true")
+
+
+def test_a_retried_upload_replays_though_its_multipart_boundary_is_new(owner_client, organization):
+    # Browsers and HTTP libraries draw a new random boundary each time they encode the same form.
+    from django.test.client import encode_multipart
+
+    content = b"first_name,last_name\nAnn,Lee\n"
+    answers = [
+        owner_client.post(
+            "/api/imports/",
+            encode_multipart(boundary, import_form(content)),
+            content_type=f"multipart/form-data; boundary={boundary}",
+            HTTP_IDEMPOTENCY_KEY="upload",
+        )
+        for boundary in ("----FormBoundaryA1b2C3", "----FormBoundaryZ9y8X7")
+    ]
+
+    assert [a.status_code for a in answers] == [202, 202], answers[1].content
+    assert answers[1].content == answers[0].content and answers[1]["Idempotent-Replayed"] == "true"
+    assert len({a.json()["id"] for a in answers}) == 1
+    other = owner_client.post("/api/imports/", import_form(content + b"Bo,Ng\n"), HTTP_IDEMPOTENCY_KEY="upload")
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
