@@ -30,6 +30,8 @@ REDIS_UNAVAILABLE = (
 # How long a 503 (the cache unreachable) tells clients to wait: as long as a process refuses to wait on
 # a Redis that has just timed out.
 UNAVAILABLE_RETRY_AFTER_SECONDS = STALL_PAUSE_SECONDS
+# Set on an answer that refused a request which changed nothing and may be retried as it is.
+RETRY_MARK = "crm_asks_for_a_retry"
 
 
 class DomainError(exceptions.APIException):
@@ -170,10 +172,23 @@ def flatten_errors(detail, path: str = "") -> dict[str, list[str]]:
     return {path or "non_field_errors": [str(detail)]}
 
 
+def may_be_retried(exc) -> bool:
+    """Whether `exc` refused a request that changed nothing and may be sent again as is: throttled, or a lost race."""
+    return isinstance(exc, (exceptions.Throttled, IntegrityError)) or (
+        isinstance(exc, OperationalError) and lost_a_race(exc)
+    )
+
+
+def asks_for_a_retry(response) -> bool:
+    """Whether an answer is such a refusal (see `may_be_retried`), which a retry must not meet again."""
+    return getattr(response, RETRY_MARK, False)
+
+
 def exception_handler(exc, context):
     """Render every error as JSON; unexpected ones become a logged 500 without a traceback."""
     if isinstance(exc, redis.exceptions.RedisError):
         logger.error("Redis failed in %s: %s", context.get("view").__class__.__name__, exc)
+    retry = may_be_retried(exc)
     exc = _translate(exc)
     if not isinstance(exc, exceptions.APIException):
         logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
@@ -204,11 +219,15 @@ def exception_handler(exc, context):
             body = {"detail": str(detail), "code": getattr(detail, "code", None) or exc.default_code}
     set_rollback()
     body.update(extra)
-    return Response(body, status=exc.status_code, headers=headers)
+    response = Response(body, status=exc.status_code, headers=headers)
+    setattr(response, RETRY_MARK, retry)
+    return response
 
 
-def json_error(status_code: int, detail: str, code: str) -> JsonResponse:
-    return JsonResponse({"detail": detail, "code": code}, status=status_code)
+def json_error(status_code: int, detail: str, code: str, *, retry: bool = False) -> JsonResponse:
+    response = JsonResponse({"detail": detail, "code": code}, status=status_code)
+    setattr(response, RETRY_MARK, retry)
+    return response
 
 
 @csrf_exempt  # the catch-all answers every method, so a POST must not meet Django's HTML CSRF page

@@ -6,8 +6,9 @@ with another path or body is a 422; while the first request still runs, a second
 
 Exactly once: the key is claimed by a committed insert that a unique constraint allows only once,
 then the request runs in one transaction together with the write of its answer, so the change and
-the remembered answer commit (or roll back) together. Answers of 500 and above are forgotten. A new
-API key is remembered without the key itself, which the CRM otherwise keeps only as a hash.
+the remembered answer commit (or roll back) together. Answers of 500 and above are forgotten, and so
+are the refusals that changed nothing and ask for a retry (a 429, the 409 of a lost race). A new API
+key is remembered without the key itself, which the CRM otherwise keeps only as a hash.
 """
 
 import hashlib
@@ -26,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from crmApp.authentication import ApiKeyAuthentication
-from crmApp.exceptions import json_error
+from crmApp.exceptions import asks_for_a_retry, json_error
 from crmApp.models import ApiKey, IdempotencyKey
 from crmApp.tenancy import ORGANIZATION_HEADER, parse_id, resolve_membership
 
@@ -134,6 +135,11 @@ def spooled_body(request):
     return body
 
 
+def forgotten(response) -> bool:
+    """Whether an answer is not remembered: a server error, or a refusal that asks for a retry (a 429, a lost race)."""
+    return response.status_code >= 500 or asks_for_a_retry(response)
+
+
 def replay(record: IdempotencyKey) -> HttpResponse:
     response = HttpResponse(bytes(record.body), status=record.status_code, content_type=record.content_type or None)
     if record.etag:
@@ -218,7 +224,7 @@ class IdempotencyMiddleware:
         try:
             with transaction.atomic():
                 response = self.get_response(request)
-                if response.status_code >= 500:
+                if forgotten(response):
                     transaction.set_rollback(True)
                 elif not transaction.get_rollback():
                     remember(record, response)
@@ -226,8 +232,9 @@ class IdempotencyMiddleware:
         except IntegrityError:
             # A deferred constraint (a foreign key) checked at this commit, which the view's own block
             # would have met and answered: a race past validation, as the exception handler answers it.
-            response, remembered = json_error(409, "The request conflicts with existing data.", "conflict"), False
-        if response.status_code >= 500:
+            response = json_error(409, "The request conflicts with existing data.", "conflict", retry=True)
+            remembered = False
+        if forgotten(response):
             IdempotencyKey.objects.filter(pk=record.pk).delete()
         elif not remembered:  # a refused request rolled back its transaction; its answer still stands
             remember(record, response)

@@ -98,6 +98,50 @@ def test_server_errors_are_not_remembered(owner_client, organization, monkeypatc
     assert Lead.objects.count() == 1
 
 
+class Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+def lost_a_deadlock(self, **fields):
+    from django.db import OperationalError
+
+    raise OperationalError("deadlock detected") from Deadlock()
+
+
+def broke_a_constraint(self, **fields):
+    from django.db import IntegrityError
+
+    raise IntegrityError("duplicate key value violates unique constraint")
+
+
+@pytest.mark.parametrize("failure", [lost_a_deadlock, broke_a_constraint], ids=["lost race", "constraint race"])
+def test_conflicts_of_a_race_are_not_remembered(owner_client, organization, monkeypatch, failure):
+    # Nothing was done and the answer says to try again: the retry must run, not replay the refusal.
+    from crmApp.services.lead_service import LeadService
+
+    original = LeadService.create
+    monkeypatch.setattr(LeadService, "create", failure)
+    assert post(owner_client, LEADS, {"first_name": "Once"}, "key-1").json()["code"] == "conflict"
+    monkeypatch.setattr(LeadService, "create", original)
+
+    again = post(owner_client, LEADS, {"first_name": "Once"}, "key-1")
+
+    assert (again.status_code, "Idempotent-Replayed" in again) == (201, False)
+    assert Lead.objects.count() == 1
+
+
+def test_a_throttled_request_is_not_remembered(owner_client, organization, settings):
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "user": "1/minute"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    assert owner_client.get(LEADS).status_code == 200
+    assert post(owner_client, LEADS, {"first_name": "Once"}, "key-1").status_code == 429
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**rates, "user": "100/minute"}}
+
+    again = post(owner_client, LEADS, {"first_name": "Once"}, "key-1")
+
+    assert (again.status_code, "Idempotent-Replayed" in again) == (201, False)
+
+
 def test_keys_belong_to_their_user_and_organization(owner_client, organization, make_member, other_client):
     colleague = make_client(make_member(["leads:create", "leads:view"]), organization)
     post(owner_client, LEADS, {"first_name": "Once"}, "shared")
