@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from crmApp.constants import SCOPE_BREADTH, MembershipStatus, RecordScope
@@ -114,7 +115,8 @@ class UserRoleService(OrganizationService):
         ):
             raise BusinessRuleViolation("The user is not an active member of this organization.", code="not_member")
         if UserRole.objects.filter(user=user, role=role).exists():
-            raise BusinessRuleViolation("The user already has this role.", code="duplicate")
+            # The serializer's own check, met again by an assignment that committed after it ran.
+            raise ValidationError("This member already has this role.")
         return UserRole.objects.create(organization=self.organization, user=user, role=role)
 
     @transaction.atomic

@@ -351,6 +351,22 @@ def test_assigning_the_same_role_twice_is_400(owner_client, organization, make_m
     assert UserRole.objects.count() == 1
 
 
+def test_the_same_role_assigned_meanwhile_is_the_same_400(owner_client, organization, make_member, monkeypatch):
+    # Two simultaneous assignments: the second passes the serializer's check before the first commits.
+    from crmApp.serializers.rbac import UserRoleSerializer
+
+    member = make_member()
+    payload = {"user": member.id, "role": viewer_role(organization).id}
+    assert owner_client.post("/api/user-roles/", payload, format="json").status_code == 201
+    monkeypatch.setattr(UserRoleSerializer, "validate", lambda self, attrs: attrs)
+
+    response = owner_client.post("/api/user-roles/", payload, format="json")
+
+    assert (response.status_code, response.json()["code"]) == (400, "invalid")
+    assert response.json()["errors"] == {"non_field_errors": ["This member already has this role."]}
+    assert UserRole.objects.count() == 1
+
+
 def test_user_roles_filter_by_user(owner_client, organization, other_organization, make_member):
     first, second = make_member(), make_member()
     mine = UserRoleFactory(user=first, role=viewer_role(organization))
