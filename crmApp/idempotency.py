@@ -13,6 +13,7 @@ key is remembered without the key itself, which the CRM otherwise keeps only as 
 
 import hashlib
 import io
+import math
 import os
 import re
 import tempfile
@@ -21,7 +22,8 @@ from datetime import timedelta
 import orjson
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -41,8 +43,8 @@ CHUNK_BYTES = 64 * 1024
 BOUNDARY_STANDIN = b"--\x00boundary\x00"
 
 
-def caller_of(request) -> tuple[str, str] | None:
-    """(who sends the request, the organization it acts in); None when nobody is signed in.
+def caller_of(request) -> tuple[str, str, Request] | None:
+    """(who sends the request, the organization it acts in, the request signed in); None when nobody is signed in.
 
     Who: `user:<id>` or `api-key:<id>`. The organization is the one the request resolves to (the key's,
     the header's, else the user's default), not the header as written: a request sent with and without
@@ -57,9 +59,37 @@ def caller_of(request) -> tuple[str, str] | None:
             return None
         if result is not None:
             user, auth = result
+            drf_request._user, drf_request._auth = user, auth  # not the setters: they sign in the Django request
             if isinstance(auth, ApiKey):
-                return f"api-key:{auth.pk}", str(auth.organization_id)
-            return f"user:{user.pk}", organization_scope(request, user)
+                return f"api-key:{auth.pk}", str(auth.organization_id), drf_request
+            return f"user:{user.pk}", organization_scope(request, user), drf_request
+    return None
+
+
+def throttled(drf_request) -> HttpResponse | None:
+    """A 429 when the caller is past the rate limit of the view the request is for, else None.
+
+    An answer given here, in place of the view's (a replay, a reused or busy key), counts against the
+    caller's budget as the view's would, and carries the RateLimit-* headers every answer does.
+    """
+    try:
+        view_class = getattr(resolve(drf_request._request.path_info).func, "cls", None)
+    except Resolver404:
+        return None
+    for throttle_class in getattr(view_class, "throttle_classes", ()):
+        throttle = throttle_class()
+        if not throttle.allow_request(drf_request, None):
+            wait = max(1, math.ceil(throttle.wait() or 0))
+            response = JsonResponse(
+                {
+                    "detail": f"Request was throttled. Expected available in {wait} seconds.",
+                    "code": "throttled",
+                    "retry_after": wait,
+                },
+                status=429,
+            )
+            response["Retry-After"] = str(wait)
+            return response
     return None
 
 
@@ -182,11 +212,11 @@ class IdempotencyMiddleware:
         caller = caller_of(request)
         if caller is None:  # anonymous: nothing to scope the key to, so it is not applied
             return self.get_response(request)
-        principal, scope = caller
+        principal, scope, signed_in = caller
         fingerprint = fingerprint_of(request)
         record, earlier = self.claim(principal=principal, scope=scope, key=key, fingerprint=fingerprint)
         if earlier is not None:
-            return earlier
+            return throttled(signed_in) or earlier
         return self.run_once(request, record)
 
     def claim(self, *, principal: str, scope: str, key: str, fingerprint: str):

@@ -142,6 +142,25 @@ def test_a_throttled_request_is_not_remembered(owner_client, organization, setti
     assert (again.status_code, "Idempotent-Replayed" in again) == (201, False)
 
 
+@pytest.mark.parametrize(
+    ("second_body", "status"), [({"first_name": "Once"}, 201), ({"first_name": "Other"}, 422)], ids=["replay", "reused"]
+)
+def test_answers_of_the_key_count_against_the_rate_limit_and_say_so(
+    owner_client, organization, settings, second_body, status
+):
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "user": "2/minute"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    assert post(owner_client, LEADS, {"first_name": "Once"}, "key-1").status_code == 201
+
+    second = post(owner_client, LEADS, second_body, "key-1")
+    third = post(owner_client, LEADS, second_body, "key-1")
+
+    assert second.status_code == status
+    assert (second["RateLimit-Limit"], second["RateLimit-Remaining"]) == ("2", "0")
+    assert (third.status_code, third.json()["code"], "Idempotent-Replayed" in third) == (429, "throttled", False)
+    assert int(third["Retry-After"]) == third.json()["retry_after"] > 0
+
+
 def test_keys_belong_to_their_user_and_organization(owner_client, organization, make_member, other_client):
     colleague = make_client(make_member(["leads:create", "leads:view"]), organization)
     post(owner_client, LEADS, {"first_name": "Once"}, "shared")
