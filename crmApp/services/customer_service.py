@@ -160,7 +160,9 @@ class CustomerService(MergeMixin, OrganizationService):
         assignee: Employee | None = changes.get("assigned_to")
         if assignee is not None and assignee.organization_id != self.organization.id:
             raise BusinessRuleViolation("The employee belongs to another organization.")
-        targets = self.records.filter(id__in=list(ids))
-        matched = targets.count()
-        self.update_rows(targets, source=ChangeSource.BULK, **changes)
-        return matched
+        # Counted once locked: a customer trashed meanwhile drops out here, as it does from the update.
+        # The lock is the one the update takes (not FOR UPDATE, which would wait for writes pointing at them).
+        locked = self.records.filter(id__in=list(ids)).select_for_update(no_key=True).order_by("pk")
+        matched = list(locked.values_list("pk", flat=True))
+        self.update_rows(self.records.filter(pk__in=matched), source=ChangeSource.BULK, **changes)
+        return len(matched)

@@ -317,3 +317,29 @@ def test_a_restore_and_the_merge_of_its_customer_queue_up_instead_of_deadlocking
     merged, restored = staged.finish()
     assert (merged.status_code, restored.status_code) == (200, 200), restored.content
     assert restored.json()["customer"] == target.id  # the merge moved it, and it comes back there
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_update_counts_only_the_customers_it_updated_not_those_trashed_meanwhile(owner, organization):
+    gone, kept = CustomerFactory(organization=organization), CustomerFactory(organization=organization)
+    staged, trashing = Staged(Customer.objects.none()), threading.Event()
+
+    def trash_then_wait():
+        with transaction.atomic():
+            trashed(gone)
+            trashing.set()
+            staged.release.wait(10)  # committed once the bulk update waits for it
+
+    staged.start(trash_then_wait)
+    assert trashing.wait(10)
+    staged.start(
+        lambda: make_client(owner, organization).post(
+            "/api/customers/bulk-update/", {"ids": [gone.id, kept.id], "data": {"status": "inactive"}}, format="json"
+        ),
+        waiters=1,
+    )
+    _, updated = staged.finish()
+
+    assert updated.json() == {"updated": 1}
+    assert Customer.with_trashed.get(pk=gone.pk).status != "inactive"
