@@ -177,4 +177,7 @@ class TeamService(OrganizationService):
 
     @transaction.atomic
     def delete(self, instance: Team) -> None:
-        Team.objects.filter(organization=self.organization, pk=instance.pk).delete()
+        """Delete the team; a team deleted meanwhile (a simultaneous DELETE) is RecordGone, a 404."""
+        deleted, _ = Team.objects.filter(organization=self.organization, pk=instance.pk).delete()
+        if not deleted:
+            raise RecordGone()

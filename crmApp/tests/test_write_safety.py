@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from crmApp.exceptions import RecordGone
-from crmApp.models import Customer, Deal, Lead, PipelineStage
+from crmApp.models import Customer, Deal, Lead, PipelineStage, Team
 from crmApp.services.customer_service import CustomerService
 from crmApp.services.lead_service import LeadService
 from crmApp.tenancy import Tenant
@@ -17,6 +17,7 @@ from crmApp.tests.factories import (
     LeadFactory,
     PipelineFactory,
     PipelineStageFactory,
+    RoleFactory,
     VendorFactory,
     default_stage,
 )
@@ -197,7 +198,7 @@ def test_a_record_gone_before_the_lock_is_a_404_not_a_500(organization):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("resource", ["leads", "pipeline-stages", "customers"])
+@pytest.mark.parametrize("resource", ["leads", "pipeline-stages", "customers", "teams", "roles"])
 def test_of_simultaneous_deletes_exactly_one_is_204(resource, owner_client, organization):
     record = {
         "leads": lambda: LeadFactory(organization=organization),
@@ -205,6 +206,8 @@ def test_of_simultaneous_deletes_exactly_one_is_204(resource, owner_client, orga
         "pipeline-stages": lambda: PipelineStageFactory(
             pipeline=PipelineFactory(organization=organization), organization=organization
         ),
+        "teams": lambda: Team.objects.create(organization=organization, name="Nordics"),
+        "roles": lambda: RoleFactory(organization=organization),
     }[resource]()
 
     statuses = run_together(*[lambda: owner_client.delete(f"/api/{resource}/{record.id}/").status_code] * 6)
