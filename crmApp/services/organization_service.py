@@ -21,7 +21,7 @@ from crmApp.constants import (
     MembershipStatus,
     ProfileType,
 )
-from crmApp.exceptions import BusinessRuleViolation, MemberChangeForbidden, MemberNotFound
+from crmApp.exceptions import BusinessRuleViolation, MemberChangeForbidden, MemberNotFound, RecordGone
 from crmApp.identity import normalize_email
 from crmApp.models import Membership, Organization, Permission, Pipeline, Role, Team, User, UserRole
 from crmApp.services.integration_service import disable_webhooks_beyond_reach, revoke_api_keys_of
@@ -129,7 +129,12 @@ def delete_organization(organization: Organization) -> None:
     (deferred on both databases), and every reference into these rows comes from rows of the same
     organization, so only the many-to-many rows (found through their role) must go first. Members whose
     default organization it was fall back to the first other organization they belong to.
+
+    The organization's row is locked first: of simultaneous deletes one deletes, the others find it
+    gone (RecordGone, a 404) instead of each answering that it deleted it.
     """
+    if not Organization.objects.select_for_update().filter(pk=organization.pk).exists():
+        raise RecordGone()
     users = User.objects.filter(default_organization=organization)
     _repoint_default_organization(users, organization.id)
     for rows in _owned_rows(organization):

@@ -8,6 +8,7 @@ from crmApp.exceptions import RecordGone
 from crmApp.models import Customer, Deal, Lead, PipelineStage, Team
 from crmApp.services.customer_service import CustomerService
 from crmApp.services.lead_service import LeadService
+from crmApp.services.organization_service import create_organization
 from crmApp.tenancy import Tenant
 from crmApp.tests.conftest import run_together
 from crmApp.tests.factories import (
@@ -198,8 +199,8 @@ def test_a_record_gone_before_the_lock_is_a_404_not_a_500(organization):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("resource", ["leads", "pipeline-stages", "customers", "teams", "roles"])
-def test_of_simultaneous_deletes_exactly_one_is_204(resource, owner_client, organization):
+@pytest.mark.parametrize("resource", ["leads", "pipeline-stages", "customers", "teams", "roles", "organizations"])
+def test_of_simultaneous_deletes_exactly_one_is_204(resource, owner, owner_client, organization):
     record = {
         "leads": lambda: LeadFactory(organization=organization),
         "customers": lambda: CustomerFactory(organization=organization),
@@ -208,6 +209,7 @@ def test_of_simultaneous_deletes_exactly_one_is_204(resource, owner_client, orga
         ),
         "teams": lambda: Team.objects.create(organization=organization, name="Nordics"),
         "roles": lambda: RoleFactory(organization=organization),
+        "organizations": lambda: create_organization(name="Closing", owner=owner),
     }[resource]()
 
     statuses = run_together(*[lambda: owner_client.delete(f"/api/{resource}/{record.id}/").status_code] * 6)
