@@ -108,6 +108,13 @@ class OrganizationScopedViewSet(KnownQueryParametersMixin, viewsets.GenericViewS
     def get_permissions(self):
         return [IsAuthenticated(), HasOrganizationPermission()]
 
+    def permission_denied(self, request, message=None, code=None):
+        """A signed-in caller's refusal counts against their rate limit and says where they stand, as every
+        answer does; past the limit it is the 429. (DRF checks permissions before throttles.)"""
+        if request.successful_authenticator is not None:
+            self.check_throttles(request)
+        super().permission_denied(request, message, code)
+
     def permitted_methods(self) -> list[str]:
         """The methods of this route the caller may use."""
         return permitted_methods(self, self.request)

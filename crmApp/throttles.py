@@ -8,7 +8,7 @@ throttle instead reads and rewrites the list of every timestamp in the window.
 
 With Redis, a signed-in caller's request is counted in the very round trip that reads their access
 (crmApp.access), so it costs no round trip of its own; it therefore counts even when permissions then
-refuse it. Without Redis the throttle counts it itself, once permissions have let it through.
+refuse it. Without Redis the throttle counts it itself, after permissions (a refusal runs the throttles first).
 
 The client address is REMOTE_ADDR, or X-Forwarded-For only through NUM_PROXIES trusted proxies.
 """

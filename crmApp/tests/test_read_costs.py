@@ -87,6 +87,20 @@ def test_the_rate_limit_counted_with_the_callers_access_counts_each_request_once
     assert answers[3].json()["code"] == "throttled"
 
 
+@pytest.mark.parametrize("counters", ["redis", "in-process"])
+def test_a_refusal_by_permissions_counts_and_says_where_the_caller_stands(request, counters, member_client, settings):
+    if counters == "redis":
+        request.getfixturevalue("shared_redis")
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "user": "3/minute"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    viewer = member_client(["leads:view"])
+
+    answers = [viewer.delete(f"/api/leads/{number}/") for number in range(1, 5)]
+
+    assert [answer.status_code for answer in answers] == [403, 403, 403, 429]
+    assert [answer["RateLimit-Remaining"] for answer in answers] == ["2", "1", "0", "0"]
+
+
 def test_a_counter_redis_refuses_fails_the_count_not_the_request(shared_redis, owner_client, owner, caplog):
     window = throttles.UserRateThrottle().window
     counted = throttles.Hit(f"user:{throttles.UserRateThrottle.user_key(owner.pk)}", window, time.time())
