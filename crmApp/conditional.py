@@ -27,14 +27,15 @@ def _tags(header: str) -> list[tuple[bool, str]] | None:
 def if_match_versions(header: str | None) -> frozenset[int] | None:
     """The versions an `If-Match` header allows; None when it sets no precondition (absent or `*`).
 
-    If-Match compares strongly (RFC 9110 § 13.1.1): weak tags, and tags that are not a version,
-    match nothing, so a malformed header fails the precondition rather than being ignored.
+    If-Match compares strongly (RFC 9110 § 13.1.1), character for character: weak tags, and tags that
+    are not a version as its ETag writes it (`"01"`), match nothing, so a malformed header fails the
+    precondition rather than being ignored.
     """
     if header is None or header.strip() == "*":
         return None
     versions = set()
     for weak, value in _tags(header) or ():
-        if not weak and value.isdigit() and len(value) < 19:
+        if not weak and value.isdigit() and len(value) < 19 and etag(int(value)) == f'"{value}"':
             versions.add(int(value))
     return frozenset(versions)
 
