@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from crmApp.constants import ImportMode
 from crmApp.models import Employee
 from crmApp.serializers.customer import CustomerSerializer
 from crmApp.serializers.lead import LeadSerializer
@@ -60,6 +61,11 @@ RESOURCES = {
 RELATED = ("assigned_to",)
 # Matches a row to a stored record in upsert mode.
 MATCH_FIELDS = ("email", "code")
+
+
+def needed_codes(resource: str, mode: str) -> list[str]:
+    """The codes an import of `resource` in `mode` needs: `:create`, and `:update` too for upsert."""
+    return [f"{resource}:create", *([f"{resource}:update"] if mode == ImportMode.UPSERT else [])]
 
 
 def importable_fields(resource: str) -> set[str]:

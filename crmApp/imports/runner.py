@@ -264,6 +264,10 @@ def run_import(job_id: int) -> None:
     try:
         if tenant is None:
             raise PermissionError("The member who started this import no longer belongs to the organization.")
+        # Checked again as the job starts: the codes may have been taken away while it waited.
+        missing = [code for code in resources.needed_codes(job.resource, job.mode) if not tenant.has(code)]
+        if missing:
+            raise PermissionError(f"The member who started this import no longer holds {', '.join(missing)}.")
         ImportRun(job, tenant).run()
         job.status = ImportStatus.SUCCEEDED
     except Exception as error:  # the job as a whole failed; the rows done so far stay done

@@ -7,8 +7,18 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
-from crmApp.models import Customer, HistoryEntry, ImportJob, Lead, OutboxEvent
-from crmApp.tests.factories import CustomerFactory, DealFactory, EmployeeFactory, LeadFactory
+from crmApp import jobs
+from crmApp.imports.runner import run_import
+from crmApp.models import Customer, HistoryEntry, ImportJob, Lead, OutboxEvent, UserRole
+from crmApp.tests.conftest import make_client
+from crmApp.tests.factories import (
+    CustomerFactory,
+    DealFactory,
+    EmployeeFactory,
+    LeadFactory,
+    RoleFactory,
+    UserRoleFactory,
+)
 from crmApp.tests.test_webhooks import make_webhook
 
 pytestmark = pytest.mark.django_db
@@ -212,6 +222,31 @@ def test_upsert_needs_the_update_code_too(member_client):
     assert upload(member_client(["leads:create"]), content, mode="upsert").status_code == 403
     assert upload(member_client(["leads:view"]), content).status_code == 403
     assert upload(member_client(["leads:create", "leads:update"]), content, mode="upsert").status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("mode", "codes_left"),
+    [("create", []), ("create", ["leads:view"]), ("upsert", ["leads:create"]), ("upsert", ["leads:update"])],
+)
+def test_a_queued_job_runs_only_while_its_author_still_holds_the_codes(
+    make_member, organization, monkeypatch, mode, codes_left
+):
+    monkeypatch.setattr(jobs, "enqueue", lambda task, *args: None)  # queued: run below, once the codes changed
+    lead = LeadFactory(organization=organization, email="a@x.io", company="Old")
+    member = make_member(["leads:create", "leads:update"])
+    content = csv_bytes([["email", "first_name", "company"], ["a@x.io", "A", "New"], ["b@x.io", "B", "New"]])
+    job = started(make_client(member, organization), content, mode=mode)
+    UserRole.objects.filter(user=member).delete()
+    if codes_left:
+        UserRoleFactory(user=member, role=RoleFactory(organization=organization, codes=codes_left))
+
+    run_import(job["id"])
+
+    stored = ImportJob.objects.get(pk=job["id"])
+    assert (stored.status, stored.created, stored.updated) == ("failed", 0, 0)
+    assert "no longer holds" in stored.failure
+    assert Lead.objects.filter(organization=organization).count() == 1
+    assert Lead.objects.get(pk=lead.pk).company == "Old"
 
 
 def test_a_dry_run_reports_and_stores_nothing(owner_client, organization):

@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from crmApp.constants import ImportMode
+from crmApp.imports.resources import needed_codes
 from crmApp.mixins import OrganizationScopedViewSet
 from crmApp.models import ImportJob
 from crmApp.permissions import INTERNAL_MEMBER
@@ -43,10 +43,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
     def create(self, request):
         """Queue an import (`:create` on the resource, and `:update` for upsert); answers 202 with the job."""
         form = self.validated(ImportCreateSerializer, request.data)
-        codes = [f"{form['resource']}:create"]
-        if form["mode"] == ImportMode.UPSERT:
-            codes.append(f"{form['resource']}:update")
-        self.require_codes(*codes)
+        self.require_codes(*needed_codes(form["resource"], form["mode"]))
         job = self.get_service().start(
             upload=form["file"],
             resource=form["resource"],
