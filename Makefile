@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 WORKERS ?= 2
+# Seconds a gunicorn worker may spend on one request: a streamed export of a large list takes minutes.
+TIMEOUT ?= 600
 # Test processes for `make test` (`auto`: one per core; 0 runs the suite in this process).
 TEST_WORKERS ?= auto
 
@@ -37,7 +39,7 @@ run: seed static
 
 # A production-style start: gunicorn serving the API, the admin and their static files (see docs/operations.md).
 serve: migrate static
-	$(VENV)/bin/gunicorn crmAdmin.wsgi --workers $(WORKERS) --bind $(HOST)
+	$(VENV)/bin/gunicorn crmAdmin.wsgi --workers $(WORKERS) --bind $(HOST) --timeout $(TIMEOUT)
 
 # Background jobs (webhooks, mail, imports, purges) when REDIS_URL is set; without it the app runs them itself.
 worker: install .env
