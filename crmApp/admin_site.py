@@ -5,6 +5,8 @@ from urllib.parse import urlsplit
 
 from django.contrib import admin
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 
 from crmApp.throttles import AuthRateThrottle
@@ -54,6 +56,34 @@ class OrganizationAutocompleteView(AutocompleteJsonView):
         if owns_rows(type(obj)):
             result["text"] = f"{result['text']} · {obj.organization}"
         return result
+
+
+class LinkSelect(AutocompleteSelect):
+    """An autocomplete select that shows a value sent back which is no id of its model as nothing chosen.
+
+    Django's looks every sent value up as an id, and a form sent back with `abc` in a link was a 500
+    instead of the form with its "Select a valid choice" error.
+    """
+
+    def format_value(self, value):
+        target = self.field.target_field
+        kept = []
+        for item in super().format_value(value):
+            try:
+                target.to_python(item)
+            except ValidationError:
+                continue
+            kept.append(item)
+        return kept
+
+
+class AutocompleteLinks:
+    """A ModelAdmin (or inline) mixin: its autocomplete fields use LinkSelect."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = LinkSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 # Loaded after Django's jQuery, whose `django.jQuery` it hooks into.

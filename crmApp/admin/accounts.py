@@ -9,7 +9,7 @@ from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 
 from crmApp.admin.records import ServiceBackedAdmin, trial_errors
-from crmApp.admin_site import OrganizationLabeledFilter
+from crmApp.admin_site import AutocompleteLinks, OrganizationLabeledFilter
 from crmApp.constants import ChangeSource, MembershipRole, MembershipStatus
 from crmApp.models import (
     CodeSequence,
@@ -59,7 +59,7 @@ class UserEditForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AutocompleteLinks, BaseUserAdmin):
     form = UserEditForm
     add_form = UserAddForm
     ordering = ("email",)
@@ -200,7 +200,7 @@ class MembershipFormSet(BaseInlineFormSet):
             raise ValidationError(errors)
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(AutocompleteLinks, admin.TabularInline):
     model = Membership
     form = MembershipRowForm
     formset = MembershipFormSet
@@ -250,7 +250,7 @@ class PermissionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Role)
-class RoleAdmin(admin.ModelAdmin):
+class RoleAdmin(AutocompleteLinks, admin.ModelAdmin):
     list_display = ("name", "organization", "description")
     list_filter = ("organization",)
     search_fields = ("name", "organization__name")

@@ -18,7 +18,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from rest_framework.exceptions import APIException
 
-from crmApp.admin_site import ORGANIZATION_AUTOCOMPLETE_JS, OrganizationLabeledFilter
+from crmApp.admin_site import ORGANIZATION_AUTOCOMPLETE_JS, AutocompleteLinks, OrganizationLabeledFilter
 from crmApp.constants import ChangeSource
 from crmApp.models import Activity, Customer, Deal, Employee, HistoryEntry, Lead, Pipeline, PipelineStage, Vendor
 from crmApp.models.base import written_fields
@@ -98,7 +98,7 @@ class ServiceForm(forms.ModelForm):
             self.add_error(None, errors)
 
 
-class ServiceBackedAdmin(admin.ModelAdmin):
+class ServiceBackedAdmin(AutocompleteLinks, admin.ModelAdmin):
     """Common shape of the CRM record admins: organization filter, autocomplete, read-only bookkeeping."""
 
     class Media:

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.apps import apps
+from django.contrib import admin
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.messages import get_messages
 from django.urls import reverse
@@ -405,3 +406,21 @@ def test_a_link_to_a_record_in_the_trash_survives_an_admin_edit_of_another_field
     assert (activity.customer_id, activity.lead_id) == (customer.id, lead.id)
     entry = HistoryEntry.objects.filter(record_type="activity", record_id=activity.id).latest("id")
     assert [change["field"] for change in entry.changes] == ["subject"]
+
+
+# Every autocomplete field of every add page: the widget shows the value it was sent back with the errors.
+AUTOCOMPLETE_FIELDS = [
+    (model._meta.model_name, field)
+    for model, model_admin in admin.site._registry.items()
+    if model._meta.app_label == "crmApp"
+    for field in model_admin.autocomplete_fields
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("model", "field"), AUTOCOMPLETE_FIELDS)
+@pytest.mark.parametrize("value", ["abc", "1e999", "-0.5"])
+def test_a_link_that_is_not_an_id_is_a_form_error_not_a_500(admin_client, organization, model, field, value):
+    response = admin_client.post(reverse(f"admin:crmApp_{model}_add"), {"organization": organization.id, field: value})
+    assert response.status_code == 200
+    assert "errorlist" in response.content.decode()

@@ -33,6 +33,16 @@ def user_form(user, **fields) -> dict:
     }
 
 
+def test_a_default_organization_that_is_not_an_id_is_a_form_error(admin_client):
+    user = UserFactory()
+    url = reverse("admin:crmApp_user_change", args=[user.id])
+
+    response = admin_client.post(url, user_form(user, default_organization="abc"))
+
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+
+
 @pytest.mark.parametrize(("username", "stored"), [("", None), ("   ", None), ("ada.l", "ada.l")])
 def test_a_user_without_a_username_can_be_deactivated(admin_client, username, stored):
     user = UserFactory(username=None)
