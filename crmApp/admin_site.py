@@ -36,7 +36,7 @@ class OrganizationAutocompleteView(AutocompleteJsonView):
 
     def organization_id(self):
         chosen = self.request.GET.get("organization", "")
-        if chosen.isdigit():
+        if chosen.isascii() and chosen.isdigit():  # "²" and "１" are digits to str.isdigit(), no ids
             return int(chosen)
         page = CHANGE_PAGE.search(urlsplit(self.request.headers.get("Referer", "")).path)
         source = self.source_field.model

@@ -256,6 +256,20 @@ def test_autocomplete_offers_only_the_chosen_organizations_records_and_names_it(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("chosen", ["abc", "²", "１", ""])
+def test_autocomplete_with_an_organization_that_is_no_id_offers_every_organizations(
+    admin_client, organization, other_organization, chosen
+):
+    mine = EmployeeFactory(organization=organization)
+    theirs = EmployeeFactory(organization=other_organization)
+
+    response = autocomplete(admin_client, "lead", "assigned_to", organization=chosen)
+
+    assert response.status_code == 200
+    assert {option["id"] for option in response.json()["results"]} == {str(mine.id), str(theirs.id)}
+
+
+@pytest.mark.django_db
 def test_autocomplete_on_a_change_page_keeps_to_the_records_organization(
     admin_client, organization, other_organization
 ):
