@@ -35,7 +35,7 @@ def if_match_versions(header: str | None) -> frozenset[int] | None:
         return None
     versions = set()
     for weak, value in _tags(header) or ():
-        if not weak and value.isdigit() and len(value) < 19 and etag(int(value)) == f'"{value}"':
+        if not weak and value.isascii() and value.isdigit() and len(value) < 19 and etag(int(value)) == f'"{value}"':
             versions.add(int(value))
     return frozenset(versions)
 

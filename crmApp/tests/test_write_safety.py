@@ -61,7 +61,7 @@ def test_versions_start_at_1_and_move_on_with_every_change(resource, owner_clien
 
 
 @EVERY_RESOURCE
-@pytest.mark.parametrize("if_match", ['"7"', 'W/"1"', "1", "garbage", '"1 "', '"01"'])
+@pytest.mark.parametrize("if_match", ['"7"', 'W/"1"', "1", "garbage", '"1 "', '"01"', '"\u00b2"'])
 def test_a_write_whose_if_match_does_not_match_is_412_and_changes_nothing(
     resource, owner_client, organization, if_match
 ):
