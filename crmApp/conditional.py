@@ -4,6 +4,8 @@ import re
 
 # An entity tag in a header list: optional weakness prefix, then a quoted value.
 ENTITY_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*(?:,|$)')
+# A version as its ETag writes it: ASCII digits without a leading zero, short of a bigint's 19 digits.
+VERSION_TAG = re.compile(r"0|[1-9][0-9]{0,17}")
 
 
 def etag(version: int) -> str:
@@ -35,7 +37,7 @@ def if_match_versions(header: str | None) -> frozenset[int] | None:
         return None
     versions = set()
     for weak, value in _tags(header) or ():
-        if not weak and value.isascii() and value.isdigit() and len(value) < 19 and etag(int(value)) == f'"{value}"':
+        if not weak and VERSION_TAG.fullmatch(value):
             versions.add(int(value))
     return frozenset(versions)
 
