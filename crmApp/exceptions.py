@@ -184,6 +184,19 @@ def asks_for_a_retry(response) -> bool:
     return getattr(response, RETRY_MARK, False)
 
 
+def retry_after(wait: float | None) -> int:
+    """The whole seconds a throttled client is told to wait: at least one."""
+    return max(1, math.ceil(wait or 0))
+
+
+def throttled_error(wait: float | None) -> JsonResponse:
+    """The 429 of a throttled request as the handler below renders it, for an answer given outside DRF."""
+    throttled, seconds = exceptions.Throttled(wait), retry_after(wait)
+    response = JsonResponse({"detail": str(throttled.detail), "code": "throttled", "retry_after": seconds}, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
+
+
 def exception_handler(exc, context):
     """Render every error as JSON; unexpected ones become a logged 500 without a traceback."""
     if isinstance(exc, redis.exceptions.RedisError):
@@ -202,9 +215,9 @@ def exception_handler(exc, context):
     if exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
         headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
     if isinstance(exc, exceptions.Throttled):
-        retry_after = max(1, math.ceil(exc.wait or 0))
-        headers["Retry-After"] = str(retry_after)
-        extra["retry_after"] = retry_after
+        seconds = retry_after(exc.wait)
+        headers["Retry-After"] = str(seconds)
+        extra["retry_after"] = seconds
 
     if isinstance(exc, exceptions.ValidationError):
         body = {"detail": "Invalid input.", "code": "invalid", "errors": flatten_errors(exc.detail)}

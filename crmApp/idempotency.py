@@ -13,7 +13,6 @@ key is remembered without the key itself, which the CRM otherwise keeps only as 
 
 import hashlib
 import io
-import math
 import os
 import re
 import tempfile
@@ -22,14 +21,14 @@ from datetime import timedelta
 import orjson
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from crmApp.authentication import ApiKeyAuthentication
-from crmApp.exceptions import asks_for_a_retry, json_error
+from crmApp.exceptions import asks_for_a_retry, json_error, throttled_error
 from crmApp.models import ApiKey, IdempotencyKey
 from crmApp.tenancy import ORGANIZATION_HEADER, parse_id, resolve_membership
 
@@ -79,17 +78,7 @@ def throttled(drf_request) -> HttpResponse | None:
     for throttle_class in getattr(view_class, "throttle_classes", ()):
         throttle = throttle_class()
         if not throttle.allow_request(drf_request, None):
-            wait = max(1, math.ceil(throttle.wait() or 0))
-            response = JsonResponse(
-                {
-                    "detail": f"Request was throttled. Expected available in {wait} seconds.",
-                    "code": "throttled",
-                    "retry_after": wait,
-                },
-                status=429,
-            )
-            response["Retry-After"] = str(wait)
-            return response
+            return throttled_error(throttle.wait())
     return None
 
 
