@@ -101,7 +101,7 @@ def main() -> None:
     common.setup_django(args.database_url, args.redis_url)
     from django.db import connection
 
-    from bench import httpload, inprocess, lifecycle, webhooks
+    from bench import afterwrite, httpload, inprocess, lifecycle, webhooks
     from crmApp.models import Employee
 
     seed_timings = common.seed(args.scale)
@@ -131,6 +131,7 @@ def main() -> None:
         report["results"] = inprocess.run(
             owner, alpha, requests=args.requests, warmup=args.warmup, explain_slower_than=slow
         )
+        report["after_write"] = afterwrite.run(owner, alpha)
     if args.http:
         report["http"] = httpload.run(owner, alpha, duration=args.duration, log_dir=log_dir)
     if args.webhooks:
