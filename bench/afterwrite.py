@@ -2,31 +2,18 @@
 
 Any write moves the organization's data version (crmApp/caching.py), so the next request of every
 list recounts and every report recomputes. Each round PATCHes one lead's notes as the owner, then
-asks every endpoint below once, each one the first of its kind since that write.
+asks every list and report of the HTTP load mode once, each one the first of its kind since that write.
 """
 
 import json
 import statistics
 import time
 
-from bench.common import SEARCH_TERM
+from bench.httpload import ENDPOINTS
 from bench.inprocess import client_for
 
 ROUNDS = 4
 TARGET_MS = 250
-ENDPOINTS = (
-    ("leads list", "/api/leads/"),
-    ("leads filtered", "/api/leads/?status=qualified&source=referral"),
-    ("leads by score", "/api/leads/?ordering=-score"),
-    ("leads search", f"/api/leads/?search={SEARCH_TERM}"),
-    ("deals list", "/api/deals/"),
-    ("customers list", "/api/customers/"),
-    ("analytics dashboard", "/api/analytics/dashboard/"),
-    ("analytics sales-funnel", "/api/analytics/sales-funnel/"),
-    ("analytics revenue", "/api/analytics/revenue/"),
-    ("analytics employee-performance", "/api/analytics/employee-performance/"),
-    ("analytics forecast", "/api/analytics/forecast/"),
-)
 
 
 def timed_get(client, path: str) -> float:
