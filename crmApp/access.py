@@ -18,6 +18,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 
+from crmApp.caching import mark_organization_changed
+
 TIMEOUT_SECONDS = 3600
 
 
@@ -183,6 +185,13 @@ def _on_organization_row(sender, instance, **kwargs):
     organization_changed(instance.organization_id)
 
 
+def _on_employee(sender, instance, **kwargs):
+    """An employee record's link to a user decides whose records a scope reaches and whom `assigned_to=me`
+    means: the caller's access and the counts cached under the organization's data version go stale."""
+    organization_changed(instance.organization_id)
+    mark_organization_changed(instance.organization_id)
+
+
 def _on_organization(sender, instance, **kwargs):
     organization_changed(instance.pk)
 
@@ -209,7 +218,7 @@ def connect() -> None:
         (Organization, _on_organization),
         # A record scope reaches the records of the caller's (and teammates') employee records.
         (Team, _on_organization_row),
-        (Employee, _on_organization_row),
+        (Employee, _on_employee),
     ):
         post_save.connect(receiver, sender=model, dispatch_uid=f"access-{model.__name__}-save")
         post_delete.connect(receiver, sender=model, dispatch_uid=f"access-{model.__name__}-delete")

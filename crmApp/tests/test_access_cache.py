@@ -16,7 +16,7 @@ from crmApp.constants import MembershipStatus, RecordScope
 from crmApp.models import Membership, Permission, Role, User, UserRole
 from crmApp.services.organization_service import delete_organization
 from crmApp.tests.conftest import make_client
-from crmApp.tests.factories import LeadFactory
+from crmApp.tests.factories import EmployeeFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +82,30 @@ def test_a_narrower_record_scope_counts_at_once(reader, organization, owner):
     role = Role.objects.get(user_roles__user=user)
     role.save()
     assert client.get("/api/leads/").json()["count"] == 0
+
+
+def test_an_unlinked_employee_record_counts_at_once(reader, organization):
+    """A record assigned to the caller's employee record leaves an `own` scope when the link goes, saved in a shell."""
+    user, client = reader
+    Role.objects.filter(user_roles__user=user).update(record_scope=RecordScope.OWN)
+    Role.objects.get(user_roles__user=user).save()
+    employee = EmployeeFactory(organization=organization, user=user)
+    LeadFactory(organization=organization, assigned_to=employee)
+    assert client.get("/api/leads/").json()["count"] == 1
+    employee.user = None
+    employee.save()  # a model save: the organization's data version stays, its access version moves
+    response = client.get("/api/leads/").json()
+    assert (response["count"], response["results"]) == (0, [])
+
+
+def test_a_linked_employee_record_counts_at_once_for_assigned_to_me(reader, organization):
+    user, client = reader
+    employee = EmployeeFactory(organization=organization)
+    LeadFactory(organization=organization, assigned_to=employee)
+    assert client.get("/api/leads/?assigned_to=me").json()["count"] == 0
+    employee.user = user
+    employee.save()  # a model save, as in a shell
+    assert client.get("/api/leads/?assigned_to=me").json()["count"] == 1
 
 
 def test_a_deactivated_user_is_refused_on_the_next_request(reader):
