@@ -33,14 +33,17 @@ Write = tuple[models.Model, list[dict], list[tuple[str, dict]]]
 
 
 def event_types(kind: str, changes: list[dict], events: Iterable[tuple[str, dict]]) -> list[str]:
-    """The webhook events of one write of a `kind` record: a whole-record one, or updated plus the named ones."""
+    """The webhook events of one write of a `kind` record: a whole-record one, or updated plus the named ones.
+
+    A whole-record event with no webhook type of its own (a lead merge's target) is an update, so the
+    fields it changed still reach the receivers.
+    """
     names = [name for name, _ in events]
     whole = next((name for name in WHOLE_RECORD_EVENTS if name in names), None)
-    if whole is not None:
-        types = [f"{kind}.{whole}"]
-    else:
-        types = [f"{kind}.updated"] if changes else []
-        types += [f"{kind}.{name}" for name in names if name in NAMED_EVENTS]
+    if whole is not None and f"{kind}.{whole}" in WEBHOOK_EVENTS:
+        return [f"{kind}.{whole}"]
+    types = [f"{kind}.updated"] if changes else []
+    types += [f"{kind}.{name}" for name in names if name in NAMED_EVENTS]
     return [name for name in types if name in WEBHOOK_EVENTS]
 
 

@@ -138,6 +138,23 @@ def test_a_merge_writes_history_and_a_merged_event(owner_client, organization):
     assert merged_event.changes == [{"field": "phone", "old": "", "new": "999"}]
 
 
+@pytest.mark.parametrize("filled, expected", [(True, {"lead.updated"}), (False, set())])
+def test_a_lead_merge_sends_its_targets_filled_fields_as_an_update(owner_client, organization, filled, expected):
+    """Leads have no `merged` event type: the fields a merge fills in still reach the webhooks, as an update."""
+    make_webhook(organization)
+    target = LeadFactory(organization=organization, phone="")
+    source = LeadFactory(organization=organization, phone="999" if filled else "")
+    merge(owner_client, "leads", target, [source])
+
+    target_events = OutboxEvent.objects.filter(record_key=f"lead:{target.id}")
+    assert {event.type for event in target_events} == expected
+    if filled:
+        event = target_events.get()
+        assert {"field": "phone", "old": "", "new": "999"} in event.changes  # and the score it rescored
+        assert (event.data["phone"], event.data["score"]) == ("999", Lead.objects.get(pk=target.pk).score)
+    assert OutboxEvent.objects.get(record_key=f"lead:{source.id}").type == "lead.deleted"
+
+
 def test_a_dry_run_answers_the_merge_and_stores_nothing(owner_client, organization):
     target = CustomerFactory(organization=organization, phone="")
     source = CustomerFactory(organization=organization, phone="999")
