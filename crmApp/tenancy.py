@@ -169,11 +169,6 @@ class Tenant:
         """The organization's active webhooks (their ids and events), read once per piece of work."""
         return list(Webhook.objects.filter(organization_id=self.organization.id, is_active=True).only("id", "events"))
 
-    def forget_webhooks(self) -> None:
-        """Read the active webhooks again at the next write: for work done in several transactions (an import's
-        batches), whose later ones must not queue events for a webhook deleted or disabled meanwhile."""
-        self.__dict__.pop("active_webhooks", None)
-
     def has(self, code: str) -> bool:
         return code in self.codes
 

@@ -195,6 +195,12 @@ class ImportRun:
         tally.updated += len(changed)
         tally.skipped += len(updates) - len(changed) - len({n for n, _, _ in updates} & tally.failed_rows)
 
+    def act_as_author(self) -> None:
+        """Write the next batch with its author's access as it is now: a role narrowed or a member removed
+        since the job started limits (or stops) the rest of the file. Also reads the active webhooks again."""
+        self.tenant = authorised_tenant(self.job)
+        self.service = self.resource.service(self.tenant)
+
     def run(self) -> None:
         # The file is read here only, and its bytes are let go once decoded: the job object never holds them.
         text, _ = reading.decode(storage.load_file(self.job.pk))
@@ -213,7 +219,7 @@ class ImportRun:
         try:
             with transaction.atomic():
                 one_batch_at_a_time(self.job)
-                self.tenant.forget_webhooks()  # each batch sends to the webhooks active as it runs
+                self.act_as_author()
                 self.run_batch(batch, tally)
                 if self.job.dry_run:
                     raise DryRun
@@ -255,20 +261,25 @@ def importer_tenant(job: ImportJob) -> Tenant | None:
     return None if membership is None else Tenant.for_membership(membership, source=ChangeSource.IMPORT)
 
 
+def authorised_tenant(job: ImportJob) -> Tenant:
+    """The job's author as of now; raises PermissionError once they may no longer import into its resource."""
+    tenant = importer_tenant(job)
+    if tenant is None:
+        raise PermissionError("The member who started this import no longer belongs to the organization.")
+    missing = [code for code in resources.needed_codes(job.resource, job.mode) if not tenant.has(code)]
+    if missing:
+        raise PermissionError(f"The member who started this import no longer holds {', '.join(missing)}.")
+    return tenant
+
+
 def run_import(job_id: int) -> None:
     """Run a queued job to the end; a job that is not queued (already taken) is left alone."""
     if not ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(status=ImportStatus.RUNNING):
         return
     job = ImportJob.objects.defer("file").get(pk=job_id)
-    tenant = importer_tenant(job)
     try:
-        if tenant is None:
-            raise PermissionError("The member who started this import no longer belongs to the organization.")
-        # Checked again as the job starts: the codes may have been taken away while it waited.
-        missing = [code for code in resources.needed_codes(job.resource, job.mode) if not tenant.has(code)]
-        if missing:
-            raise PermissionError(f"The member who started this import no longer holds {', '.join(missing)}.")
-        ImportRun(job, tenant).run()
+        # Checked again as the job starts (the codes may have been taken away while it waited), and before each batch.
+        ImportRun(job, authorised_tenant(job)).run()
         job.status = ImportStatus.SUCCEEDED
     except Exception as error:  # the job as a whole failed; the rows done so far stay done
         logger.exception("Import %s failed", job_id)

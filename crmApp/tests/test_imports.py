@@ -249,6 +249,43 @@ def test_a_queued_job_runs_only_while_its_author_still_holds_the_codes(
     assert Lead.objects.get(pk=lead.pk).company == "Old"
 
 
+@pytest.mark.parametrize("narrowing", ["codes", "scope"])
+def test_a_running_job_follows_its_authors_access_from_its_next_batch(
+    make_member, organization, monkeypatch, narrowing
+):
+    from crmApp.imports import runner
+
+    monkeypatch.setattr(jobs, "enqueue", lambda task, *args: None)  # run below
+    monkeypatch.setattr(runner, "BATCH_ROWS", 2)
+    theirs = LeadFactory(organization=organization, email="c@x.io", company="Old")
+    member = make_member()
+    role = RoleFactory(organization=organization, codes=["leads:view", "leads:create", "leads:update"])
+    UserRoleFactory(user=member, role=role)
+    rows = [["email", "first_name", "company"], ["a@x.io", "A", "New"], ["b@x.io", "B", "New"]]
+    job_id = started(make_client(member, organization), csv_bytes([*rows, ["c@x.io", "C", "New"]]), mode="upsert")["id"]
+    flush = runner.ImportRun.flush
+
+    def narrow_after_the_first_batch(run, batch):
+        flush(run, batch)
+        if run.job.processed_rows == 2:
+            if narrowing == "codes":
+                role.permissions.clear()
+            else:
+                role.record_scope = "own"
+                role.save(update_fields=["record_scope"])
+
+    monkeypatch.setattr(runner.ImportRun, "flush", narrow_after_the_first_batch)
+    run_import(job_id)
+
+    stored = ImportJob.objects.get(pk=job_id)
+    assert Lead.objects.get(pk=theirs.pk).company == "Old"
+    if narrowing == "codes":
+        assert (stored.status, stored.created, stored.processed_rows) == ("failed", 2, 2)
+        assert "no longer holds" in stored.failure
+    else:  # the lead of someone else is no longer theirs to update: the row makes a lead of their own
+        assert (stored.status, stored.created, stored.updated) == ("succeeded", 3, 0)
+
+
 def test_a_dry_run_reports_and_stores_nothing(owner_client, organization):
     LeadFactory(organization=organization, email="ada@x.io")
     content = csv_bytes([["first_name", "email"], ["A", "ada@x.io"], ["B", "b@x.io"], ["C", "b@x.io"]])
@@ -305,13 +342,14 @@ def test_each_batch_costs_the_same_statements_however_many_rows_it_holds(owner_c
     assert statements(43, 44) == one  # a batch of 44 rows costs what a batch of 11 does
 
 
-# Of a batch whose rows are all valid: on PostgreSQL take the organization's import lock, then insert the
+# Of a batch whose rows are all valid: on PostgreSQL take the organization's import lock, read the author's
+# membership (the access the batch is written with; an owner's roles need no read), then insert the
 # events and their deliveries in one statement (two elsewhere, where no lock is needed); look up the stored
 # emails; insert the leads and their history; read the active webhooks (again each batch: they may have
 # changed) and the leads as rows, converted customers included, for the webhook payloads; record the job's
 # progress. Not counted: the batch's block of codes, one statement (on PostgreSQL, on the numbering
 # connection once the counter row is committed; see test_codes.py).
-STATEMENTS_PER_BATCH = 8
+STATEMENTS_PER_BATCH = 9
 
 
 # --- export ---------------------------------------------------------------------------------------------
