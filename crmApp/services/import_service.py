@@ -4,12 +4,14 @@ import json
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from rest_framework.exceptions import ParseError
 
 from crmApp import jobs, tasks
 from crmApp.constants import ImportMode
 from crmApp.imports import reading, storage
 from crmApp.imports.resources import importable_fields
 from crmApp.models import ImportJob
+from crmApp.parsers import check_value
 from crmApp.tenancy import Tenant
 
 
@@ -67,9 +69,12 @@ class ImportService:
     def parse_mapping(raw: str | None) -> dict[str, str] | None:
         if raw in (None, ""):
             return None
+        # The checks a JSON body gets: too deep a nesting is a RecursionError, and a lone surrogate
+        # (`"\ud800"`) can't be encoded into the error that names it.
         try:
             mapping = json.loads(raw)
-        except ValueError:
+            check_value(mapping)
+        except (ValueError, RecursionError, ParseError):
             mapping = None
         if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
             raise ValidationError({"mapping": 'Send a JSON object {"<column>": "<field>"}.'})

@@ -125,6 +125,8 @@ def test_encodings_are_detected(owner_client, encoding, bom):
         (csv_bytes([["first_name"], ["Ada"]]), {"mapping": "{not json"}, "mapping"),
         (csv_bytes([["first_name"], ["Ada"]]), {"mapping": '{"Nope": "first_name"}'}, "mapping"),
         (csv_bytes([["first_name"], ["Ada"]]), {"mapping": '{"first_name": "score"}'}, "mapping"),
+        (csv_bytes([["first_name"], ["Ada"]]), {"mapping": "[" * 100_000 + "]" * 100_000}, "mapping"),
+        (csv_bytes([["first_name"], ["Ada"]]), {"mapping": '{"\\ud800": "first_name"}'}, "mapping"),
         (csv_bytes([["First Name", "first_name"], ["Ada", "Bo"]]), {}, "file"),
         (csv_bytes([["email", "first_name", "email"], ["a@x.io", "A", "b@x.io"]]), {}, "file"),
         (csv_bytes([["A", "B"], ["a@x.io", "b@x.io"]]), {"mapping": '{"A": "email", "B": "email"}'}, "mapping"),
