@@ -14,7 +14,21 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # The CRM's release: the API schema's version and the webhooks' User-Agent.
 CRM_VERSION = "1.0.0"
 
-env = environ.Env()
+
+class Env(environ.Env):
+    """Reads the environment; a value it can't read stops start-up with a message naming its variable.
+
+    django-environ's own error is a bare ValueError ("invalid literal for int()") that names neither.
+    """
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        try:
+            return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"{var} can't be read: {error}.") from None
+
+
+env = Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)
@@ -83,6 +97,8 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if not DATABASES["default"].get("ENGINE"):  # django-environ reads anything but a URL as no database at all
+    raise ImproperlyConfigured("DATABASE_URL must be a URL like postgres://USER:PASSWORD@HOST:5432/NAME.")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take the write lock up front, so concurrent writers wait (up to the
     # timeout) instead of failing with "database is locked".

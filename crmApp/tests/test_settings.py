@@ -45,6 +45,16 @@ def test_a_throttle_rate_that_cannot_be_read_stops_start_up(rate):
 
 
 @pytest.mark.parametrize(
+    ("variable", "value"),
+    [("CONN_MAX_AGE", "a minute"), ("EMAIL_PORT", "smtp"), ("TRASH_RETENTION_DAYS", "30d"), ("DATABASE_URL", "crm.db")],
+)
+def test_a_value_that_cannot_be_read_stops_start_up_naming_its_variable(variable, value):
+    env = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/crm", variable: value}
+    result = start_django(DEBUG="True", **env)
+    assert result.returncode != 0 and f"ImproperlyConfigured: {variable} " in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
     ("url", "engine"),
     [
         ("", "django.db.backends.sqlite3"),
