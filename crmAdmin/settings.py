@@ -18,8 +18,18 @@ CRM_VERSION = "1.0.0"
 class Env(environ.Env):
     """Reads the environment; a value it can't read stops start-up with a message naming its variable.
 
-    django-environ's own error is a bare ValueError ("invalid literal for int()") that names neither.
+    django-environ's own error is a bare ValueError ("invalid literal for int()") that names neither, and
+    it reads any word it doesn't know as false: SECURE_SSL_REDIRECT=ture would quietly leave HTTPS off.
     """
+
+    BOOLEAN_FALSE_STRINGS = ("false", "off", "no", "n", "0", "")
+
+    @classmethod
+    def parse_value(cls, value, cast):
+        known = cls.BOOLEAN_TRUE_STRINGS + cls.BOOLEAN_FALSE_STRINGS
+        if cast is bool and isinstance(value, str) and value.strip().lower() not in known:
+            raise ValueError(f"{value!r} is neither true nor false")
+        return super().parse_value(value, cast)
 
     def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
         try:

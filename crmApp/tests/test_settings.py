@@ -55,6 +55,18 @@ def test_a_value_that_cannot_be_read_stops_start_up_naming_its_variable(variable
 
 
 @pytest.mark.parametrize(
+    ("value", "expected"),
+    [("true", "True"), ("On", "True"), ("1", "True"), ("no", "False"), ("0", "False"), ("ture", None)],
+)
+def test_a_boolean_is_true_false_yes_no_on_off_or_1_0_and_anything_else_stops_start_up(value, expected):
+    result = start_django(show="settings.SECURE_SSL_REDIRECT", DEBUG="True", SECURE_SSL_REDIRECT=value)
+    if expected is None:
+        assert result.returncode != 0 and "ImproperlyConfigured: SECURE_SSL_REDIRECT " in result.stderr, result.stderr
+    else:
+        assert result.stdout.strip() == expected, result.stderr
+
+
+@pytest.mark.parametrize(
     ("url", "engine"),
     [
         ("", "django.db.backends.sqlite3"),
