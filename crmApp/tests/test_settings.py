@@ -2,6 +2,7 @@
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -167,3 +168,25 @@ def test_every_variable_the_settings_read_is_documented():
     assert read, "no env() reads found"
     assert {name for name in read if name not in example} == set()
     assert {name for name in read if f"`{name}`" not in readme} == set()
+
+
+@pytest.mark.parametrize("command", [("worker", "--beat", "--pool", "solo"), ("beat",)])
+def test_a_celery_process_without_redis_url_stops_at_once_saying_so(command, tmp_path):
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL"}}
+    clean.update(DEBUG="True", PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "crmAdmin", *command],
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # the worker's beat is a process of its own
+        process.communicate()
+        pytest.fail("a Celery process without REDIS_URL kept running")
+    assert process.returncode != 0 and "REDIS_URL is not set" in stderr, stderr[-2000:]
