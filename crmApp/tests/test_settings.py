@@ -67,6 +67,13 @@ def test_a_boolean_is_true_false_yes_no_on_off_or_1_0_and_anything_else_stops_st
         assert result.stdout.strip() == expected, result.stderr
 
 
+def test_log_level_is_a_level_name_in_either_case_and_anything_else_stops_start_up_naming_it():
+    result = start_django(show="settings.LOGGING['root']['level']", DEBUG="True", LOG_LEVEL="warning")
+    assert result.stdout.strip() == "WARNING", result.stderr
+    result = start_django(DEBUG="True", LOG_LEVEL="verbose")
+    assert result.returncode != 0 and "ImproperlyConfigured: LOG_LEVEL " in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize(
     ("url", "engine"),
     [
