@@ -11,9 +11,13 @@ import hmac
 import json
 import math
 import random
+import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import timedelta
+from itertools import chain
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -26,7 +30,15 @@ from crmApp.events import transport
 from crmApp.models import OutboxEvent, Webhook, WebhookDelivery
 
 BATCH_SIZE = 50
-SENDERS = 8
+SENDERS = 16
+# At most this many of one organization's attempts are in flight at once: an endpoint that never answers
+# (or a tenant's many of them) holds half the senders, and the other organizations' go on beside it.
+PER_ORGANIZATION = SENDERS // 2
+# While attempts are in flight, a claim that found nothing looks again only after this long.
+CLAIM_PAUSE_SECONDS = 0.2
+# Finished attempts are logged together: this many at once, or once the first has waited this long.
+LOG_EVERY = BATCH_SIZE
+LOG_WITHIN_SECONDS = 0.25
 # Longer than an attempt can take, so a lease only runs out when its deliverer is gone.
 LEASE = timedelta(seconds=transport.TIMEOUT_SECONDS + 5)
 MAX_BACKOFF = timedelta(hours=6)
@@ -95,16 +107,25 @@ def next_backoff(attempt: WebhookDelivery) -> timedelta:
     return min(max(doubled, base), max(MAX_BACKOFF, base))
 
 
-def lease_for(count: int) -> timedelta:
-    """How long a batch of `count` attempts is held: they go SENDERS at a time, each within the timeout, so
-    the last one may start only after the rounds before it. Shorter, a live deliverer's attempts would be
-    claimed and sent again by another one (a dead deliverer's batch is taken over once it runs out)."""
-    rounds = math.ceil(count / SENDERS)
+def rounds_until_sent(held: Counter, claimed: Counter) -> int:
+    """How many rounds of sends the last of the `claimed` attempts (per organization) may wait for, behind
+    those the deliverer already `held`: PER_ORGANIZATION of an organization's go at a time, SENDERS in all."""
+    together = held + claimed
+    per_organization = max(math.ceil(together[organization] / PER_ORGANIZATION) for organization in claimed)
+    return max(per_organization, math.ceil(sum(together.values()) / SENDERS))
+
+
+def lease_for(rounds: int) -> timedelta:
+    """How long claimed attempts are held when the last one may start only after `rounds - 1` rounds of sends,
+    each within the timeout. Shorter, a live deliverer's attempts would be claimed and sent again by another
+    one (a dead deliverer's are taken over once it runs out)."""
     return LEASE + timedelta(seconds=transport.TIMEOUT_SECONDS) * (rounds - 1)
 
 
-def claim(size: int = BATCH_SIZE) -> list[WebhookDelivery]:
-    """Up to `size` due attempts, leased to this deliverer (none that another one holds)."""
+def claim(size: int = BATCH_SIZE, held: Counter | None = None, skip: Iterable[int] = ()) -> list[WebhookDelivery]:
+    """Up to `size` due attempts, leased to this deliverer (none that another one holds), none of the
+    organizations in `skip`; `held` counts, per organization, the attempts the deliverer holds already."""
+    held = held or Counter()
     now = timezone.now()
     unleased = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
     earlier_pending = WebhookDelivery.objects.filter(
@@ -117,15 +138,17 @@ def claim(size: int = BATCH_SIZE) -> list[WebhookDelivery]:
         WebhookDelivery.objects.filter(unleased, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
         .filter(webhook__is_active=True)
         .filter(Q(record_key="") | ~Exists(earlier_pending))
+        .exclude(organization_id__in=list(skip))
         .order_by("next_attempt_at", "event_id")
-        .values_list("pk", flat=True)[:size]
+        .values_list("pk", "organization_id")[:size]
     )
-    candidates = list(due)
+    candidates = dict(due)
     if not candidates:
         return []
     lease = uuid.uuid4()
+    rounds = rounds_until_sent(held, Counter(candidates.values()))
     WebhookDelivery.objects.filter(unleased, pk__in=candidates, status=DeliveryStatus.PENDING).update(
-        lease=lease, locked_until=now + lease_for(len(candidates))
+        lease=lease, locked_until=now + lease_for(rounds)
     )
     # By id: the log keeps a month of attempts, and no index leads with the lease.
     leased = WebhookDelivery.objects.filter(pk__in=candidates, lease=lease)
@@ -255,18 +278,91 @@ def record(outcomes: list[tuple[WebhookDelivery, transport.Answer]]) -> None:
     )
 
 
-def deliver_due(*, max_batches: int | None = None) -> int:
-    """Send due attempts, a batch at a time, until none is left; returns how many were sent."""
-    sent, batches = 0, 0
-    with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="crm-webhooks") as senders:
-        while max_batches is None or batches < max_batches:
-            attempts = claim()
-            if not attempts:
+class Run:
+    """One deliverer's run, until nothing is due.
+
+    Attempts go out as senders come free, SENDERS at a time and at most PER_ORGANIZATION of one
+    organization's, and their outcomes are logged as they finish: an endpoint that never answers holds
+    its own attempts for the timeout, not everyone's behind a batch.
+    """
+
+    def __init__(self, senders: ThreadPoolExecutor, claims: int | None):
+        self.senders, self.claims_left = senders, claims
+        self.waiting: list[WebhookDelivery] = []  # claimed, not sent yet
+        self.in_flight: dict[Future, WebhookDelivery] = {}
+        self.finished: list[tuple[WebhookDelivery, transport.Answer]] = []
+        self.first_finished_at = 0.0
+        self.look_again_at = 0.0
+        self.sent = 0
+
+    def held(self) -> Counter:
+        return Counter(attempt.organization_id for attempt in chain(self.waiting, self.in_flight.values()))
+
+    def may_claim(self) -> bool:
+        if self.claims_left == 0 or len(self.in_flight) >= SENDERS:
+            return False
+        return not self.in_flight or time.monotonic() >= self.look_again_at
+
+    def claim_more(self) -> bool:
+        """Claim more for the organizations none of whose claimed attempts wait; returns whether any was due.
+
+        An organization's attempts wait when it has PER_ORGANIZATION in flight: a slow endpoint's
+        organization gets no more until they are sent, so its attempts can't fill the deliverer.
+        """
+        if not self.in_flight:
+            self.log()  # an attempt's successor for the same record is due once its outcome is logged
+        claimed = claim(held=self.held(), skip={attempt.organization_id for attempt in self.waiting})
+        if claimed:
+            self.waiting += claimed
+            self.claims_left = None if self.claims_left is None else self.claims_left - 1
+        else:
+            self.look_again_at = time.monotonic() + CLAIM_PAUSE_SECONDS
+        return bool(claimed)
+
+    def start(self) -> None:
+        """Send what may go now, in the order claimed."""
+        sending = Counter(attempt.organization_id for attempt in self.in_flight.values())
+        still_waiting = []
+        for attempt in self.waiting:
+            if len(self.in_flight) < SENDERS and sending[attempt.organization_id] < PER_ORGANIZATION:
+                self.in_flight[self.senders.submit(send, attempt)] = attempt
+                sending[attempt.organization_id] += 1
+            else:
+                still_waiting.append(attempt)
+        self.waiting = still_waiting
+
+    def collect(self) -> None:
+        """Wait for an attempt to finish (or for the next look for due ones), and keep the outcomes."""
+        done, _ = wait(self.in_flight, timeout=CLAIM_PAUSE_SECONDS, return_when=FIRST_COMPLETED)
+        if done and not self.finished:
+            self.first_finished_at = time.monotonic()
+        self.finished += [(self.in_flight.pop(future), future.result()) for future in done]
+        waited = time.monotonic() - self.first_finished_at
+        if len(self.finished) >= LOG_EVERY or (self.finished and waited >= LOG_WITHIN_SECONDS):
+            self.log()
+
+    def log(self) -> None:
+        if self.finished:
+            record(self.finished)
+            self.sent, self.finished = self.sent + len(self.finished), []
+
+    def run(self) -> int:
+        while True:
+            if self.may_claim() and not self.claim_more() and not (self.in_flight or self.waiting):
+                break  # nothing due, nothing held
+            self.start()
+            if self.in_flight:
+                self.collect()
+            elif not self.waiting and self.claims_left == 0:
                 break
-            answers = list(senders.map(send, attempts))
-            record(list(zip(attempts, answers, strict=True)))
-            sent, batches = sent + len(attempts), batches + 1
-    return sent
+        self.log()
+        return self.sent
+
+
+def deliver_due(*, max_batches: int | None = None) -> int:
+    """Send due attempts until none is left (or `max_batches` claims were made); returns how many were sent."""
+    with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="crm-webhooks") as senders:
+        return Run(senders, max_batches).run()
 
 
 def redeliver(attempt: WebhookDelivery) -> WebhookDelivery:

@@ -2,6 +2,7 @@
 
 import itertools
 import socket
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from crmApp.events import delivery, transport
 from crmApp.models import OutboxEvent, Webhook, WebhookDelivery
 from crmApp.services.lead_service import LeadService
 from crmApp.tenancy import Tenant
+from crmApp.tests.factories import OrganizationFactory
 from crmApp.tests.test_webhooks import make_webhook, resolving_to
 from crmApp.tests.webhook_receiver import Receiver
 
@@ -281,10 +283,38 @@ def test_a_batch_stays_leased_while_its_last_attempt_may_still_be_sent(organizat
         create_lead(organization, first_name=f"Ada {number}")
     assert len(delivery.claim()) == 2 * delivery.SENDERS + 1
 
-    # SENDERS at a time, each within the timeout: the last one starts after two rounds, and may take a third.
-    still_sending = timezone.now() + timedelta(seconds=3 * transport.TIMEOUT_SECONDS)
+    # One organization's go PER_ORGANIZATION at a time, each within the timeout: the last one starts after
+    # four rounds, and may take a fifth.
+    still_sending = timezone.now() + timedelta(seconds=5 * transport.TIMEOUT_SECONDS)
     monkeypatch.setattr(timezone, "now", lambda: still_sending)
     assert delivery.claim() == []  # a second deliverer sends none of them again
+
+
+PER_ORGANIZATION, SENDERS = delivery.PER_ORGANIZATION, delivery.SENDERS
+
+
+@pytest.mark.parametrize(
+    ("held", "claimed", "rounds"),
+    [
+        ({}, {1: 1}, 1),
+        ({}, {1: 2 * PER_ORGANIZATION + 1}, 3),  # an organization's go PER_ORGANIZATION at a time
+        ({1: PER_ORGANIZATION - 1}, {1: 2}, 2),  # behind what it holds already
+        ({1: PER_ORGANIZATION}, {2: PER_ORGANIZATION}, 1),  # another organization's go beside them
+        ({1: SENDERS, 2: SENDERS}, {3: 1}, 3),  # and all of them SENDERS at a time
+    ],
+)
+def test_a_claim_is_leased_for_the_rounds_its_last_attempt_may_wait(held, claimed, rounds):
+    assert delivery.rounds_until_sent(Counter(held), Counter(claimed)) == rounds
+
+
+def test_a_claim_skips_the_organizations_it_is_told_to(organization, webhook):
+    other = OrganizationFactory()
+    make_webhook(other)
+    create_lead(organization)
+    create_lead(other)
+    claimed = delivery.claim(skip=[organization.id])
+    assert [attempt.organization_id for attempt in claimed] == [other.id]
+    assert [attempt.organization_id for attempt in delivery.claim()] == [organization.id]
 
 
 def test_a_disabled_webhook_gets_nothing(organization, webhook, receiver):

@@ -18,6 +18,7 @@ from crmApp.models import WebhookDelivery
 from crmApp.services.integration_service import WebhookService
 from crmApp.services.lead_service import LeadService
 from crmApp.tenancy import Tenant
+from crmApp.tests.factories import OrganizationFactory
 from crmApp.tests.test_webhooks import make_webhook
 from crmApp.tests.webhook_receiver import Receiver
 
@@ -147,3 +148,25 @@ def test_an_attempt_claimed_again_after_its_lease_ran_out_is_logged_once(organiz
 
     assert WebhookDelivery.objects.filter(attempt=2).count() == 1  # one retry, not two
     assert len(failing.received) == 2
+
+
+@pytest.mark.django_db
+def test_an_endpoint_that_never_answers_holds_up_its_own_organization_only(organization):
+    """Another organization's event, due after a full round of attempts to a hanging endpoint, goes out at
+    once: the hanging ones take PER_ORGANIZATION senders, not all of them until they time out."""
+    other = OrganizationFactory()
+    with Receiver() as hanging, Receiver() as healthy:
+        hanging.delay = TIMEOUT + 0.5
+        make_webhook(organization, url=hanging.url)
+        make_webhook(other, url=healthy.url)
+        for number in range(delivery.SENDERS):
+            LeadService(Tenant.system(organization)).create(first_name=f"Ada {number}")
+        LeadService(Tenant.system(other)).create(first_name="Grace")
+        started = time.time()
+        assert delivery.deliver_due() == delivery.SENDERS + 1
+
+        assert healthy.received[0].at - started < TIMEOUT / 2
+    outcomes = WebhookDelivery.objects.filter(attempt=1).values_list("organization_id", "status")
+    assert sorted(outcomes) == sorted(
+        [(organization.id, DeliveryStatus.FAILED)] * delivery.SENDERS + [(other.id, DeliveryStatus.SUCCEEDED)]
+    )
