@@ -109,10 +109,20 @@ def next_backoff(attempt: WebhookDelivery) -> timedelta:
 
 def rounds_until_sent(held: Counter, claimed: Counter) -> int:
     """How many rounds of sends the last of the `claimed` attempts (per organization) may wait for, behind
-    those the deliverer already `held`: PER_ORGANIZATION of an organization's go at a time, SENDERS in all."""
+    those the deliverer already `held`: PER_ORGANIZATION of an organization's go at a time, SENDERS in all.
+
+    Each round before the last attempt's sends PER_ORGANIZATION of its organization's or SENDERS that are
+    ahead of it, and the two kinds add up: an organization's attempts claimed after two others' wait for
+    those, and then for each other as well.
+    """
     together = held + claimed
-    per_organization = max(math.ceil(together[organization] / PER_ORGANIZATION) for organization in claimed)
-    return max(per_organization, math.ceil(sum(together.values()) / SENDERS))
+    ahead = sum(together.values()) - 1
+
+    def rounds(organization: int) -> int:
+        own_rounds = (together[organization] - 1) // PER_ORGANIZATION
+        return 1 + own_rounds + (ahead - own_rounds * PER_ORGANIZATION) // SENDERS
+
+    return max(rounds(organization) for organization in claimed)
 
 
 def lease_for(rounds: int) -> timedelta:

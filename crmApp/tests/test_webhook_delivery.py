@@ -3,6 +3,7 @@
 import itertools
 import socket
 from collections import Counter
+from concurrent.futures import Future
 from datetime import timedelta
 
 import pytest
@@ -305,6 +306,34 @@ PER_ORGANIZATION, SENDERS = delivery.PER_ORGANIZATION, delivery.SENDERS
 )
 def test_a_claim_is_leased_for_the_rounds_its_last_attempt_may_wait(held, claimed, rounds):
     assert delivery.rounds_until_sent(Counter(held), Counter(claimed)) == rounds
+
+
+class Held:
+    """Senders that keep every attempt in flight until the round is over."""
+
+    def submit(self, function, attempt):
+        return Future()
+
+
+@pytest.mark.parametrize(
+    "organizations",
+    [
+        [1] * SENDERS + [2] * SENDERS + [3] * SENDERS,  # the last organization's wait behind both others'
+        [1] * (2 * SENDERS) + [2] * PER_ORGANIZATION + [3] * (SENDERS + 1),
+        [1, 2, 3] * SENDERS,
+    ],
+)
+def test_a_claim_is_leased_until_its_last_attempt_has_started_in_the_order_it_is_sent(organizations):
+    """The rounds a claim is leased for cover those the run takes to start its last attempt, one round
+    being every attempt in flight finishing within the timeout."""
+    run = delivery.Run(Held(), None)
+    run.waiting = [WebhookDelivery(organization_id=organization) for organization in organizations]
+    rounds = 0
+    while run.waiting:
+        rounds += 1
+        run.start()
+        run.in_flight.clear()
+    assert delivery.rounds_until_sent(Counter(), Counter(organizations)) >= rounds
 
 
 def test_a_claim_skips_the_organizations_it_is_told_to(organization, webhook):
