@@ -43,17 +43,20 @@ def check_text(text: str) -> None:
         raise ParseError("Text contains an unpaired surrogate (invalid Unicode).")
 
 
+def strict_loads(text: str | bytes, encoding: str = "utf-8"):
+    """The JSON value of `text`, with the checks of `check_value`; ParseError for anything it refuses."""
+    try:
+        data = json.loads(text.decode(encoding) if isinstance(text, bytes) else text, parse_constant=_invalid_constant)
+    except RecursionError:
+        raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels.")
+    except ValueError as error:  # also UnicodeDecodeError and over-long integers
+        raise ParseError(f"JSON parse error - {error}")
+    check_value(data)
+    return data
+
+
 class StrictJSONParser(JSONParser):
     """DRF's JSON parser, plus the checks of `check_value`; a 400 instead of a 500 for each of them."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        parser_context = parser_context or {}
-        encoding = parser_context.get("encoding", "utf-8")
-        try:
-            data = json.loads(stream.read().decode(encoding), parse_constant=_invalid_constant)
-        except RecursionError:
-            raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels.")
-        except ValueError as error:  # also UnicodeDecodeError and over-long integers
-            raise ParseError(f"JSON parse error - {error}")
-        check_value(data)
-        return data
+        return strict_loads(stream.read(), (parser_context or {}).get("encoding", "utf-8"))

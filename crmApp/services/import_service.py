@@ -1,7 +1,5 @@
 """Starting an import: the upload is checked (encoding, columns, size) before a job is queued for it."""
 
-import json
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework.exceptions import ParseError
@@ -11,7 +9,7 @@ from crmApp.constants import ImportMode
 from crmApp.imports import reading, storage
 from crmApp.imports.resources import importable_fields
 from crmApp.models import ImportJob
-from crmApp.parsers import check_value
+from crmApp.parsers import strict_loads
 from crmApp.tenancy import Tenant
 
 
@@ -72,9 +70,8 @@ class ImportService:
         # The checks a JSON body gets: too deep a nesting is a RecursionError, and a lone surrogate
         # (`"\ud800"`) can't be encoded into the error that names it.
         try:
-            mapping = json.loads(raw)
-            check_value(mapping)
-        except (ValueError, RecursionError, ParseError):
+            mapping = strict_loads(raw)
+        except ParseError:
             mapping = None
         if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
             raise ValidationError({"mapping": 'Send a JSON object {"<column>": "<field>"}.'})
