@@ -6,6 +6,7 @@
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -139,6 +140,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # per-process cache could serve another process's stale counts), throttle counters live in each
 # process's memory (limits hold per process), and the app process runs background jobs itself.
 REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL and urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
+    # Anything else starts the process and fails at its first cached read.
+    raise ImproperlyConfigured("REDIS_URL must be a URL like redis://HOST:6379/0 (or rediss://, unix://).")
 if REDIS_URL:
     # A call takes well under a millisecond: one that hangs (Redis stalled, a network partition) is cut
     # after two seconds and answered as the 503 of an unreachable cache, instead of holding the worker.
@@ -351,7 +355,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"as_warning": {"()": "crmApp.logs.AsWarningWithoutTraceback"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # Django's own logger would print through its handler and again through the root one.
-    "loggers": {"django": {"handlers": [], "level": LOG_LEVEL, "propagate": True}},
+    "loggers": {
+        # Django's own logger would print through its handler and again through the root one.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.security.DisallowedHost": {"filters": ["as_warning"]},
+    },
 }

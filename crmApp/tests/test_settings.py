@@ -67,6 +67,26 @@ def test_a_boolean_is_true_false_yes_no_on_off_or_1_0_and_anything_else_stops_st
         assert result.stdout.strip() == expected, result.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "starts"),
+    [
+        *[("notaurl", False), ("http://127.0.0.1:6379/0", False), ("127.0.0.1:6379", False)],
+        *[
+            ("redis://127.0.0.1:6379/0", True),
+            ("rediss://cache.example.com:6380/1", True),
+            ("unix:///run/redis.sock", True),
+        ],
+    ],
+)
+def test_redis_url_must_be_a_redis_url_or_start_up_stops_naming_it(url, starts):
+    # Otherwise the process starts and the first cached read fails.
+    result = start_django(show="settings.CACHES['default']['LOCATION']", DEBUG="True", REDIS_URL=url)
+    if starts:
+        assert result.stdout.strip() == url, result.stderr
+    else:
+        assert result.returncode != 0 and "ImproperlyConfigured: REDIS_URL " in result.stderr, result.stderr
+
+
 def test_log_level_is_a_level_name_in_either_case_and_anything_else_stops_start_up_naming_it():
     result = start_django(show="settings.LOGGING['root']['level']", DEBUG="True", LOG_LEVEL="warning")
     assert result.stdout.strip() == "WARNING", result.stderr
