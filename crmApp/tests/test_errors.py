@@ -463,3 +463,13 @@ def test_a_write_whose_cache_fails_at_commit_is_answered_as_done(owner_client, m
 
     assert response.status_code == 201, response.content
     assert Lead.objects.filter(first_name="Ada").count() == 1
+
+
+def test_an_unknown_host_is_a_400_logged_as_one_warning_line(api_client, caplog):
+    # Scanners send any Host; a traceback at ERROR for each would bury the errors that matter.
+    with caplog.at_level("INFO"):
+        response = api_client.get("/api/health/", HTTP_HOST="scanner.example")
+    assert response.status_code == 400
+    [record] = [r for r in caplog.records if r.name == "django.security.DisallowedHost"]
+    assert record.levelname == "WARNING" and record.exc_info is None and record.exc_text is None
+    assert "scanner.example" in record.getMessage()
