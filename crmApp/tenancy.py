@@ -236,13 +236,23 @@ def api_key_tenant(request, key: ApiKey) -> Tenant:
     organization_id = requested_organization_id(request)
     if organization_id is not None and organization_id != key.organization_id:
         raise TenantError("An API key acts only in its own organization.")
+    return key_tenant(key)
+
+
+def key_tenant(key: ApiKey, *, source: str = ChangeSource.API) -> Tenant:
+    """The key's creator in the key's organization, with the key's scopes they still hold."""
     found = member_access(key.created_by, key.organization_id)
     if found is None:
         raise TenantError("The member who created this API key no longer belongs to its organization.")
     membership, held, scope, reach = found
     codes = frozenset(key.scopes) & held - NEVER_API_KEY_CODES
     return Tenant(
-        organization=membership.organization, membership=membership, codes=codes, roles=(held, scope), reach=reach
+        organization=membership.organization,
+        membership=membership,
+        codes=codes,
+        roles=(held, scope),
+        reach=reach,
+        source=source,
     )
 
 

@@ -18,11 +18,13 @@ from django.utils import timezone
 from rest_framework.exceptions import APIException, ValidationError
 
 from crmApp.constants import ChangeSource, ImportMode, ImportStatus, MembershipStatus
+from crmApp.exceptions import TenantError
 from crmApp.imports import reading, resources, storage
-from crmApp.models import ImportJob, ImportRowError, Membership
+from crmApp.models import ApiKey, ImportJob, ImportRowError, Membership
 from crmApp.services.base import changed_columns, snapshot
+from crmApp.services.integration_service import check_live
 from crmApp.services.references import gone_message, gone_references, trashable_references
-from crmApp.tenancy import Tenant
+from crmApp.tenancy import Tenant, key_tenant
 
 logger = logging.getLogger(__name__)
 BATCH_ROWS = 1000
@@ -251,24 +253,40 @@ def one_batch_at_a_time(job: ImportJob) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [job.organization_id, resource])
 
 
-def importer_tenant(job: ImportJob) -> Tenant | None:
-    """The job's author acting in its organization, as of now (None once they are no longer a member)."""
+def importer_tenant(job: ImportJob) -> Tenant:
+    """Who the job acts as, as of now: the API key it was started with, or else its author.
+
+    Raises PermissionError once the key can no longer act, or the author is no longer an active member.
+    """
+    if job.api_key_id is not None:
+        key = ApiKey.objects.select_related("organization", "created_by").get(pk=job.api_key_id)
+        try:
+            check_live(key, timezone.now())
+            return key_tenant(key, source=ChangeSource.IMPORT)
+        except (LookupError, TenantError) as error:
+            raise PermissionError(f"The API key that started this import can no longer act: {error}") from None
     membership = (
         Membership.objects.select_related("organization", "user")
-        .filter(organization_id=job.organization_id, user_id=job.created_by_id, status=MembershipStatus.ACTIVE)
+        .filter(
+            organization_id=job.organization_id,
+            user_id=job.created_by_id,
+            user__is_active=True,
+            status=MembershipStatus.ACTIVE,
+        )
         .first()
     )
-    return None if membership is None else Tenant.for_membership(membership, source=ChangeSource.IMPORT)
+    if membership is None:
+        raise PermissionError("The member who started this import is no longer an active member of the organization.")
+    return Tenant.for_membership(membership, source=ChangeSource.IMPORT)
 
 
 def authorised_tenant(job: ImportJob) -> Tenant:
-    """The job's author as of now; raises PermissionError once they may no longer import into its resource."""
+    """Who the job acts as, as of now; raises PermissionError once they may no longer import into its resource."""
     tenant = importer_tenant(job)
-    if tenant is None:
-        raise PermissionError("The member who started this import no longer belongs to the organization.")
     missing = [code for code in resources.needed_codes(job.resource, job.mode) if not tenant.has(code)]
     if missing:
-        raise PermissionError(f"The member who started this import no longer holds {', '.join(missing)}.")
+        author = "API key" if job.api_key_id is not None else "member"
+        raise PermissionError(f"The {author} that started this import no longer holds {', '.join(missing)}.")
     return tenant
 
 

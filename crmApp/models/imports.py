@@ -34,6 +34,9 @@ class ImportJob(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The key a service started the job with: the job runs with that key's scopes, and stops once it is revoked.
+    # Keys are revoked, not deleted; only their organization's deletion takes them, and its jobs with them.
+    api_key = models.ForeignKey("crmApp.ApiKey", null=True, blank=True, on_delete=models.RESTRICT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -26,8 +26,13 @@ class ImportService:
         return rows if self.tenant.visible_users is None else rows.filter(created_by=self.tenant.user)
 
     @transaction.atomic
-    def start(self, *, upload, resource: str, mode: str, match_on: str, mapping: str | None, dry_run: bool):
-        """Queue a job for a readable upload; raises ValidationError naming what is wrong with it."""
+    def start(
+        self, *, upload, resource: str, mode: str, match_on: str, mapping: str | None, dry_run: bool, api_key=None
+    ):
+        """Queue a job for a readable upload; raises ValidationError naming what is wrong with it.
+
+        A job started with `api_key` runs with that key's scopes, for as long as the key may act.
+        """
         if upload.size > reading.MAX_BYTES:
             raise ValidationError({"file": "The file is larger than 50 MB."})
         content = upload.read()
@@ -57,6 +62,7 @@ class ImportService:
             file=b"",
             total_rows=max(total, 0),
             created_by=self.tenant.user,
+            api_key=api_key,
         )
         storage.save_file(job.id, reading.as_utf8(content, encoding))
         jobs.enqueue(tasks.run_import, job.id)

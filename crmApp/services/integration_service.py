@@ -283,6 +283,16 @@ def revoke_api_keys_of(user_ids: Iterable[int], *, organization=None) -> int:
     return keys.update(revoked_at=timezone.now())
 
 
+def check_live(record: ApiKey, now) -> None:
+    """Raises LookupError saying why the key can no longer act: its creator gone or deactivated, revoked, expired."""
+    if record.created_by is None or not record.created_by.is_active:
+        raise LookupError("Invalid API key.")
+    if record.revoked_at is not None:
+        raise LookupError("This API key was revoked.")
+    if record.expires_at is not None and record.expires_at <= now:
+        raise LookupError("This API key has expired.")
+
+
 def authenticate_api_key(key: str) -> ApiKey:
     """The live key `key` is, with its organization and creator; raises LookupError with the reason."""
     record = (
@@ -290,13 +300,10 @@ def authenticate_api_key(key: str) -> ApiKey:
         .filter(key_hash=api_key_hash(key), organization__is_active=True)
         .first()
     )
-    now = timezone.now()
-    if record is None or record.created_by is None or not record.created_by.is_active:
+    if record is None:
         raise LookupError("Invalid API key.")
-    if record.revoked_at is not None:
-        raise LookupError("This API key was revoked.")
-    if record.expires_at is not None and record.expires_at <= now:
-        raise LookupError("This API key has expired.")
+    now = timezone.now()
+    check_live(record, now)
     if record.last_used_at is None or now - record.last_used_at >= LAST_USED_PRECISION:
         ApiKey.objects.filter(pk=record.pk).update(last_used_at=now)
         record.last_used_at = now

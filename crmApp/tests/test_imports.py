@@ -2,14 +2,16 @@
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.utils import timezone
 
 from crmApp import jobs
-from crmApp.imports.runner import run_import
-from crmApp.models import Customer, HistoryEntry, ImportJob, Lead, OutboxEvent, UserRole
+from crmApp.imports.runner import DUPLICATE, run_import
+from crmApp.models import ApiKey, Customer, HistoryEntry, ImportJob, Lead, OutboxEvent, UserRole
 from crmApp.tests.conftest import make_client
 from crmApp.tests.factories import (
     CustomerFactory,
@@ -286,6 +288,65 @@ def test_a_running_job_follows_its_authors_access_from_its_next_batch(
         assert "no longer holds" in stored.failure
     else:  # the lead of someone else is no longer theirs to update: the row makes a lead of their own
         assert (stored.status, stored.created, stored.updated) == ("succeeded", 3, 0)
+
+
+@pytest.mark.parametrize(
+    ("change", "failure"),
+    [
+        ("revoked", "was revoked"),
+        ("expired", "has expired"),
+        ("narrowed", "no longer holds"),
+        ("deactivated", "no longer"),
+        (None, None),
+    ],
+)
+def test_a_job_started_with_an_api_key_runs_with_the_key_and_stops_once_it_is_revoked(
+    owner, owner_client, organization, monkeypatch, change, failure
+):
+    from crmApp.imports import runner
+    from crmApp.tests.test_api_keys import issue, key_client
+
+    monkeypatch.setattr(jobs, "enqueue", lambda task, *args: None)  # run below
+    monkeypatch.setattr(runner, "BATCH_ROWS", 1)
+    key = issue(owner_client, ["leads:create", "leads:update"])
+    rows = [["email", "first_name"], ["a@x.io", "A"], ["b@x.io", "B"]]
+    job_id = started(key_client(key["key"], organization), csv_bytes(rows), mode="upsert")["id"]
+    assert ImportJob.objects.get(pk=job_id).api_key_id == key["id"]
+    flush = runner.ImportRun.flush
+
+    def change_the_key_after_the_first_batch(run, batch):
+        flush(run, batch)
+        stored = ApiKey.objects.get(pk=key["id"])
+        if change == "revoked":
+            owner_client.delete(f"/api/api-keys/{key['id']}/")
+        elif change == "expired":
+            ApiKey.objects.filter(pk=stored.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+        elif change == "narrowed":
+            ApiKey.objects.filter(pk=stored.pk).update(scopes=["leads:update"])
+        elif change == "deactivated":
+            type(owner).objects.filter(pk=owner.pk).update(is_active=False)
+
+    monkeypatch.setattr(runner.ImportRun, "flush", change_the_key_after_the_first_batch)
+    run_import(job_id)
+
+    stored = ImportJob.objects.get(pk=job_id)
+    if change is None:
+        assert (stored.status, stored.created) == ("succeeded", 2)
+    else:
+        assert (stored.status, stored.created) == ("failed", 1) and failure in stored.failure, stored.failure
+    assert Lead.objects.filter(organization=organization).count() == stored.created
+
+
+def test_a_key_that_may_only_create_follows_the_job_it_started(owner_client, organization):
+    # Its progress and row errors are its own file's: a key that can't read leads still needs them.
+    from crmApp.tests.test_api_keys import issue, key_client
+
+    client = key_client(issue(owner_client, ["leads:create"])["key"], organization)
+    job = started(client, csv_bytes([["email", "first_name"], ["a@x.io", "A"], ["a@x.io", "B"]]))
+    assert client.get(f"/api/imports/{job['id']}/").json()["created"] == 1
+    assert [row["id"] for row in client.get("/api/imports/").json()["results"]] == [job["id"]]
+    assert errors(client, job) == [(2, "email", DUPLICATE)]
+    assert client.get("/api/leads/").status_code == 403
 
 
 def test_a_dry_run_reports_and_stores_nothing(owner_client, organization):

@@ -1,5 +1,6 @@
 """`/api/imports/`: upload a CSV of leads or customers; follow the job; page through its row errors."""
 
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -8,7 +9,7 @@ from rest_framework.response import Response
 
 from crmApp.imports.resources import needed_codes
 from crmApp.mixins import OrganizationScopedViewSet
-from crmApp.models import ImportJob
+from crmApp.models import ApiKey, ImportJob
 from crmApp.permissions import INTERNAL_MEMBER
 from crmApp.serializers.imports import ImportCreateSerializer, ImportJobSerializer, ImportRowErrorSerializer
 from crmApp.services.import_service import ImportService
@@ -34,9 +35,14 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
     }
 
     def scoped_queryset(self, queryset):
-        """Jobs of resources the caller may read; with a narrower record scope, only their own."""
+        """Jobs of resources the caller may read, and the caller's own; with a narrower record scope, only their own.
+
+        Their own job shows only their own file's rows: a member (or key) that may import but not read
+        follows it too.
+        """
         readable = [resource for resource in ("leads", "customers") if self.tenant.has(f"{resource}:view")]
-        queryset = queryset.filter(resource__in=readable).order_by("-created_at", "-id")
+        queryset = queryset.filter(Q(resource__in=readable) | Q(created_by=self.request.user))
+        queryset = queryset.order_by("-created_at", "-id")
         return queryset if self.tenant.visible_users is None else queryset.filter(created_by=self.request.user)
 
     @extend_schema(request=ImportCreateSerializer, responses={202: ImportJobSerializer})
@@ -51,6 +57,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
             match_on=form["match_on"],
             mapping=form.get("mapping"),
             dry_run=form["dry_run"],
+            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
         )
         job.refresh_from_db()  # a job run in line (no broker, tests) has moved on already
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
