@@ -342,6 +342,7 @@ def test_a_key_that_may_only_create_follows_the_job_it_started(owner_client, org
     from crmApp.tests.test_api_keys import issue, key_client
 
     client = key_client(issue(owner_client, ["leads:create"])["key"], organization)
+    started(owner_client, csv_bytes([["email", "first_name"], ["b@x.io", "B"]]))  # its creator's, not the key's
     job = started(client, csv_bytes([["email", "first_name"], ["a@x.io", "A"], ["a@x.io", "B"]]))
     assert client.get(f"/api/imports/{job['id']}/").json()["created"] == 1
     assert [row["id"] for row in client.get("/api/imports/").json()["results"]] == [job["id"]]

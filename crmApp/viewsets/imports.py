@@ -38,10 +38,12 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
         """Jobs of resources the caller may read, and the caller's own; with a narrower record scope, only their own.
 
         Their own job shows only their own file's rows: a member (or key) that may import but not read
-        follows it too.
+        follows it too. A key's own jobs are those started with it.
         """
         readable = [resource for resource in ("leads", "customers") if self.tenant.has(f"{resource}:view")]
-        queryset = queryset.filter(Q(resource__in=readable) | Q(created_by=self.request.user))
+        key = self.request.auth if isinstance(self.request.auth, ApiKey) else None
+        own = Q(api_key=key) if key is not None else Q(created_by=self.request.user)
+        queryset = queryset.filter(Q(resource__in=readable) | own)
         queryset = queryset.order_by("-created_at", "-id")
         return queryset if self.tenant.visible_users is None else queryset.filter(created_by=self.request.user)
 
