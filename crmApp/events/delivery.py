@@ -22,7 +22,8 @@ from itertools import chain
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crmApp.constants import DeliveryStatus
@@ -45,6 +46,7 @@ MAX_BACKOFF = timedelta(hours=6)
 # Failing this long disables a webhook, and stops the retries of one event.
 GIVE_UP_AFTER = timedelta(days=3)
 GONE = 410
+GONE_DISABLES = {"is_active": False, "disabled_reason": "The endpoint answered 410 Gone."}
 # How long the delivery log (and the events it delivered) is kept.
 LOG_KEPT_FOR = timedelta(days=30)
 USER_AGENT = f"crm-webhooks/{settings.CRM_VERSION}"
@@ -273,16 +275,25 @@ def record(outcomes: list[tuple[WebhookDelivery, transport.Answer]]) -> None:
     write_outcomes([attempt for attempt, _ in outcomes])
     WebhookDelivery.objects.bulk_create(retries)
     # Only rows that need it: rewriting every webhook of every batch bloats the table the writes read.
+    # `failure_count` is part of what the webhook shows, so a change of it moves the version (and the ETag a
+    # client re-reads with If-None-Match), once per webhook and batch: a 410 disables it in that same write.
     failing = Q(failure_count__gt=0) | Q(failing_since__isnull=False)
-    Webhook.objects.filter(failing, pk__in=succeeded).update(failure_count=0, failing_since=None)
+    Webhook.objects.filter(failing, pk__in=succeeded).update(
+        failure_count=0,
+        failing_since=None,
+        version=F("version") + Case(When(failure_count__gt=0, then=Value(1)), default=Value(0)),
+    )
     for webhook_id, count in failed.items():
         if webhook_id in succeeded:
+            if webhook_id in gone:  # another attempt succeeded and cleared the count; the 410 still disables it
+                Webhook.objects.filter(pk=webhook_id).update(**GONE_DISABLES, version=F("version") + 1)
             continue
-        Webhook.objects.filter(pk=webhook_id, failing_since__isnull=True).update(failing_since=now)
-        Webhook.objects.filter(pk=webhook_id).update(failure_count=F("failure_count") + count)
-    Webhook.objects.filter(pk__in=gone).update(
-        is_active=False, disabled_reason="The endpoint answered 410 Gone.", version=F("version") + 1
-    )
+        changes = {
+            "failure_count": F("failure_count") + count,
+            "failing_since": Coalesce(F("failing_since"), Value(now)),
+            "version": F("version") + 1,
+        }
+        Webhook.objects.filter(pk=webhook_id).update(**changes, **(GONE_DISABLES if webhook_id in gone else {}))
     Webhook.objects.filter(pk__in=failed.keys(), is_active=True, failing_since__lte=now - GIVE_UP_AFTER).update(
         is_active=False, disabled_reason="Every delivery failed for 3 days.", version=F("version") + 1
     )

@@ -202,6 +202,38 @@ def test_a_success_clears_the_failure_state(organization, webhook, receiver):
     assert (webhook.failure_count, webhook.failing_since, webhook.is_active) == (0, None, True)
 
 
+def test_a_delivery_that_changes_the_failure_count_moves_the_webhook_s_version_once(
+    owner_client, organization, webhook, receiver
+):
+    path = f"/api/webhooks/{webhook.id}/"
+    read = owner_client.get(path)
+    assert read["ETag"] == '"1"'
+
+    receiver.status = 500
+    create_lead(organization)
+    delivery.deliver_due()
+    failing = owner_client.get(path, HTTP_IF_NONE_MATCH=read["ETag"])
+    assert failing.status_code == 200 and failing.json()["failure_count"] == 1
+    assert failing["ETag"] == '"2"'
+
+    receiver.status = 410
+    make_due()
+    delivery.deliver_due()
+    gone = owner_client.get(path).json()
+    assert (gone["failure_count"], gone["is_active"], gone["version"]) == (2, False, 3)
+
+    receiver.status = 200
+    assert owner_client.patch(path, {"is_active": True}, format="json", HTTP_IF_MATCH='"3"').status_code == 200
+    delivery.deliver_due()
+    assert owner_client.get(path).json()["version"] == 4  # enabling reset the count already: nothing to clear
+
+    Webhook.objects.filter(pk=webhook.pk).update(failure_count=3, failing_since=timezone.now())
+    create_lead(organization, first_name="Bo")
+    delivery.deliver_due()
+    cleared = owner_client.get(path, HTTP_IF_NONE_MATCH='"4"')
+    assert cleared.status_code == 200 and (cleared.json()["failure_count"], cleared["ETag"]) == (0, '"5"')
+
+
 def test_an_event_failing_for_3_days_is_not_retried_again(organization, webhook, receiver):
     receiver.status = 500
     create_lead(organization)
