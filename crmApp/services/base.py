@@ -301,9 +301,12 @@ class OrganizationService:
         else:
             self.remove_record(record)
 
-    def trash_record(self, record: models.Model, **extra) -> models.Model:
-        """Move a locked record to the trash (with `extra` columns, e.g. `merged_into`): a `deleted` event."""
-        before = snapshot(record)
+    def trash_record(self, record: models.Model, *, before: dict | None = None, **extra) -> models.Model:
+        """Move a locked record to the trash (with `extra` columns, e.g. `merged_into`): a `deleted` event.
+
+        `before`: the record as read, when the caller has already changed it in memory as part of this write.
+        """
+        before = snapshot(record) if before is None else before
         record.deleted_at, record.deleted_by = timezone.now(), self.actor
         for name, value in extra.items():
             setattr(record, name, value)

@@ -12,7 +12,7 @@ from crmApp import tallies
 from crmApp.constants import ChangeSource, CustomerStatus, CustomerType, DealStatus
 from crmApp.exceptions import BusinessRuleViolation, Protected
 from crmApp.models import Customer, Deal, Employee
-from crmApp.services.base import OrganizationService, check_linked_user, links_another_user, snapshot
+from crmApp.services.base import OrganizationService, check_linked_user, links_another_user
 from crmApp.services.merging import MergeMixin
 
 # The names a customer of each type cannot do without (blank strings count as missing).
@@ -61,10 +61,7 @@ class CustomerService(MergeMixin, OrganizationService):
         donor = next((source for source in sources if source.converted_from_lead_id), None)
         if target.converted_from_lead_id is not None or donor is None:
             return
-        lead_id, before = donor.converted_from_lead_id, snapshot(donor)
-        donor.converted_from_lead = None
-        self.save_record(donor, before)  # first, so the lead is never linked twice
-        target.converted_from_lead_id = lead_id
+        target.converted_from_lead_id, donor.converted_from_lead = donor.converted_from_lead_id, None
 
     @staticmethod
     def _check_names(customer: Customer) -> None:

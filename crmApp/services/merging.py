@@ -143,13 +143,16 @@ class MergeMixin:
                     fills[name] = getattr(donor, name)
         self.apply_update(record, fills)  # the resource's own rules (a lead is rescored)
         self.move_relations(sources, record)
+        # A source that gives up a link does so in its one write, its trashing: one history entry, one event.
+        befores = {source.pk: snapshot(source) for source in sources}
         self.fill_links(sources, record)
         for source in sources:
-            self.trash_record(source, merged_into=record)
+            self.trash_record(source, before=befores[source.pk], merged_into=record)
         write_changes(record, before)
         # Logged even when nothing of its own changed: the merge is still on its record.
         self.log_write(record, before, events=[("merged", {"sources": [source.pk for source in sources]})])
         return record
 
     def fill_links(self, sources: list, target) -> None:
-        """Move one-to-one links the target lacks from the first source that has one (no link is ever doubled)."""
+        """Move one-to-one links the target lacks from the first source that has one, in memory: the source's
+        trashing writes its side before the target is written, so no link is ever doubled."""

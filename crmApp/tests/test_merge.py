@@ -138,6 +138,21 @@ def test_a_merge_writes_history_and_a_merged_event(owner_client, organization):
     assert merged_event.changes == [{"field": "phone", "old": "", "new": "999"}]
 
 
+def test_a_source_that_gives_up_its_conversion_link_is_trashed_in_one_write(owner_client, organization):
+    make_webhook(organization)
+    target = CustomerFactory(organization=organization)
+    lead = LeadFactory(organization=organization, status="converted")
+    source = CustomerFactory(organization=organization, converted_from_lead=lead)
+    merge(owner_client, "customers", target, [source])
+
+    assert Customer.with_trashed.get(pk=source.pk).version == 2
+    (change,) = HistoryEntry.objects.filter(record_id=source.id, record_type="customer", kind="change")
+    assert change.changes == [{"field": "converted_from_lead", "old": lead.id, "new": None}]
+    assert HistoryEntry.objects.get(record_id=source.id, event="deleted").data == {"merged_into": target.id}
+    (event,) = OutboxEvent.objects.filter(record_key=f"customer:{source.id}")
+    assert (event.type, event.changes) == ("customer.deleted", change.changes)
+
+
 @pytest.mark.parametrize("filled, expected", [(True, {"lead.updated"}), (False, set())])
 def test_a_lead_merge_sends_its_targets_filled_fields_as_an_update(owner_client, organization, filled, expected):
     """Leads have no `merged` event type: the fields a merge fills in still reach the webhooks, as an update."""
