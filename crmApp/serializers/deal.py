@@ -85,7 +85,7 @@ class MoveStageSerializer(InputSerializer):
 class LoseSerializer(InputSerializer):
     """`{lost_reason}`: why the deal was lost (optional)."""
 
-    lost_reason = StrictCharField(max_length=NOTES_MAX, required=False, allow_blank=True, default="")
+    lost_reason = StrictCharField(max_length=NOTES_MAX, required=False, allow_blank=True)
 
 
 class BoardQuerySerializer(serializers.Serializer):

@@ -192,9 +192,13 @@ class DealService(OrganizationService):
         """Move a deal to its pipeline's won stage; BusinessRuleViolation when the pipeline has none."""
         return self.update(deal, stage=self._closing_stage(deal.pipeline, won=True))
 
-    def lose(self, deal: Deal, *, lost_reason: str = "") -> Deal:
-        """Move a deal to its pipeline's lost stage, recording why; BusinessRuleViolation when it has none."""
-        return self.update(deal, stage=self._closing_stage(deal.pipeline, won=False), lost_reason=lost_reason)
+    def lose(self, deal: Deal, *, lost_reason: str | None = None) -> Deal:
+        """Move a deal to its pipeline's lost stage, recording why; BusinessRuleViolation when it has none.
+
+        Without a reason, a deal lost already keeps the one it has (an open deal has none).
+        """
+        reason = deal.lost_reason if lost_reason is None else lost_reason
+        return self.update(deal, stage=self._closing_stage(deal.pipeline, won=False), lost_reason=reason)
 
     # --- reads ------------------------------------------------------------------------------------
     def board(self, deals: QuerySet, *, pipeline: Pipeline | None = None) -> list[BoardColumn]:

@@ -103,6 +103,17 @@ def test_lose_without_a_reason_is_allowed(owner_client, deal):
     assert (response.status_code, response.json()["status"], response.json()["lost_reason"]) == (200, "lost", "")
 
 
+@pytest.mark.parametrize(
+    ("body", "kept"), [({}, "price"), ({"lost_reason": ""}, ""), ({"lost_reason": "timing"}, "timing")]
+)
+def test_losing_a_lost_deal_again_keeps_its_reason_unless_one_is_sent(owner_client, deal, body, kept):
+    # A retried or doubled click must not wipe the reason the first one stored.
+    owner_client.post(f"{DEALS}{deal.id}/lose/", {"lost_reason": "price"}, format="json")
+    response = owner_client.post(f"{DEALS}{deal.id}/lose/", body, format="json")
+    assert (response.status_code, response.json()["lost_reason"]) == (200, kept)
+    assert Deal.objects.get(pk=deal.pk).lost_reason == kept
+
+
 @pytest.mark.parametrize("reason", ["x" * 10_001, 42, ["a"], None])
 def test_lose_with_an_invalid_reason_is_400_and_changes_nothing(owner_client, deal, reason):
     response = owner_client.post(f"{DEALS}{deal.id}/lose/", {"lost_reason": reason}, format="json")
