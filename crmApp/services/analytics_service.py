@@ -194,10 +194,11 @@ class AnalyticsService:
         """
         if period not in PERIODS:
             raise ValidationError({"period": [f"Must be one of: {', '.join(PERIODS)}."]})
-        end = end or today_utc()
+        given_end, end = end, end or today_utc()
         start = start or add_months(end, 1 - DEFAULT_REVENUE_MONTHS)
         if start > end:
-            raise ValidationError({"start": ["Must not be after end."]})
+            today = "" if given_end else f" (today, {end.isoformat()}, when end is left out)"
+            raise ValidationError({"start": [f"Must not be after end{today}."]})
         if period == "day" and (end - start).days + 1 > MAX_DAY_RANGE_DAYS:
             raise ValidationError(
                 {"period": [f"Day buckets cover at most {MAX_DAY_RANGE_DAYS} days; use week, month or year."]}

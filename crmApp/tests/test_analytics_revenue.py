@@ -206,6 +206,18 @@ def test_an_empty_parameter_is_400_like_any_other_empty_typed_parameter(frozen, 
     assert (response.status_code, list(response.json()["errors"])) == (400, [empty])
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"start": "2024-03-16"}, "Must not be after end (today, 2024-03-15, when end is left out)."),
+        ({"start": "2024-03-02", "end": "2024-03-01"}, "Must not be after end."),
+    ],
+)
+def test_a_start_after_the_end_is_400_saying_which_end(frozen, owner_client, query, message):
+    response = owner_client.get(url("revenue"), query)
+    assert (response.status_code, response.json()["errors"]) == (400, {"start": [message]})
+
+
 def test_empty_organization_has_no_buckets(frozen, noise, owner_client):
     for period in ("day", "week", "month", "year"):
         assert revenue(owner_client, period=period) == {"period": period, "results": []}
