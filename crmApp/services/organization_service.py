@@ -247,6 +247,10 @@ class MemberService:
         membership = Membership.objects.select_for_update().filter(organization=self.organization, user=user).first()
         if membership is not None and membership.status == MembershipStatus.ACTIVE:
             raise BusinessRuleViolation(f"{email} is already a member of this organization.", code="already_member")
+        if membership is not None and membership.status == MembershipStatus.INVITED:
+            # Inviting again replaces the open invitation (its role, its link): as changing or cancelling
+            # it would, that needs the right to touch the role it offers.
+            self._check_may_touch(membership.role)
         token = secrets.token_urlsafe(32)
         now = timezone.now()
         fields = {

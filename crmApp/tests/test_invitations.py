@@ -164,3 +164,27 @@ def test_a_removed_member_is_invited_again_and_regains_nothing_until_accepting(o
 
     assert (response.status_code, response.json()["status"]) == (201, "invited")
     assert make_client(member, organization).get("/api/leads/").status_code == 403
+
+
+@pytest.mark.parametrize("invited_role", ["owner", "admin"])
+def test_inviting_again_cannot_change_an_invitation_the_caller_may_not_touch(
+    owner_client, organization, make_member, mailoutbox, invited_role
+):
+    # A member who may invite plain members only: they can neither cancel nor change an invitation to
+    # the owner or admin role, so sending the address a member invitation (which replaces it) is refused too.
+    manager = make_client(make_member(["members:manage"]), organization)
+    invite(owner_client, organization, "vip@example.com", role=invited_role)
+    before = Membership.objects.get(user__email="vip@example.com")
+
+    response = invite(manager, organization, "vip@example.com", role="member")
+
+    assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+    after = Membership.objects.get(pk=before.pk)
+    assert (after.role, after.invitation_token_hash, after.invited_at) == (
+        invited_role,
+        before.invitation_token_hash,
+        before.invited_at,
+    )
+    assert len(mailoutbox) == 1
+    token = token_of(mailoutbox[0])
+    assert APIClient().post(ACCEPT, {"token": token, "password": NEW_PASSWORD}, format="json").status_code == 200
