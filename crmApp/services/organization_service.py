@@ -351,6 +351,9 @@ def accept_invitation(
     """
     membership = open_invitation(token)
     invited = membership.user
+    # Only the fields set here are written: the account row isn't locked, and a deactivation, a new
+    # password or a rename committed meanwhile must stand.
+    changed = ["is_email_verified"]
     if user is not None:
         if user.pk != invited.pk:
             raise MemberChangeForbidden("This invitation is for another account.")
@@ -364,10 +367,13 @@ def accept_invitation(
         except ValidationError as error:
             raise ValidationError({"password": error.messages}) from error
         invited.set_password(password)
-        invited.first_name = first_name or invited.first_name
-        invited.last_name = last_name or invited.last_name
+        changed.append("password")
+        for name, value in (("first_name", first_name), ("last_name", last_name)):
+            if value:
+                setattr(invited, name, value)
+                changed.append(name)
     invited.is_email_verified = True
-    invited.save()
+    invited.save(update_fields=changed)
     membership.status = MembershipStatus.ACTIVE
     membership.invitation_token_hash = ""
     membership.created_at = timezone.now()  # joined now

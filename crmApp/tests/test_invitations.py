@@ -188,3 +188,35 @@ def test_inviting_again_cannot_change_an_invitation_the_caller_may_not_touch(
     assert len(mailoutbox) == 1
     token = token_of(mailoutbox[0])
     assert APIClient().post(ACCEPT, {"token": token, "password": NEW_PASSWORD}, format="json").status_code == 200
+
+
+@pytest.mark.parametrize("signed_in", [True, False])
+def test_accepting_keeps_what_changed_on_the_account_since_the_invitation_was_read(
+    owner_client, organization, mailoutbox, monkeypatch, signed_in
+):
+    # Staff deactivate the account (or it gets a new password) while its acceptance runs: the
+    # acceptance writes only the fields it sets, so it neither re-activates the account nor puts
+    # the password it read back.
+    from crmApp.services import organization_service
+
+    known = UserFactory(email="racer@example.com") if signed_in else None
+    invite(owner_client, organization, "racer@example.com")
+    invited = User.objects.get(email="racer@example.com")
+    read = organization_service.open_invitation
+
+    def read_then_changed(token):
+        membership = read(token)
+        User.objects.filter(pk=invited.pk).update(is_active=False, last_name="Changed")
+        return membership
+
+    monkeypatch.setattr(organization_service, "open_invitation", read_then_changed)
+    body = {"token": token_of(mailoutbox[0])}
+    client = make_client(known) if signed_in else APIClient()
+    if not signed_in:
+        body.update(password=NEW_PASSWORD, first_name="Racer")
+
+    assert client.post(ACCEPT, body, format="json").status_code == 200
+
+    invited.refresh_from_db()
+    assert (invited.is_active, invited.last_name, invited.is_email_verified) == (False, "Changed", True)
+    assert invited.check_password(NEW_PASSWORD) == (not signed_in)
