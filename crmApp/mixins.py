@@ -14,6 +14,7 @@ from rest_framework.settings import api_settings
 
 from crmApp.authentication import ApiKeyAuthentication
 from crmApp.conditional import etag, if_match_versions, if_none_match_hits
+from crmApp.exceptions import TenantError
 from crmApp.permissions import ACTION_VERBS, HasOrganizationPermission, permitted_methods
 from crmApp.query import KnownQueryParametersMixin
 from crmApp.serializers.history import (
@@ -28,7 +29,27 @@ from crmApp.tenancy import Tenant, get_tenant, parse_id
 SEALED_METHODS = ("get_queryset", "get_object", "get_permissions")
 
 
-class OrganizationScopedViewSet(KnownQueryParametersMixin, viewsets.GenericViewSet):
+class CountedRefusalsMixin:
+    """A signed-in caller's refusal counts against their rate limit and says where they stand, as every
+    answer does; past the limit it is the 429. (DRF checks permissions before throttles.)"""
+
+    def permission_denied(self, request, message=None, code=None):
+        if request.successful_authenticator is not None:
+            self.check_throttles(request)
+        super().permission_denied(request, message, code)
+
+    def check_permissions(self, request):
+        try:
+            super().check_permissions(request)
+        except TenantError:
+            # An organization the caller can't act in is refused while the permission resolves the tenant,
+            # before `permission_denied`: it counts the same way.
+            if request.successful_authenticator is not None:
+                self.check_throttles(request)
+            raise
+
+
+class OrganizationScopedViewSet(CountedRefusalsMixin, KnownQueryParametersMixin, viewsets.GenericViewSet):
     """Every query runs inside the active organization and record scope; every action needs an RBAC code.
 
     Subclasses customise the queryset through `scoped_queryset(qs)`; overriding `get_queryset`,
@@ -107,13 +128,6 @@ class OrganizationScopedViewSet(KnownQueryParametersMixin, viewsets.GenericViewS
 
     def get_permissions(self):
         return [IsAuthenticated(), HasOrganizationPermission()]
-
-    def permission_denied(self, request, message=None, code=None):
-        """A signed-in caller's refusal counts against their rate limit and says where they stand, as every
-        answer does; past the limit it is the 429. (DRF checks permissions before throttles.)"""
-        if request.successful_authenticator is not None:
-            self.check_throttles(request)
-        super().permission_denied(request, message, code)
 
     def permitted_methods(self) -> list[str]:
         """The methods of this route the caller may use."""

@@ -101,6 +101,28 @@ def test_a_refusal_by_permissions_counts_and_says_where_the_caller_stands(reques
     assert [answer["RateLimit-Remaining"] for answer in answers] == ["2", "1", "0", "0"]
 
 
+@pytest.mark.parametrize("counters", ["redis", "in-process"])
+@pytest.mark.parametrize("header", ["999999", "not-an-id"])
+@pytest.mark.parametrize("path", ["/api/leads/", "/api/permissions/"])
+def test_a_refusal_for_the_organization_header_counts_and_says_where_the_caller_stands(
+    request, counters, header, path, owner, organization, settings
+):
+    # The 403 organization_forbidden comes from resolving the tenant, not from a missing code: it counts
+    # against the signed-in caller's budget all the same, so a client looping on a wrong header is stopped.
+    if counters == "redis":
+        request.getfixturevalue("shared_redis")
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "user": "3/minute"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+
+    client = make_client(owner)
+
+    answers = [client.get(path, HTTP_X_ORGANIZATION_ID=header) for _ in range(4)]
+
+    assert [answer.status_code for answer in answers] == [403, 403, 403, 429]
+    assert answers[0].json()["code"] == "organization_forbidden"
+    assert [answer["RateLimit-Remaining"] for answer in answers] == ["2", "1", "0", "0"]
+
+
 def test_a_counter_redis_refuses_fails_the_count_not_the_request(shared_redis, owner_client, owner, caplog):
     window = throttles.UserRateThrottle().window
     counted = throttles.Hit(f"user:{throttles.UserRateThrottle.user_key(owner.pk)}", window, time.time())

@@ -7,7 +7,7 @@ from rest_framework.permissions import IsAuthenticated
 
 from crmApp.filters import FilterBackend, StableOrderingFilter
 from crmApp.filters.rbac import UserRoleFilter
-from crmApp.mixins import OrganizationScopedModelViewSet, OrganizationScopedViewSet
+from crmApp.mixins import CountedRefusalsMixin, OrganizationScopedModelViewSet, OrganizationScopedViewSet
 from crmApp.models import Permission, Role, Team, UserRole
 from crmApp.pagination import StandardPagination
 from crmApp.permissions import INTERNAL_MEMBER, HasOrganizationPermission
@@ -27,7 +27,9 @@ class CataloguePagination(StandardPagination):
 
 
 @extend_schema_view(list=extend_schema(summary="Every permission code and what it allows"))
-class PermissionViewSet(KnownQueryParametersMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+class PermissionViewSet(
+    CountedRefusalsMixin, KnownQueryParametersMixin, mixins.ListModelMixin, viewsets.GenericViewSet
+):
     """`/api/permissions/`: the global catalogue of codes, for any active member of the active organization."""
 
     # The catalogue is global data without an organization; only the membership check applies.
