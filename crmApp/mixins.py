@@ -7,14 +7,13 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from crmApp.authentication import ApiKeyAuthentication
 from crmApp.conditional import etag, if_match_versions, if_none_match_hits
-from crmApp.exceptions import TenantError
 from crmApp.permissions import ACTION_VERBS, HasOrganizationPermission, permitted_methods
 from crmApp.query import KnownQueryParametersMixin
 from crmApp.serializers.history import (
@@ -33,17 +32,12 @@ class CountedRefusalsMixin:
     """A signed-in caller's refusal counts against their rate limit and says where they stand, as every
     answer does; past the limit it is the 429. (DRF checks permissions before throttles.)"""
 
-    def permission_denied(self, request, message=None, code=None):
-        if request.successful_authenticator is not None:
-            self.check_throttles(request)
-        super().permission_denied(request, message, code)
-
     def check_permissions(self, request):
         try:
             super().check_permissions(request)
-        except TenantError:
-            # An organization the caller can't act in is refused while the permission resolves the tenant,
-            # before `permission_denied`: it counts the same way.
+        except APIException:
+            # Whatever refused it: a missing code, or the organization (a header naming one the caller
+            # can't act in, a URL of one they don't belong to) found while the permission resolves it.
             if request.successful_authenticator is not None:
                 self.check_throttles(request)
             raise

@@ -123,6 +123,26 @@ def test_a_refusal_for_the_organization_header_counts_and_says_where_the_caller_
     assert [answer["RateLimit-Remaining"] for answer in answers] == ["2", "1", "0", "0"]
 
 
+@pytest.mark.parametrize("counters", ["redis", "in-process"])
+@pytest.mark.parametrize(("method", "route", "refused"), [("get", "", 404), ("post", "members/", 403)])
+def test_a_refusal_on_the_organization_routes_counts_and_says_where_the_caller_stands(
+    request, counters, method, route, refused, member_client, organization, other_organization, settings
+):
+    # A plain member inviting (403), or reading an organization it doesn't belong to (404).
+    if counters == "redis":
+        request.getfixturevalue("shared_redis")
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "user": "3/minute"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    target = other_organization if refused == 404 else organization
+    path = f"/api/organizations/{target.id}/{route}"
+    client = member_client()
+
+    answers = [getattr(client, method)(path, {"email": "x@example.com"}, format="json") for _ in range(4)]
+
+    assert [answer.status_code for answer in answers] == [refused] * 3 + [429]
+    assert [answer["RateLimit-Remaining"] for answer in answers] == ["2", "1", "0", "0"]
+
+
 def test_a_counter_redis_refuses_fails_the_count_not_the_request(shared_redis, owner_client, owner, caplog):
     window = throttles.UserRateThrottle().window
     counted = throttles.Hit(f"user:{throttles.UserRateThrottle.user_key(owner.pk)}", window, time.time())

@@ -10,6 +10,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from crmApp.constants import MembershipStatus
+from crmApp.mixins import CountedRefusalsMixin
 from crmApp.models import Membership, Organization
 from crmApp.permissions import (
     ANY_MEMBER,
@@ -53,6 +54,7 @@ INVITATION_ID_PARAMETER = OpenApiParameter(
     destroy=extend_schema(summary="Delete an organization and all its records (owner only)"),
 )
 class OrganizationViewSet(
+    CountedRefusalsMixin,
     KnownQueryParametersMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
