@@ -29,7 +29,7 @@ from crmApp.services.integration_service import (
     disable_webhooks_of_accounts,
     revoke_api_keys_of,
 )
-from crmApp.services.organization_service import MemberService
+from crmApp.services.organization_service import MemberService, provision_organization
 from crmApp.services.purging import unlink_accounts
 from crmApp.services.rbac_service import UserRoleService
 
@@ -215,6 +215,11 @@ class OrganizationAdmin(admin.ModelAdmin):
     search_fields = ("name", "slug")
     readonly_fields = ("created_at", "updated_at")
     inlines = (MembershipInline,)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:  # as one created through the API: its default roles and pipeline, or no deal can be added
+            provision_organization(obj)
 
     def save_formset(self, request, form, formset, change):
         """Memberships edited inline follow the member rules (see write_memberships)."""

@@ -4,10 +4,27 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from crmApp.constants import ChangeSource, MembershipRole, MembershipStatus
+from crmApp.constants import (
+    DEFAULT_PIPELINE_NAME,
+    DEFAULT_PIPELINE_STAGES,
+    DEFAULT_ROLES,
+    ChangeSource,
+    MembershipRole,
+    MembershipStatus,
+)
 from crmApp.exceptions import InvalidRefreshToken
 from crmApp.history import record_type
-from crmApp.models import ApiKey, HistoryEntry, Membership, OutboxEvent, User, UserRole, Webhook
+from crmApp.models import (
+    ApiKey,
+    HistoryEntry,
+    Membership,
+    Organization,
+    OutboxEvent,
+    Pipeline,
+    User,
+    UserRole,
+    Webhook,
+)
 from crmApp.services import auth_service
 from crmApp.services.organization_service import LAST_OWNER_MESSAGE
 from crmApp.tests.factories import (
@@ -148,6 +165,20 @@ def organization_form(organization, *rows: tuple[Membership, dict]) -> dict:
         form[f"memberships-{index}-id"] = membership.id
         form.update({f"memberships-{index}-{k}": v for k, v in membership_form(membership, **changes).items()})
     return form
+
+
+def test_an_organization_added_in_the_admin_starts_with_its_defaults(admin_client):
+    """As one created through the API: the default roles and the default pipeline, so deals can be added."""
+    form = {"name": "Initech", "slug": "initech", "is_active": "on"}
+    form.update({f"memberships-{key}": "0" for key in ("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS")})
+
+    response = admin_client.post(reverse("admin:crmApp_organization_add"), form)
+
+    assert response.status_code == 302, response.content[:2000]
+    organization = Organization.objects.get(slug="initech")
+    assert set(organization.roles.values_list("name", flat=True)) == set(DEFAULT_ROLES)
+    pipeline = Pipeline.objects.get(organization=organization, is_default=True)
+    assert (pipeline.name, pipeline.stages.count()) == (DEFAULT_PIPELINE_NAME, len(DEFAULT_PIPELINE_STAGES))
 
 
 @pytest.mark.parametrize("page", ["membership", "organization"])
