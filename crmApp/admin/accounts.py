@@ -301,10 +301,25 @@ class UserRoleAdmin(ServiceBackedAdmin):
 
 @admin.register(CodeSequence)
 class CodeSequenceAdmin(admin.ModelAdmin):
+    """The last code number handed out per prefix: read-only, for support.
+
+    Deleted or lowered, a counter hands out codes already in use and every create of that kind is a
+    409; added, it has no organization to save.
+    """
+
     list_display = ("organization", "prefix", "last_value")
     list_filter = ("organization",)
     search_fields = ("organization__name", "prefix")
     readonly_fields = ("organization", "prefix", "last_value")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(IdempotencyKey)

@@ -16,6 +16,7 @@ from crmApp.exceptions import InvalidRefreshToken
 from crmApp.history import record_type
 from crmApp.models import (
     ApiKey,
+    CodeSequence,
     HistoryEntry,
     Membership,
     Organization,
@@ -360,3 +361,18 @@ def test_deleting_an_account_unlinks_its_records_as_logged_changes(
         [{"field": field, "old": member.id, "new": None}],
     )
     assert list(OutboxEvent.objects.values_list("type", flat=True)) == ([event] if event else [])
+
+
+def test_code_counters_are_read_only_in_the_admin(admin_client, organization):
+    """Deleted, a counter starts again at 1 and every later create collides with a code in use (a 409);
+    added, it had no organization to save (a 500)."""
+    EmployeeFactory(organization=organization)
+    counter = CodeSequence.objects.get(organization=organization, prefix="EMP")
+
+    added = admin_client.post(reverse("admin:crmApp_codesequence_add"), {})
+    deleted = admin_client.post(reverse("admin:crmApp_codesequence_delete", args=[counter.id]), {"post": "yes"})
+    changed = admin_client.post(reverse("admin:crmApp_codesequence_change", args=[counter.id]), {"last_value": "0"})
+
+    assert (added.status_code, deleted.status_code, changed.status_code) == (403, 403, 403)
+    assert CodeSequence.objects.get(pk=counter.pk).last_value == 1
+    assert admin_client.get(reverse("admin:crmApp_codesequence_change", args=[counter.id])).status_code == 200
