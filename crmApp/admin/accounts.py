@@ -250,8 +250,22 @@ class MembershipAdmin(ServiceBackedAdmin):
 
 @admin.register(Permission)
 class PermissionAdmin(admin.ModelAdmin):
+    """The fixed catalogue of codes (a migration seeds it from constants.PERMISSIONS): read-only.
+
+    A deleted code could no longer be granted and left every role holding it; an added one is checked nowhere.
+    """
+
     list_display = ("code", "description")
     search_fields = ("code", "description")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Role)

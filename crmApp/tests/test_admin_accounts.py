@@ -21,6 +21,7 @@ from crmApp.models import (
     Membership,
     Organization,
     OutboxEvent,
+    Permission,
     Pipeline,
     User,
     UserRole,
@@ -376,3 +377,19 @@ def test_code_counters_are_read_only_in_the_admin(admin_client, organization):
     assert (added.status_code, deleted.status_code, changed.status_code) == (403, 403, 403)
     assert CodeSequence.objects.get(pk=counter.pk).last_value == 1
     assert admin_client.get(reverse("admin:crmApp_codesequence_change", args=[counter.id])).status_code == 200
+
+
+def test_the_permission_catalogue_is_read_only_in_the_admin(admin_client):
+    """Its codes are the API's fixed set: a deleted one could no longer be granted (400 unknown_permission)
+    and left every role that held it; an added one was a code nothing checks."""
+    permission = Permission.objects.get(code="employees:view")
+
+    added = admin_client.post(reverse("admin:crmApp_permission_add"), {"code": "reports:view", "description": "x"})
+    deleted = admin_client.post(reverse("admin:crmApp_permission_delete", args=[permission.id]), {"post": "yes"})
+    changed = admin_client.post(
+        reverse("admin:crmApp_permission_change", args=[permission.id]), {"code": "staff:view", "description": ""}
+    )
+
+    assert (added.status_code, deleted.status_code, changed.status_code) == (403, 403, 403)
+    assert Permission.objects.get(pk=permission.pk).code == "employees:view"
+    assert not Permission.objects.filter(code="reports:view").exists()
