@@ -173,6 +173,11 @@ CELERY_BEAT_SCHEDULE = {
 # --- Data lifecycle -------------------------------------------------------------------------------
 # Days a deleted record waits in the trash before `purge_trash` (hourly on the workers) removes it.
 TRASH_RETENTION_DAYS = env.int("TRASH_RETENTION_DAYS", default=30)
+# Negative, the next hourly run would purge every deleted record at once; past a century the cut-off
+# date overflows and the run fails. `purge_trash --days` keeps the same range.
+MAX_TRASH_RETENTION_DAYS = 36_500
+if not 0 <= TRASH_RETENTION_DAYS <= MAX_TRASH_RETENTION_DAYS:
+    raise ImproperlyConfigured(f"TRASH_RETENTION_DAYS must be a number of days from 0 to {MAX_TRASH_RETENTION_DAYS}.")
 
 # --- Webhooks -------------------------------------------------------------------------------------
 # Refuse targets on loopback, private, link-local and metadata addresses, and plain http://, unless

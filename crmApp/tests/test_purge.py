@@ -5,7 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -213,3 +213,15 @@ def test_purging_a_lead_while_the_assignee_of_its_records_is_trashed_never_deadl
         LeadService(Tenant.system(organization)).purge(Lead.with_trashed.get(pk=lead.pk))
 
     assert run_while_purging(organization, monkeypatch, trash, purge=purge) == []
+
+
+@pytest.mark.parametrize("days", [-1, 1_000_000])
+def test_purge_trash_refuses_a_retention_out_of_range(organization, days):
+    """A failure the operator's scheduler sees (a non-zero exit), not a message with success or a traceback."""
+    lead = LeadFactory(organization=organization)
+    Lead.with_trashed.filter(pk=lead.pk).update(deleted_at=timezone.now())
+
+    with pytest.raises(CommandError, match="--days must be from 0 to 36500"):
+        call_command("purge_trash", days=days)
+
+    assert Lead.with_trashed.filter(pk=lead.pk).exists()

@@ -55,6 +55,15 @@ def test_a_value_that_cannot_be_read_stops_start_up_naming_its_variable(variable
     assert result.returncode != 0 and f"ImproperlyConfigured: {variable} " in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize(("days", "starts"), [("-1", False), ("1000000", False), ("0", True), ("36500", True)])
+def test_a_trash_retention_out_of_range_stops_start_up(days, starts):
+    """A negative retention purged every deleted record at the next hourly run; a huge one crashed it."""
+    result = start_django(DEBUG="True", TRASH_RETENTION_DAYS=days)
+    assert (result.returncode == 0) is starts, result.stderr
+    if not starts:
+        assert "TRASH_RETENTION_DAYS must be a number of days from 0 to 36500" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [("true", "True"), ("On", "True"), ("1", "True"), ("no", "False"), ("0", "False"), ("ture", None)],

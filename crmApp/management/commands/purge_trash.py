@@ -1,6 +1,7 @@
 """`manage.py purge_trash`: delete for good what has waited in the trash longer than TRASH_RETENTION_DAYS."""
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from crmApp.services.trash_service import purge_expired
 
@@ -12,9 +13,9 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=None, help="retention in days (default TRASH_RETENTION_DAYS)")
 
     def handle(self, *args, days=None, **options):
-        if days is not None and days < 0:
-            self.stderr.write("--days can't be negative.")
-            return
+        # A CommandError, so that the scheduler running it sees a failure (a non-zero exit).
+        if days is not None and not 0 <= days <= settings.MAX_TRASH_RETENTION_DAYS:
+            raise CommandError(f"--days must be from 0 to {settings.MAX_TRASH_RETENTION_DAYS}.")
         purged = purge_expired(retention_days=days)
         listed = ", ".join(f"{count} {name}" for name, count in purged.items())
         self.stdout.write(f"Purged {listed}.")
