@@ -277,6 +277,10 @@ class RoleAdmin(AutocompleteLinks, admin.ModelAdmin):
     autocomplete_fields = ("organization",)
     filter_horizontal = ("permissions",)
 
+    def get_readonly_fields(self, request, obj=None):
+        # A role never moves to another organization: its assignments would point across organizations.
+        return (*super().get_readonly_fields(request, obj), *(("organization",) if obj is not None else ()))
+
     # A role's codes and scope are its holders' reach: as in the API, their webhooks beyond it stop.
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)  # the codes are saved after the role

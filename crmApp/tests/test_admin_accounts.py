@@ -393,3 +393,17 @@ def test_the_permission_catalogue_is_read_only_in_the_admin(admin_client):
     assert (added.status_code, deleted.status_code, changed.status_code) == (403, 403, 403)
     assert Permission.objects.get(pk=permission.pk).code == "employees:view"
     assert not Permission.objects.filter(code="reports:view").exists()
+
+
+def test_a_role_never_moves_to_another_organization(admin_client, organization, other_organization, make_member):
+    """Its assignments stay in its organization: moved, they pointed at another organization's role."""
+    member = make_member(["leads:view"])
+    assignment = UserRole.objects.get(user=member, organization=organization)
+    role = assignment.role
+    form = {"name": role.name, "description": "", "organization": other_organization.id, "record_scope": "all"}
+    form["permissions"] = list(role.permissions.values_list("id", flat=True))
+
+    admin_client.post(reverse("admin:crmApp_role_change", args=[role.id]), form)
+
+    role.refresh_from_db()
+    assert role.organization_id == organization.id
