@@ -9,6 +9,7 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 
+from crmApp.tenancy import parse_id
 from crmApp.throttles import AuthRateThrottle
 
 
@@ -35,9 +36,9 @@ class OrganizationAutocompleteView(AutocompleteJsonView):
     """
 
     def organization_id(self):
-        chosen = self.request.GET.get("organization", "")
-        if chosen.isascii() and chosen.isdigit():  # "²" and "１" are digits to str.isdigit(), no ids
-            return int(chosen)
+        # "²" and "１" are digits to str.isdigit(), and a number past the largest id is none either (a 500).
+        if (chosen := parse_id(self.request.GET.get("organization", ""))) is not None:
+            return chosen
         page = CHANGE_PAGE.search(urlsplit(self.request.headers.get("Referer", "")).path)
         source = self.source_field.model
         if page and page["model"] == source._meta.model_name and owns_rows(source):
