@@ -3,10 +3,12 @@
 import re
 from urllib.parse import urlsplit
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.http import HttpResponse
 
 from crmApp.tenancy import parse_id
@@ -103,9 +105,33 @@ class OrganizationLabeledFilter(admin.RelatedFieldListFilter):
         return [(obj.pk, f"{obj} · {obj.organization}") for obj in related]
 
 
+class SelectedIds:
+    """A ModelAdmin mixin: an action on rows sent as no ids (`abc`, a number past any id) selects nothing.
+
+    Django filters the rows by the sent values as they are, and such a value was a 500.
+    """
+
+    def response_action(self, request, queryset):
+        selected = request.POST.getlist(ACTION_CHECKBOX_NAME)
+        if isinstance(self.opts.pk, models.IntegerField) and any(parse_id(value) is None for value in selected):
+            self.message_user(
+                request,
+                "Items must be selected in order to perform actions on them. No items have been changed.",
+                messages.WARNING,
+            )
+            return None  # the changelist again, as when nothing is ticked
+        return super().response_action(request, queryset)
+
+
 class CRMAdminSite(admin.AdminSite):
     site_header = "CRM administration"
     site_title = "CRM admin"
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Every model's admin, Django's own (groups, tokens) too, selects rows for its actions by id."""
+        admin_class = admin_class or admin.ModelAdmin
+        selecting = type(admin_class.__name__, (SelectedIds, admin_class), {"__module__": admin_class.__module__})
+        super().register(model_or_iterable, selecting, **options)
 
     def autocomplete_view(self, request):
         return OrganizationAutocompleteView.as_view(admin_site=self)(request)

@@ -438,3 +438,21 @@ def test_a_link_that_is_not_an_id_is_a_form_error_not_a_500(admin_client, organi
     response = admin_client.post(reverse(f"admin:crmApp_{model}_add"), {"organization": organization.id, field: value})
     assert response.status_code == 200
     assert "errorlist" in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("selected", ["abc", "9" * 25])
+@pytest.mark.parametrize(("page", "action"), [("crmApp_deal", "delete_selected"), ("auth_group", "delete_selected")])
+def test_an_action_on_rows_that_are_no_ids_selects_nothing(admin_client, organization, page, action, selected):
+    """A crafted selection was a 500 (Django filters the rows by it as sent); now it is as if none was ticked."""
+    deal = DealFactory(organization=organization)
+
+    response = admin_client.post(
+        reverse(f"admin:{page}_changelist"), {"action": action, "_selected_action": [selected], "index": "0"}
+    )
+
+    assert response.status_code == 302
+    assert [m.message for m in get_messages(response.wsgi_request)] == [
+        "Items must be selected in order to perform actions on them. No items have been changed."
+    ]
+    assert Deal.objects.filter(pk=deal.pk).exists()
