@@ -295,6 +295,15 @@ def test_bad_size_options_are_refused(db, args, message):
     assert not Lead.objects.exists() and not Deal.objects.exists()
 
 
+@pytest.mark.parametrize("owner", ["admin", "admin@", "ad min@crm.com"])
+def test_an_owner_that_is_no_email_address_is_refused(db, owner):
+    """`admin` (the demo admin's username) made a second account, with the address `admin` and the demo password,
+    the new organization's owner instead of the admin; no mail (reset, invitation) could ever reach it."""
+    with pytest.raises(CommandError, match="--owner must be an email address"):
+        seed("--organization", "Initech", "--owner", owner, "--leads", "1")
+    assert not User.objects.exists() and not Organization.objects.filter(name="Initech").exists()
+
+
 def test_insert_rows_refuses_rows_missing_a_column(db):
     with pytest.raises(ValueError, match="miss the columns"):
         insert_rows(Vendor, ("organization_id", "name"), iter([]))

@@ -4,7 +4,9 @@ import sys
 import time
 from random import Random
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from crmApp.constants import MembershipRole
@@ -49,6 +51,10 @@ class Command(BaseCommand):
         if any(value < 0 for value in sizes.values()):
             raise CommandError("Sizes can't be negative.")
         if options["organization"]:
+            try:  # else the organization's owner is an account nobody can sign in with
+                validate_email(options["owner"])
+            except ValidationError:
+                raise CommandError(f"--owner must be an email address, not {options['owner']!r}.") from None
             self._fill(options["organization"], options["owner"], Counts(**sizes), options["seed"], progress)
         elif sizes:
             raise CommandError("Size options need --organization NAME (the demo has fixed sizes).")
