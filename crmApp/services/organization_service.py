@@ -70,6 +70,15 @@ LAST_OWNER_MESSAGE = "The organization's last owner can't be removed or demoted.
 INVITATION_DAYS = 7
 
 
+def open_invitations() -> models.Q:
+    """Invitations whose link still works: made within the last INVITATION_DAYS.
+
+    An older one answers `invalid_token`, so it is no open invitation: neither listed, changed nor
+    cancelled, and inviting the address again is a new invitation.
+    """
+    return models.Q(status=MembershipStatus.INVITED, invited_at__gt=timezone.now() - timedelta(days=INVITATION_DAYS))
+
+
 def _repoint_default_organization(users, organization_id: int) -> None:
     """Move users whose default is `organization_id` to the first other organization they still belong to."""
     for user in users:
@@ -164,9 +173,8 @@ class MemberService:
     def members(self):
         """The active members and the open invitations of the organization, users joined, oldest first."""
         return (
-            Membership.objects.filter(
-                organization=self.organization, status__in=(MembershipStatus.ACTIVE, MembershipStatus.INVITED)
-            )
+            Membership.objects.filter(organization=self.organization)
+            .filter(models.Q(status=MembershipStatus.ACTIVE) | open_invitations())
             .select_related("user")
             .order_by("created_at", "id")
         )
@@ -247,7 +255,7 @@ class MemberService:
         membership = Membership.objects.select_for_update().filter(organization=self.organization, user=user).first()
         if membership is not None and membership.status == MembershipStatus.ACTIVE:
             raise BusinessRuleViolation(f"{email} is already a member of this organization.", code="already_member")
-        if membership is not None and membership.status == MembershipStatus.INVITED:
+        if membership is not None and Membership.objects.filter(open_invitations(), pk=membership.pk).exists():
             # Inviting again replaces the open invitation (its role, its link): as changing or cancelling
             # it would, that needs the right to touch the role it offers.
             self._check_may_touch(membership.role)
@@ -322,9 +330,8 @@ def open_invitation(token: str) -> Membership:
         Membership.objects.select_for_update(of=("self",))
         .select_related("user", "organization")
         .filter(
+            open_invitations(),
             invitation_token_hash=invitation_token_hash(token),
-            status=MembershipStatus.INVITED,
-            invited_at__gt=timezone.now() - timedelta(days=INVITATION_DAYS),
             organization__is_active=True,
             # A deactivated account signs in nowhere, so it neither joins nor sets a password here.
             user__is_active=True,

@@ -190,6 +190,19 @@ def test_inviting_again_cannot_change_an_invitation_the_caller_may_not_touch(
     assert APIClient().post(ACCEPT, {"token": token, "password": NEW_PASSWORD}, format="json").status_code == 200
 
 
+def test_an_expired_invitation_is_no_obstacle_to_inviting_again(owner_client, organization, make_member, mailoutbox):
+    # Expired, an owner invitation is dead: who may invite plain members may invite the address again.
+    manager = make_client(make_member(["members:manage"]), organization)
+    invite(owner_client, organization, "late-vip@example.com", role="owner")
+    Membership.objects.filter(user__email="late-vip@example.com").update(invited_at=timezone.now() - timedelta(days=8))
+
+    response = invite(manager, organization, "late-vip@example.com", role="member")
+
+    assert (response.status_code, response.json()["role"]) == (201, "member")
+    token = token_of(mailoutbox[-1])
+    assert APIClient().post(ACCEPT, {"token": token, "password": NEW_PASSWORD}, format="json").status_code == 200
+
+
 @pytest.mark.parametrize("signed_in", [True, False])
 def test_accepting_keeps_what_changed_on_the_account_since_the_invitation_was_read(
     owner_client, organization, mailoutbox, monkeypatch, signed_in

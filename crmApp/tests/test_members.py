@@ -1,6 +1,7 @@
 """`/api/organizations/{id}/members/`: listing, inviting, changing and removing members."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -75,6 +76,25 @@ def test_any_internal_member_lists_the_active_members_and_open_invitations(owner
         "status": "invited",
         "invited_at": body["results"][2]["invited_at"],
     }
+
+
+def test_an_expired_invitation_is_neither_listed_nor_changed(owner_client, organization):
+    # Past its 7 days its link answers `invalid_token`: it is no open invitation any more.
+    expired = MembershipFactory(
+        organization=organization, status="invited", invited_at=timezone.now() - timedelta(days=7, minutes=1)
+    )
+    MembershipFactory(organization=organization, status="invited", invited_at=timezone.now() - timedelta(days=6))
+    invitation_url = f"/api/organizations/{organization.id}/invitations/{expired.id}/"
+
+    listed = owner_client.get(members_url(organization)).json()
+
+    assert listed["count"] == 2
+    assert expired.id not in [entry.get("invitation_id") for entry in listed["results"]]
+    member = member_url(organization, expired.user_id)
+    assert owner_client.patch(member, {"role": "admin"}, format="json").status_code == 404
+    assert owner_client.delete(member).status_code == 404
+    assert owner_client.delete(invitation_url).status_code == 404
+    assert Membership.objects.get(pk=expired.pk).role == MEMBER
 
 
 def test_a_portal_customer_cannot_list_the_members(make_member, organization):
