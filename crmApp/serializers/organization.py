@@ -29,7 +29,9 @@ class MemberSerializer(serializers.ModelSerializer):
     first_name = serializers.CharField(source="user.first_name", read_only=True)
     last_name = serializers.CharField(source="user.last_name", read_only=True)
     status = serializers.ChoiceField(choices=[MembershipStatus.ACTIVE], read_only=True)
-    is_active = serializers.BooleanField(read_only=True)
+    # Whether the member can use their membership: an accepted member whose account staff deactivated
+    # keeps it, but signs in nowhere.
+    is_active = serializers.BooleanField(source="user.is_active", read_only=True)
     joined_at = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:

@@ -97,6 +97,17 @@ def test_an_expired_invitation_is_neither_listed_nor_changed(owner_client, organ
     assert Membership.objects.get(pk=expired.pk).role == MEMBER
 
 
+def test_a_members_is_active_says_whether_their_account_can_sign_in(owner, owner_client, organization, make_member):
+    deactivated = make_member()
+    User.objects.filter(pk=deactivated.pk).update(is_active=False)
+
+    listed = owner_client.get(members_url(organization)).json()["results"]
+    changed = owner_client.patch(member_url(organization, deactivated.id), {"profile_type": "vendor"}, format="json")
+
+    assert {entry["user_id"]: entry["is_active"] for entry in listed} == {owner.id: True, deactivated.id: False}
+    assert (changed.status_code, changed.json()["is_active"]) == (200, False)
+
+
 def test_a_portal_customer_cannot_list_the_members(make_member, organization):
     portal = make_member(profile_type=ProfileType.CUSTOMER)
     assert make_client(portal).get(members_url(organization)).status_code == 403
