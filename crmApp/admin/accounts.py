@@ -1,14 +1,15 @@
 """Admin of accounts, organizations, RBAC and bookkeeping tables."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
+from rest_framework.exceptions import APIException
 
-from crmApp.admin.records import ServiceBackedAdmin, trial_errors
+from crmApp.admin.records import RefusedDeleteMessages, ServiceBackedAdmin, trial_errors
 from crmApp.admin_site import AutocompleteLinks, OrganizationLabeledFilter
 from crmApp.constants import ChangeSource, MembershipRole, MembershipStatus
 from crmApp.models import (
@@ -29,7 +30,7 @@ from crmApp.services.integration_service import (
     disable_webhooks_of_accounts,
     revoke_api_keys_of,
 )
-from crmApp.services.organization_service import MemberService, provision_organization
+from crmApp.services.organization_service import MemberService, check_owners_remain, provision_organization
 from crmApp.services.purging import unlink_accounts
 from crmApp.services.rbac_service import UserRoleService
 
@@ -59,7 +60,7 @@ class UserEditForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(AutocompleteLinks, BaseUserAdmin):
+class UserAdmin(RefusedDeleteMessages, AutocompleteLinks, BaseUserAdmin):
     form = UserEditForm
     add_form = UserAddForm
     ordering = ("email",)
@@ -89,16 +90,20 @@ class UserAdmin(AutocompleteLinks, BaseUserAdmin):
 
     @transaction.atomic
     def delete_model(self, request, obj):
+        # Its memberships go with the account: never an organization's last owner (a 400 in the API).
+        check_owners_remain([obj.pk])
         disable_webhooks_of_accounts([obj.pk])
         unlink_accounts([obj.pk], actor=request.user, source=ChangeSource.ADMIN)
         super().delete_model(request, obj)
 
-    @transaction.atomic
     def delete_queryset(self, request, queryset):
-        user_ids = list(queryset.values_list("pk", flat=True))
-        disable_webhooks_of_accounts(user_ids)
-        unlink_accounts(user_ids, actor=request.user, source=ChangeSource.ADMIN)
-        super().delete_queryset(request, queryset)
+        # One by one, as the records' admins do: a refused account stays, with its reason, and the others
+        # go; of the only owners of an organization deleted together, the last one stays.
+        for user in queryset:
+            try:
+                self.delete_model(request, user)
+            except APIException as error:
+                self.message_user(request, f"{user}: {error.detail}", messages.ERROR)
 
 
 def member_service(membership: Membership) -> MemberService:

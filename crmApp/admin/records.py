@@ -98,7 +98,19 @@ class ServiceForm(forms.ModelForm):
             self.add_error(None, errors)
 
 
-class ServiceBackedAdmin(AutocompleteLinks, admin.ModelAdmin):
+class RefusedDeleteMessages:
+    """A delete a rule refuses (in `delete_model`) is an error message on the record's page, not a 500."""
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except (DjangoValidationError, APIException) as error:  # Django's transaction, and its log entry, rolled back
+            self.message_user(request, " ".join(service_error_messages(error)), messages.ERROR)
+            opts = self.opts
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
+
+
+class ServiceBackedAdmin(RefusedDeleteMessages, AutocompleteLinks, admin.ModelAdmin):
     """Common shape of the CRM record admins: organization filter, autocomplete, read-only bookkeeping."""
 
     class Media:
@@ -142,15 +154,6 @@ class ServiceBackedAdmin(AutocompleteLinks, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         self.service(request, obj.organization).delete(obj)
-
-    def delete_view(self, request, object_id, extra_context=None):
-        """A delete the service refuses is an error message on the record's page."""
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except (DjangoValidationError, APIException) as error:  # Django's transaction, and its log entry, rolled back
-            self.message_user(request, " ".join(service_error_messages(error)), messages.ERROR)
-            opts = self.opts
-            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
 
     def delete_queryset(self, request, queryset):
         for obj in queryset.select_related("organization"):

@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from datetime import timedelta
 
 from django.apps import apps
@@ -151,6 +152,35 @@ def delete_organization(organization: Organization) -> None:
     remaining = Organization.objects.filter(pk=organization.pk)
     remaining._raw_delete(remaining.db)
     access.organization_changed(organization.pk)  # raw deletes send no signal
+
+
+def check_owners_remain(user_ids: Collection[int]) -> None:
+    """Refuse deleting the accounts `user_ids` if an organization would be left without an active owner.
+
+    Deleting an account deletes its memberships with it, past MemberService's last-owner rule. The
+    owner memberships of the organizations concerned are locked, in id order as MemberService locks
+    them, so a demotion committed meanwhile can't leave them ownerless either.
+    Raises BusinessRuleViolation `last_owner` naming those organizations.
+    """
+    owned = Membership.objects.filter(user_id__in=user_ids, role=MembershipRole.OWNER, status=MembershipStatus.ACTIVE)
+    owners: dict[int, set[int]] = {}
+    for organization_id, user_id in (
+        Membership.objects.select_for_update()
+        .filter(
+            organization_id__in=owned.values("organization_id"),
+            role=MembershipRole.OWNER,
+            status=MembershipStatus.ACTIVE,
+        )
+        .order_by("id")
+        .values_list("organization_id", "user_id")
+    ):
+        owners.setdefault(organization_id, set()).add(user_id)
+    orphaned = [organization_id for organization_id, ids in owners.items() if ids <= set(user_ids)]
+    if orphaned:
+        names = ", ".join(Organization.objects.filter(pk__in=orphaned).order_by("name").values_list("name", flat=True))
+        raise BusinessRuleViolation(
+            f"This account is the last owner of {names}: make another member an owner first.", code="last_owner"
+        )
 
 
 def invitation_token_hash(token: str) -> str:

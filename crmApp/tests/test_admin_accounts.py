@@ -364,6 +364,46 @@ def test_deleting_an_account_unlinks_its_records_as_logged_changes(
     assert list(OutboxEvent.objects.values_list("type", flat=True)) == ([event] if event else [])
 
 
+def delete_users(admin_client, how: str, *users):
+    if how == "delete page":
+        (user,) = users
+        return admin_client.post(reverse("admin:crmApp_user_delete", args=[user.id]), {"post": "yes"}, follow=True)
+    form = {"action": "delete_selected", "_selected_action": [user.id for user in users], "post": "yes"}
+    return admin_client.post(reverse("admin:crmApp_user_changelist"), form, follow=True)
+
+
+@pytest.mark.parametrize("how", ["delete page", "changelist action"])
+def test_the_last_owner_of_an_organization_cannot_be_deleted(admin_client, owner, organization, how):
+    # Deleting the account would delete its memberships with it, past the member rules.
+    response = delete_users(admin_client, how, owner)
+
+    assert response.status_code == 200
+    assert "last owner of Acme" in response.content.decode()
+    assert User.objects.filter(pk=owner.pk).exists()
+    assert owner_membership(organization).user_id == owner.id
+
+
+def test_of_the_only_owners_deleted_together_one_stays(admin_client, owner, organization, make_member):
+    co_owner = make_member(role=MembershipRole.OWNER)
+    plain = make_member()
+
+    response = delete_users(admin_client, "changelist action", owner, co_owner, plain)
+
+    assert "last owner of Acme" in response.content.decode()
+    assert not User.objects.filter(pk=plain.pk).exists()
+    assert Membership.objects.filter(organization=organization, role=MembershipRole.OWNER).count() == 1
+
+
+@pytest.mark.parametrize("how", ["delete page", "changelist action"])
+def test_an_owner_is_deleted_while_another_owner_remains(admin_client, owner, organization, make_member, how):
+    successor = make_member(role=MembershipRole.OWNER)
+
+    delete_users(admin_client, how, owner)
+
+    assert not User.objects.filter(pk=owner.pk).exists()
+    assert owner_membership(organization).user_id == successor.id
+
+
 def test_code_counters_are_read_only_in_the_admin(admin_client, organization):
     """Deleted, a counter starts again at 1 and every later create collides with a code in use (a 409);
     added, it had no organization to save (a 500)."""
