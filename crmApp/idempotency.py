@@ -4,6 +4,10 @@ For 24 hours the same key from the same caller in the same organization, with th
 and body, answers exactly what the first request answered, with `Idempotent-Replayed: true`. The key
 with another path or body is a 422; while the first request still runs, a second one is a 409.
 
+Such an answer, decided by the key, is given only to a caller who may still make the request: the
+view checks it as it checks a fresh one (credential, organization, permission code, rate limit) and
+refuses it the same way, and only then gives the decided answer in place of its handler (`AnswersOnlyAfterTheChecks`).
+
 Exactly once: the key is claimed by a committed insert that a unique constraint allows only once,
 then the request runs in one transaction together with the write of its answer, so the change and
 the remembered answer commit (or roll back) together. Answers of 500 and above are forgotten, and so
@@ -28,7 +32,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from crmApp.authentication import ApiKeyAuthentication
-from crmApp.exceptions import asks_for_a_retry, json_error, throttled_error
+from crmApp.exceptions import asks_for_a_retry, json_error
 from crmApp.models import ApiKey, IdempotencyKey
 from crmApp.tenancy import ORGANIZATION_HEADER, parse_id, resolve_membership
 
@@ -42,8 +46,8 @@ CHUNK_BYTES = 64 * 1024
 BOUNDARY_STANDIN = b"--\x00boundary\x00"
 
 
-def caller_of(request) -> tuple[str, str, Request] | None:
-    """(who sends the request, the organization it acts in, the request signed in); None when nobody is signed in.
+def caller_of(request) -> tuple[str, str] | None:
+    """(who sends the request, the organization it acts in); None when nobody is signed in.
 
     Who: `user:<id>` or `api-key:<id>`. The organization is the one the request resolves to (the key's,
     the header's, else the user's default), not the header as written: a request sent with and without
@@ -58,28 +62,48 @@ def caller_of(request) -> tuple[str, str, Request] | None:
             return None
         if result is not None:
             user, auth = result
-            drf_request._user, drf_request._auth = user, auth  # not the setters: they sign in the Django request
             if isinstance(auth, ApiKey):
-                return f"api-key:{auth.pk}", str(auth.organization_id), drf_request
-            return f"user:{user.pk}", organization_scope(request, user), drf_request
+                return f"api-key:{auth.pk}", str(auth.organization_id)
+            return f"user:{user.pk}", organization_scope(request, user)
     return None
 
 
-def throttled(drf_request) -> HttpResponse | None:
-    """A 429 when the caller is past the rate limit of the view the request is for, else None.
+class DecidedAnswer(Exception):
+    """Not an error: the answer the key decided, given once the view's checks passed."""
 
-    An answer given here, in place of the view's (a replay, a reused or busy key), counts against the
-    caller's budget as the view's would, and carries the RateLimit-* headers every answer does.
+    def __init__(self, answer):
+        super().__init__()
+        self.answer = answer
+
+
+class AnswersOnlyAfterTheChecks:
+    """A view that gives the answer its `Idempotency-Key` decided once its own checks let the request through.
+
+    Every API view that takes a POST has it (its bases do), just before the DRF view class: DRF's
+    `initial` authenticates, resolves the organization and checks the permission code and the rate
+    limit, refusing the request as it would a fresh one; past them the decided answer is given, and
+    neither the project's own checks of the request (its query, its body) nor the handler run.
     """
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        answer = getattr(request._request, "crm_decided_answer", None)
+        if answer is not None:
+            raise DecidedAnswer(answer)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, DecidedAnswer):
+            return exc.answer
+        return super().handle_exception(exc)
+
+
+def answers_only_after_the_checks(request) -> bool:
+    """Whether the request's route is a view that checks a decided answer's caller first (see above)."""
     try:
-        view_class = getattr(resolve(drf_request._request.path_info).func, "cls", None)
+        view_class = getattr(resolve(request.path_info).func, "cls", None)
     except Resolver404:
-        return None
-    for throttle_class in getattr(view_class, "throttle_classes", ()):
-        throttle = throttle_class()
-        if not throttle.allow_request(drf_request, None):
-            return throttled_error(throttle.wait())
-    return None
+        return False
+    return isinstance(view_class, type) and issubclass(view_class, AnswersOnlyAfterTheChecks)
 
 
 def organization_scope(request, user) -> str:
@@ -201,12 +225,24 @@ class IdempotencyMiddleware:
         caller = caller_of(request)
         if caller is None:  # anonymous: nothing to scope the key to, so it is not applied
             return self.get_response(request)
-        principal, scope, signed_in = caller
+        principal, scope = caller
         fingerprint = fingerprint_of(request)
         record, earlier = self.claim(principal=principal, scope=scope, key=key, fingerprint=fingerprint)
         if earlier is not None:
-            return throttled(signed_in) or earlier
+            return self.after_the_checks(request, earlier)
         return self.run_once(request, record)
+
+    def after_the_checks(self, request, answer):
+        """`answer` (a replay, a 422, a 409) if the view's checks let the caller make the request; else its refusal.
+
+        The caller may have lost the right since the first request (removed from the organization, a
+        role narrowed): the view runs as for a fresh request up to its handler, and gives `answer` in its
+        place, so nothing runs twice. An unrouted URL has no view and nothing to check.
+        """
+        if not answers_only_after_the_checks(request):
+            return answer
+        request.crm_decided_answer = answer
+        return self.get_response(request)
 
     def claim(self, *, principal: str, scope: str, key: str, fingerprint: str):
         """(record, None) when this request may run; (None, answer) when an earlier one decides."""

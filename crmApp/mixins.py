@@ -14,6 +14,7 @@ from rest_framework.settings import api_settings
 
 from crmApp.authentication import ApiKeyAuthentication
 from crmApp.conditional import etag, if_match_versions, if_none_match_hits
+from crmApp.idempotency import AnswersOnlyAfterTheChecks
 from crmApp.permissions import ACTION_VERBS, HasOrganizationPermission, permitted_methods
 from crmApp.query import KnownQueryParametersMixin
 from crmApp.serializers.history import (
@@ -43,7 +44,9 @@ class CountedRefusalsMixin:
             raise
 
 
-class OrganizationScopedViewSet(CountedRefusalsMixin, KnownQueryParametersMixin, viewsets.GenericViewSet):
+class OrganizationScopedViewSet(
+    CountedRefusalsMixin, KnownQueryParametersMixin, AnswersOnlyAfterTheChecks, viewsets.GenericViewSet
+):
     """Every query runs inside the active organization and record scope; every action needs an RBAC code.
 
     Subclasses customise the queryset through `scoped_queryset(qs)`; overriding `get_queryset`,

@@ -20,6 +20,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.views import APIView
 
+from crmApp.idempotency import AnswersOnlyAfterTheChecks
+
 # DRF's own `?format=json` (the browsable API links to it).
 ALWAYS_KNOWN = frozenset({"format"})
 
@@ -114,5 +116,5 @@ def takes_no_body(handler):
     return handler
 
 
-class StrictAPIView(KnownQueryParametersMixin, APIView):
+class StrictAPIView(KnownQueryParametersMixin, AnswersOnlyAfterTheChecks, APIView):
     """An APIView that refuses unknown query parameters."""

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from crmApp.models import Customer, Deal, IdempotencyKey, Lead, Role, UserRole
 from crmApp.services.organization_service import create_organization
@@ -310,3 +311,105 @@ def test_a_retried_upload_replays_though_its_multipart_boundary_is_new(owner_cli
     assert len({a.json()["id"] for a in answers}) == 1
     other = owner_client.post("/api/imports/", import_form(content + b"Bo,Ng\n"), HTTP_IDEMPOTENCY_KEY="upload")
     assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+
+
+def lose_membership(owner_client, organization, member):
+    removed = owner_client.delete(f"/api/organizations/{organization.id}/members/{member.id}/")
+    assert removed.status_code == 204
+
+
+def lose_the_role(owner_client, organization, member):
+    role = Role.objects.get(user_roles__user=member)
+    narrowed = owner_client.patch(f"/api/roles/{role.id}/", {"permissions": ["leads:view"]}, format="json")
+    assert narrowed.status_code == 200, narrowed.content
+
+
+@pytest.mark.parametrize(
+    ("taken_away", "refusal"),
+    [
+        pytest.param(lose_membership, (403, "organization_forbidden"), id="member removed"),
+        pytest.param(lose_the_role, (403, "permission_denied"), id="role narrowed"),
+    ],
+)
+@pytest.mark.parametrize("second_body", [{"first_name": "Once"}, {"first_name": "Other"}], ids=["replay", "reused"])
+def test_a_retry_answers_only_a_caller_who_may_still_make_the_request(
+    owner_client, organization, make_member, taken_away, refusal, second_body
+):
+    member = make_member(["leads:create", "leads:view"])
+    client = make_client(member, organization)
+    assert post(client, LEADS, {"first_name": "Once"}, "k-123").status_code == 201
+
+    taken_away(owner_client, organization, member)
+    again = post(client, LEADS, second_body, "k-123")
+
+    # As a fresh request is refused: neither the stored lead nor anything about the key is told.
+    assert (again.status_code, again.json()["code"]) == refusal
+    assert "Idempotent-Replayed" not in again
+    assert client.post(LEADS, second_body, format="json").status_code == again.status_code
+    assert Lead.objects.count() == 1
+
+
+def test_a_retry_in_the_organization_of_the_url_is_refused_once_the_caller_left_it(
+    owner_client, organization, make_member
+):
+    # The organizations' own routes check the organization of the URL (a 404), not the header.
+    member = make_member(["members:manage"])
+    client = make_client(member, organization)
+    invite = f"/api/organizations/{organization.id}/members/"
+    assert post(client, invite, {"email": "new@example.com"}, "invite").status_code == 201
+
+    lose_membership(owner_client, organization, member)
+    again = post(client, invite, {"email": "new@example.com"}, "invite")
+
+    assert (again.status_code, "Idempotent-Replayed" in again) == (404, False)
+
+
+def test_a_retry_naming_another_organization_is_refused_there_and_replays_at_home(
+    owner, owner_client, organization, other_organization
+):
+    assert post(owner_client, LEADS, {"first_name": "Once"}, "k-123").status_code == 201
+
+    elsewhere = post(make_client(owner, other_organization), LEADS, {"first_name": "Once"}, "k-123")
+    at_home = post(owner_client, LEADS, {"first_name": "Once"}, "k-123")
+
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (403, "organization_forbidden")
+    assert (at_home.status_code, at_home["Idempotent-Replayed"]) == (201, "true")
+    assert Lead.objects.count() == 1
+
+
+def test_a_retry_with_a_revoked_api_key_is_a_401(owner_client, organization):
+    created = owner_client.post("/api/api-keys/", {"name": "sync", "scopes": ["leads:create"]}, format="json").json()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {created['key']}")
+    assert post(client, LEADS, {"first_name": "Once"}, "k-123").status_code == 201
+
+    assert owner_client.delete(f"/api/api-keys/{created['id']}/").status_code == 204
+    again = post(client, LEADS, {"first_name": "Once"}, "k-123")
+
+    assert (again.status_code, "Idempotent-Replayed" in again) == (401, False)
+    assert Lead.objects.count() == 1
+
+
+def test_every_route_taking_a_post_checks_a_retry_before_answering_it():
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    from crmApp.idempotency import AnswersOnlyAfterTheChecks
+
+    def routes(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from routes(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern):
+                yield prefix + str(pattern.pattern), pattern.callback
+
+    unchecked, checked = set(), 0
+    for route, callback in routes(get_resolver().url_patterns):
+        view_class = getattr(callback, "cls", None)
+        actions = getattr(callback, "actions", None)
+        takes_a_post = "post" in actions if actions is not None else hasattr(view_class, "post")
+        replayable = route.startswith("api/") and not route.startswith("api/auth/") and takes_a_post
+        if replayable and not issubclass(view_class, AnswersOnlyAfterTheChecks):
+            unchecked.add(f"{route} ({view_class.__name__})")
+        checked += replayable
+
+    assert checked > 20 and not unchecked

@@ -10,6 +10,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from crmApp.constants import MembershipStatus
+from crmApp.idempotency import AnswersOnlyAfterTheChecks
 from crmApp.mixins import CountedRefusalsMixin
 from crmApp.models import Membership, Organization
 from crmApp.permissions import (
@@ -61,6 +62,7 @@ class OrganizationViewSet(
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
+    AnswersOnlyAfterTheChecks,
     viewsets.GenericViewSet,
 ):
     """`/api/organizations/`: the tenants themselves, scoped to the caller's active memberships."""
