@@ -123,6 +123,19 @@ class SelectedIds:
         return super().response_action(request, queryset)
 
 
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """Rows staff may look at but never add, change or delete: bookkeeping the CRM alone writes."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class CRMAdminSite(admin.AdminSite):
     site_header = "CRM administration"
     site_title = "CRM admin"

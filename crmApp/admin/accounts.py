@@ -10,7 +10,7 @@ from django.forms.models import BaseInlineFormSet
 from rest_framework.exceptions import APIException
 
 from crmApp.admin.records import RefusedDeleteMessages, ServiceBackedAdmin, trial_errors
-from crmApp.admin_site import AutocompleteLinks, OrganizationLabeledFilter
+from crmApp.admin_site import AutocompleteLinks, OrganizationLabeledFilter, ViewOnlyAdmin
 from crmApp.constants import ChangeSource, MembershipRole, MembershipStatus
 from crmApp.models import (
     CodeSequence,
@@ -254,7 +254,7 @@ class MembershipAdmin(ServiceBackedAdmin):
 
 
 @admin.register(Permission)
-class PermissionAdmin(admin.ModelAdmin):
+class PermissionAdmin(ViewOnlyAdmin):
     """The fixed catalogue of codes (a migration seeds it from constants.PERMISSIONS): read-only.
 
     A deleted code could no longer be granted and left every role holding it; an added one is checked nowhere.
@@ -262,15 +262,6 @@ class PermissionAdmin(admin.ModelAdmin):
 
     list_display = ("code", "description")
     search_fields = ("code", "description")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Role)
@@ -323,7 +314,7 @@ class UserRoleAdmin(ServiceBackedAdmin):
 
 
 @admin.register(CodeSequence)
-class CodeSequenceAdmin(admin.ModelAdmin):
+class CodeSequenceAdmin(ViewOnlyAdmin):
     """The last code number handed out per prefix: read-only, for support.
 
     Deleted or lowered, a counter hands out codes already in use and every create of that kind is a
@@ -334,15 +325,6 @@ class CodeSequenceAdmin(admin.ModelAdmin):
     list_filter = ("organization",)
     search_fields = ("organization__name", "prefix")
     readonly_fields = ("organization", "prefix", "last_value")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(IdempotencyKey)

@@ -18,7 +18,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from rest_framework.exceptions import APIException
 
-from crmApp.admin_site import ORGANIZATION_AUTOCOMPLETE_JS, AutocompleteLinks, OrganizationLabeledFilter
+from crmApp.admin_site import ORGANIZATION_AUTOCOMPLETE_JS, AutocompleteLinks, OrganizationLabeledFilter, ViewOnlyAdmin
 from crmApp.constants import ChangeSource
 from crmApp.models import Activity, Customer, Deal, Employee, HistoryEntry, Lead, Pipeline, PipelineStage, Vendor
 from crmApp.models.base import written_fields
@@ -335,7 +335,7 @@ class ActivityAdmin(ServiceBackedAdmin):
 
 
 @admin.register(HistoryEntry)
-class HistoryEntryAdmin(admin.ModelAdmin):
+class HistoryEntryAdmin(ViewOnlyAdmin):
     """The append-only history: read, never written here."""
 
     list_display = ("at", "record_type", "record_code", "kind", "event", "actor", "source", "organization")
@@ -343,12 +343,3 @@ class HistoryEntryAdmin(admin.ModelAdmin):
     search_fields = ("record_code", "event")
     list_select_related = ("organization", "actor")
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
