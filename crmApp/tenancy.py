@@ -70,11 +70,13 @@ class Tenant:
         source: str = ChangeSource.API,
         roles: tuple[frozenset[str], str] | None = None,
         reach: "Reach | None" = None,
+        api_key: ApiKey | None = None,
     ):
         self.organization = organization
         self._user = user
         self.membership = membership
         self.source = source
+        self.api_key = api_key  # the key the work acts with (its scopes are `codes`), if any
         if codes is not None:
             self.__dict__["codes"] = codes
         if roles is not None:  # known already (crmApp.access)
@@ -253,6 +255,7 @@ def key_tenant(key: ApiKey, *, source: str = ChangeSource.API) -> Tenant:
         roles=(held, scope),
         reach=reach,
         source=source,
+        api_key=key,
     )
 
 

@@ -26,12 +26,10 @@ class ImportService:
         return rows if self.tenant.visible_users is None else rows.filter(created_by=self.tenant.user)
 
     @transaction.atomic
-    def start(
-        self, *, upload, resource: str, mode: str, match_on: str, mapping: str | None, dry_run: bool, api_key=None
-    ):
+    def start(self, *, upload, resource: str, mode: str, match_on: str, mapping: str | None, dry_run: bool):
         """Queue a job for a readable upload; raises ValidationError naming what is wrong with it.
 
-        A job started with `api_key` runs with that key's scopes, for as long as the key may act.
+        A job started with an API key runs with that key's scopes, for as long as the key may act.
         """
         if upload.size > reading.MAX_BYTES:
             raise ValidationError({"file": "The file is larger than 50 MB."})
@@ -62,7 +60,7 @@ class ImportService:
             file=b"",
             total_rows=max(total, 0),
             created_by=self.tenant.user,
-            api_key=api_key,
+            api_key=self.tenant.api_key,
         )
         storage.save_file(job.id, reading.as_utf8(content, encoding))
         jobs.enqueue(tasks.run_import, job.id)

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from crmApp.imports.resources import needed_codes
 from crmApp.mixins import OrganizationScopedViewSet
-from crmApp.models import ApiKey, ImportJob
+from crmApp.models import ImportJob
 from crmApp.permissions import INTERNAL_MEMBER
 from crmApp.serializers.imports import ImportCreateSerializer, ImportJobSerializer, ImportRowErrorSerializer
 from crmApp.services.import_service import ImportService
@@ -41,7 +41,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
         follows it too. A key's own jobs are those started with it.
         """
         readable = [resource for resource in ("leads", "customers") if self.tenant.has(f"{resource}:view")]
-        key = self.request.auth if isinstance(self.request.auth, ApiKey) else None
+        key = self.tenant.api_key
         own = Q(api_key=key) if key is not None else Q(created_by=self.request.user)
         queryset = queryset.filter(Q(resource__in=readable) | own)
         queryset = queryset.order_by("-created_at", "-id")
@@ -59,7 +59,6 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
             match_on=form["match_on"],
             mapping=form.get("mapping"),
             dry_run=form["dry_run"],
-            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
         )
         job.refresh_from_db()  # a job run in line (no broker, tests) has moved on already
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
